@@ -1,0 +1,31 @@
+/**
+ * Errors that the CLI turns into one line and an exit code. Anything else is a bug and
+ * gets a stack trace with --verbose.
+ */
+export class EformerError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad flags, bad input files, a model or size that does not exist: exit 2. */
+export class UsageError extends EformerError {
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
+
+/** A program, package or device eformer needs is not there: exit 3. */
+export class MissingToolError extends EformerError {
+  constructor(message: string) {
+    super(message, 3);
+  }
+}
+
+/** A regression gate failed: exit 1. */
+export class GateFailure extends EformerError {
+  constructor(message: string) {
+    super(message, 1);
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * The builder API that model specs use. It keeps a stack of module names so parameters get
+ * exactly the PyTorch state_dict keys (`network.0.1.mlp.fc1.weight`), and it infers every
+ * output shape as the graph is built, failing at the line that made an impossible shape.
+ */
+import { UsageError } from '../errors.js';
+import type { DType, Graph, ModuleInfo, Node, NodeOp, Param, ParamRole, Value } from './ir.js';
+
+export class ShapeError extends UsageError {}
+
+export interface ConvOptions {
+  out: number;
+  kernel?: number;
+  stride?: number;
+  pad?: number;
+  groups?: number;
+  bias?: boolean;
+}
+
+export interface AvgPoolOptions {
+  kernel: number;
+  stride: number;
+  pad: number;
+  countIncludePad: boolean;
+}
+
+export class GraphBuilder {
+  private readonly path: string[] = [];
+  private readonly graph: Graph;
+  private counter = 0;
+
+  constructor(name: string) {
+    this.graph = {
+      name,
+      inputs: [],
+      outputs: [],
+      values: new Map(),
+      params: new Map(),
+      nodes: [],
+      modules: [],
+    };
+  }
+
+  /** Run `fn` inside child module `name` (a string key or a Sequential index). */
+  within<T>(name: string | number, fn: () => T): T {
+    this.path.push(String(name));
+    try {
+      return fn();
+    } finally {
+      this.path.pop();
+    }
+  }
+
+  get modulePath(): string {
+    return this.path.join('.');
+  }
+
+  private qualified(local: string): string {
+    return this.path.length ? `${this.modulePath}.${local}` : local;
+  }
+
+  /** Record facts about the current module that its nodes alone do not show. */
+  describeModule(info: Omit<ModuleInfo, 'path'>): void {
+    this.graph.modules.push({ path: this.modulePath, ...info });
+  }
+
+  input(name: string, shape: number[]): Value {
+    const value: Value = { name, shape, dtype: 'float32' };
+    this.graph.inputs.push(value);
+    this.graph.values.set(name, value);
+    return value;
+  }
+
+  output(value: Value): void {
+    this.graph.outputs.push(value.name);
+  }
+
+  /** A parameter or buffer of the current module, named `<module>.<local>`. */
+  param(
+    local: string,
+    shape: number[],
+    role: ParamRole,
+    opts: { viewShape?: number[]; dtype?: DType; trainable?: boolean; data?: Param['data'] } = {},
+  ): Value {
+    const name = this.qualified(local);
+    if (this.graph.params.has(name)) throw new Error(`duplicate parameter ${name}`);
+    const dtype = opts.dtype ?? 'float32';
+    const viewShape = opts.viewShape ?? shape;
+    this.graph.params.set(name, {
+      name,
+      shape,
+      viewShape,
+      dtype,
+      role,
+      trainable: opts.trainable ?? true,
+      data: opts.data,
+    });
+    const value: Value = { name, shape: viewShape, dtype };
+    this.graph.values.set(name, value);
+    return value;
+  }
+
+  private emit(op: NodeOp, inputs: Value[], outShapes: number[][], dtype: DType = 'float32'): Value[] {
+    const id = this.counter++;
+    const base = this.modulePath || 'graph';
+    const outputs = outShapes.map((shape, i) => {
+      const value: Value = { name: `${base}/${op.op}_${id}${outShapes.length > 1 ? `:${i}` : ''}`, shape, dtype };
+      this.graph.values.set(value.name, value);
+      return value;
+    });
+    const node = {
+      ...op,
+      name: `${base}/${op.op}_${id}`,
+      module: this.modulePath,
+      inputs: inputs.map((v) => v.name),
+      outputs: outputs.map((v) => v.name),
+    } as Node;
+    this.graph.nodes.push(node);
+    return outputs;
+  }
+
+  private emit1(op: NodeOp, inputs: Value[], shape: number[]): Value {
+    return this.emit(op, inputs, [shape])[0];
+  }
+
+  // ---- layers with parameters (each one a PyTorch module) -------------------------------
+
+  conv(name: string | number, x: Value, o: ConvOptions): Value {
+    const [b, c, h, w] = expectRank(x, 4, 'Conv2d');
+    const k = o.kernel ?? 1;
+    const stride = o.stride ?? 1;
+    const pad = o.pad ?? 0;
+    const groups = o.groups ?? 1;
+    if (c % groups || o.out % groups) throw new ShapeError(`Conv2d ${this.qualified(String(name))}: channels ${c}->${o.out} not divisible by groups ${groups}`);
+    const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
+    const ow = Math.floor((w + 2 * pad - k) / stride) + 1;
+    if (oh < 1 || ow < 1) throw new ShapeError(`Conv2d ${this.qualified(String(name))}: input ${h}x${w} is too small`);
+    return this.within(name, () => {
+      const weight = this.param('weight', [o.out, c / groups, k, k], 'conv_weight');
+      const inputs = [x, weight];
+      if (o.bias ?? true) inputs.push(this.param('bias', [o.out], 'conv_bias'));
+      return this.emit1({ op: 'Conv', kernel: k, stride, pad, groups }, inputs, [b, o.out, oh, ow]);
+    });
+  }
+
+  batchNorm(name: string | number, x: Value, eps = 1e-5): Value {
+    const c = expectRank(x, 4, 'BatchNorm2d')[1];
+    return this.within(name, () => {
+      const inputs = [
+        this.param('weight', [c], 'bn_weight'),
+        this.param('bias', [c], 'bn_bias'),
+        this.param('running_mean', [c], 'bn_running_mean', { trainable: false }),
+        this.param('running_var', [c], 'bn_running_var', { trainable: false }),
+      ];
+      this.param('num_batches_tracked', [], 'bn_num_batches_tracked', {
+        dtype: 'int64',
+        trainable: false,
+        data: new BigInt64Array(1),
+      });
+      return this.emit1({ op: 'BatchNorm', eps }, [x, ...inputs], x.shape);
+    });
+  }
+
+  linear(name: string | number, x: Value, out: number): Value {
+    const inFeatures = x.shape[x.shape.length - 1];
+    return this.within(name, () => {
+      const weight = this.param('weight', [out, inFeatures], 'linear_weight');
+      const bias = this.param('bias', [out], 'linear_bias');
+      return this.emit1({ op: 'Linear' }, [x, weight, bias], [...x.shape.slice(0, -1), out]);
+    });
+  }
+
+  layerNorm(name: string | number, x: Value, eps = 1e-5): Value {
+    const c = x.shape[x.shape.length - 1];
+    return this.within(name, () => {
+      const weight = this.param('weight', [c], 'ln_weight');
+      const bias = this.param('bias', [c], 'ln_bias');
+      return this.emit1({ op: 'LayerNorm', eps }, [x, weight, bias], x.shape);
+    });
+  }
+
+  // ---- functional ops (no parameters of their own) ---------------------------------------
+
+  relu(x: Value): Value {
+    return this.emit1({ op: 'Relu' }, [x], x.shape);
+  }
+
+  relu6(x: Value): Value {
+    return this.emit1({ op: 'Relu6' }, [x], x.shape);
+  }
+
+  /** Exact (erf) GELU. `name` is the nn.GELU module's name when it is a module. */
+  gelu(x: Value, name?: string | number): Value {
+    const run = () => this.emit1({ op: 'Gelu' }, [x], x.shape);
+    return name === undefined ? run() : this.within(name, run);
+  }
+
+  add(a: Value, b: Value): Value {
+    return this.emit1({ op: 'Add' }, [a, b], broadcast(a.shape, b.shape));
+  }
+
+  sub(a: Value, b: Value): Value {
+    return this.emit1({ op: 'Sub' }, [a, b], broadcast(a.shape, b.shape));
+  }
+
+  mul(a: Value, b: Value): Value {
+    return this.emit1({ op: 'Mul' }, [a, b], broadcast(a.shape, b.shape));
+  }
+
+  scale(x: Value, factor: number): Value {
+    return this.emit1({ op: 'Scale', factor }, [x], x.shape);
+  }
+
+  matmul(a: Value, b: Value): Value {
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    if (ra < 2 || rb < 2) throw new ShapeError('MatMul needs rank >= 2');
+    const [m, k1] = a.shape.slice(-2);
+    const [k2, n] = b.shape.slice(-2);
+    if (k1 !== k2) throw new ShapeError(`MatMul: ${a.shape} x ${b.shape} do not agree`);
+    const batch = broadcast(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    return this.emit1({ op: 'MatMul' }, [a, b], [...batch, m, n]);
+  }
+
+  softmax(x: Value, axis = -1): Value {
+    return this.emit1({ op: 'Softmax', axis }, [x], x.shape);
+  }
+
+  reshape(x: Value, shape: number[]): Value {
+    const total = x.shape.reduce((p, d) => p * d, 1);
+    const known = shape.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
+    const resolved = shape.map((d) => (d === -1 ? total / known : d));
+    if (resolved.reduce((p, d) => p * d, 1) !== total || resolved.some((d) => !Number.isInteger(d))) {
+      throw new ShapeError(`Reshape: cannot view ${x.shape} as ${shape}`);
+    }
+    return this.emit1({ op: 'Reshape', shape: resolved }, [x], resolved);
+  }
+
+  transpose(x: Value, perm: number[]): Value {
+    if (perm.length !== x.shape.length) throw new ShapeError(`Transpose: perm ${perm} for rank ${x.shape.length}`);
+    return this.emit1({ op: 'Transpose', perm }, [x], perm.map((p) => x.shape[p]));
+  }
+
+  split(x: Value, axis: number, sizes: number[]): Value[] {
+    const ax = axis < 0 ? x.shape.length + axis : axis;
+    if (sizes.reduce((a, b) => a + b, 0) !== x.shape[ax]) throw new ShapeError(`Split: ${sizes} does not cover ${x.shape[ax]}`);
+    const shapes = sizes.map((s) => x.shape.map((d, i) => (i === ax ? s : d)));
+    return this.emit({ op: 'Split', axis: ax, sizes }, [x], shapes);
+  }
+
+  mean(x: Value, axes: number[], keepdims = false): Value {
+    const rank = x.shape.length;
+    const norm = axes.map((a) => (a < 0 ? rank + a : a));
+    const shape = keepdims
+      ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d))
+      : x.shape.filter((_, i) => !norm.includes(i));
+    return this.emit1({ op: 'ReduceMean', axes: norm, keepdims }, [x], shape);
+  }
+
+  /** nn.Upsample(scale_factor, mode='bilinear', align_corners=False). */
+  upsampleBilinear(x: Value, scale: number, name?: string): Value {
+    const [b, c, h, w] = expectRank(x, 4, 'Upsample');
+    const run = () => this.emit1({ op: 'Upsample', scale }, [x], [b, c, h * scale, w * scale]);
+    return name === undefined ? run() : this.within(name, run);
+  }
+
+  avgPool(x: Value, o: AvgPoolOptions, name?: string | number): Value {
+    const [b, c, h, w] = expectRank(x, 4, 'AvgPool2d');
+    const oh = Math.floor((h + 2 * o.pad - o.kernel) / o.stride) + 1;
+    const ow = Math.floor((w + 2 * o.pad - o.kernel) / o.stride) + 1;
+    const run = () => this.emit1({ op: 'AvgPool', ...o }, [x], [b, c, oh, ow]);
+    return name === undefined ? run() : this.within(name, run);
+  }
+
+  /** `table[:, idxs]`: how attention gathers its relative-position biases. */
+  gather(table: Value, idxs: Value, axis: number): Value {
+    const ax = axis < 0 ? table.shape.length + axis : axis;
+    const shape = [...table.shape.slice(0, ax), ...idxs.shape, ...table.shape.slice(ax + 1)];
+    return this.emit1({ op: 'Gather', axis: ax }, [table, idxs], shape);
+  }
+
+  finish(): Graph {
+    return this.graph;
+  }
+}
+
+function expectRank(x: Value, rank: number, what: string): number[] {
+  if (x.shape.length !== rank) throw new ShapeError(`${what} expects a rank-${rank} input, got [${x.shape}]`);
+  return x.shape;
+}
+
+/** Numpy broadcasting. */
+export function broadcast(a: readonly number[], b: readonly number[]): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) throw new ShapeError(`cannot broadcast [${a}] with [${b}]`);
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
