@@ -1,0 +1,121 @@
+/**
+ * The library API the CLI (and users: `import { exportOnnx } from 'eformer'`) call.
+ * Every function takes plain options and returns plain data.
+ */
+import { join } from 'node:path';
+import { DEFAULT_OPSET, encodeOnnx, initializerElements, lowerToOnnx, type OnnxGraph } from './export/onnx.js';
+import { ensureWritableDir, writeFileAtomic } from './export/write.js';
+import { countGraph, type LayerCount } from './graph/count.js';
+import { randomizeWeights } from './graph/init.js';
+import type { Graph } from './graph/ir.js';
+import { DEPLOY_PASSES, deployGraph, type Pass } from './graph/passes/index.js';
+import { DEFAULT_RESOLUTION, findModel, type ModelEntry } from './models/index.js';
+import { VERSION } from './version.js';
+import { encodeSafetensors } from './weights/safetensors.js';
+
+export interface ModelRequest {
+  model: string;
+  resolution?: number;
+  batch?: number;
+  /** Seed for the random weights used when no checkpoint is given. */
+  seed?: number;
+}
+
+export interface BuiltModel {
+  entry: ModelEntry;
+  resolution: number;
+  /** The PyTorch-faithful graph (what counting reads). */
+  graph: Graph;
+  /** Where the weights came from, for metadata and reports. */
+  weights: string;
+}
+
+/** The network as PyTorch defines it, with shapes but no weights yet. */
+export function buildModel(req: ModelRequest): BuiltModel {
+  const entry = findModel(req.model);
+  const resolution = req.resolution ?? DEFAULT_RESOLUTION;
+  const graph = entry.family.build(entry.config, { resolution, batch: req.batch ?? 1, name: entry.name });
+  return { entry, resolution, graph, weights: 'none' };
+}
+
+/** The model with deterministic random weights (seeded per parameter name). */
+export function buildWithRandomWeights(req: ModelRequest): BuiltModel {
+  const built = buildModel(req);
+  const seed = req.seed ?? 0;
+  randomizeWeights(built.graph, seed);
+  return { ...built, weights: `random (seed ${seed})` };
+}
+
+/** The record `eformer count --json` prints. */
+export interface CountRecord {
+  model: string;
+  resolution: number;
+  params: { toolbox: number; total: number; deployed: number };
+  macs: { toolbox: number; standard: number };
+  layers: LayerCount[];
+}
+
+export function countModel(req: ModelRequest): CountRecord {
+  return countBuilt(buildModel({ ...req, batch: 1 }));
+}
+
+export function countBuilt(built: BuiltModel): CountRecord {
+  const counts = countGraph(built.graph);
+  const deployed = initializerElements(lowerToOnnx(deployGraph(built.graph), DEFAULT_OPSET));
+  return {
+    model: built.entry.name,
+    resolution: built.resolution,
+    params: { ...counts.params, deployed },
+    macs: counts.macs,
+    layers: counts.layers,
+  };
+}
+
+export interface OnnxOptions {
+  opset?: number;
+  /** Deployment passes to run; `[]` exports the graph exactly as PyTorch computes it. */
+  passes?: readonly Pass[];
+}
+
+/** Serialise a built model (weights must be present) to ONNX bytes. */
+export function onnxBytes(built: BuiltModel, options: OnnxOptions = {}): { bytes: Uint8Array; onnx: OnnxGraph } {
+  const onnx = lowerToOnnx(deployGraph(built.graph, options.passes ?? DEPLOY_PASSES), options.opset ?? DEFAULT_OPSET);
+  const bytes = encodeOnnx(onnx, {
+    producerVersion: VERSION,
+    docString: `${built.entry.name} at ${built.resolution}x${built.resolution}, exported by eformer ${VERSION}`,
+    metadata: { model: built.entry.name, resolution: String(built.resolution), weights: built.weights },
+  });
+  return { bytes, onnx };
+}
+
+export interface ExportRequest extends ModelRequest, OnnxOptions {
+  outDir?: string;
+}
+
+export interface ExportResult {
+  path: string;
+  bytes: number;
+  counts: CountRecord;
+}
+
+/** `eformer export --onnx`: write DIR/NAME.onnx atomically and return the counts. */
+export function exportOnnx(req: ExportRequest): ExportResult {
+  const outDir = req.outDir ?? '.';
+  const built = buildModel(req);
+  ensureWritableDir(outDir);
+  randomizeWeights(built.graph, req.seed ?? 0);
+  const model = { ...built, weights: `random (seed ${req.seed ?? 0})` };
+  const { bytes } = onnxBytes(model, req);
+  const path = join(outDir, `${built.entry.name}.onnx`);
+  writeFileAtomic(path, bytes);
+  return { path, bytes: bytes.length, counts: countBuilt(built) };
+}
+
+/** The model's weights as a PyTorch state_dict in safetensors form (names are the checkpoint keys). */
+export function stateDictBytes(built: BuiltModel): Uint8Array {
+  const tensors = [...built.graph.params.values()].map((p) => {
+    if (!p.data) throw new Error(`parameter ${p.name} has no data`);
+    return { name: p.name, shape: p.shape, data: p.data };
+  });
+  return encodeSafetensors(tensors, { format: 'pt', producer: `eformer ${VERSION}`, model: built.entry.name });
+}

@@ -1,0 +1,48 @@
+/**
+ * The command line: commander wiring only. Each command is one file in commands/ that
+ * parses options, calls the library and prints.
+ */
+import { Command, CommanderError } from 'commander';
+import { EformerError } from '../errors.js';
+import { VERSION } from '../version.js';
+import * as count from './commands/count.js';
+import * as exportCommand from './commands/export.js';
+import * as models from './commands/models.js';
+
+const COMMANDS = [models, count, exportCommand];
+
+export function buildProgram(): Command {
+  const program = new Command('eformer')
+    .description('Build, count, export and profile EfficientFormer-family vision transformers for phones.')
+    .version(VERSION)
+    .option('--verbose', 'print stack traces on errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const command of COMMANDS) command.register(program);
+  for (const sub of program.commands) sub.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const verbose = argv.includes('--verbose');
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are "errors" to commander; they already printed.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (err instanceof EformerError) {
+      console.error(`eformer: ${err.message}`);
+      if (verbose) console.error(err.stack);
+      return err.exitCode;
+    }
+    console.error(`eformer: internal error: ${(err as Error).message ?? err}`);
+    if (verbose) console.error((err as Error).stack);
+    else console.error('(run with --verbose for the stack trace)');
+    return 1;
+  }
+}

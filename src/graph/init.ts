@@ -1,0 +1,69 @@
+/**
+ * Deterministic random weights for exporting without a checkpoint. Every parameter gets its
+ * own stream seeded from (seed, name), so values do not depend on build order. Statistics are
+ * deliberately far from PyTorch's init (BN running stats, layer scales, attention biases) so
+ * that folding passes are exercised on non-trivial numbers.
+ */
+import { type Graph, numel, type Param } from './ir.js';
+
+/** FNV-1a over the name, mixed with the seed. */
+function hashSeed(seed: number, name: string): number {
+  let h = 0x811c9dc5 ^ seed;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** mulberry32: small, fast and good enough for test weights. */
+function uniformStream(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Range [lo, hi) that each role draws from. Weights use a fan-in scaled symmetric range. */
+function range(p: Param): [number, number] {
+  switch (p.role) {
+    case 'conv_weight':
+    case 'linear_weight': {
+      const fanIn = numel(p.shape.slice(1));
+      const a = Math.sqrt(3 / fanIn);
+      return [-a, a];
+    }
+    case 'conv_bias':
+    case 'linear_bias':
+    case 'bn_bias':
+    case 'ln_bias':
+    case 'bn_running_mean':
+      return [-0.2, 0.2];
+    case 'bn_weight':
+    case 'ln_weight':
+      return [0.5, 1.5];
+    case 'bn_running_var':
+      return [0.5, 2];
+    case 'layer_scale':
+      return [0.1, 0.6];
+    case 'attention_biases':
+      return [-1, 1];
+    default:
+      return [0, 0];
+  }
+}
+
+export function randomizeWeights(graph: Graph, seed = 0): void {
+  for (const p of graph.params.values()) {
+    if (p.dtype !== 'float32') continue;
+    const [lo, hi] = range(p);
+    const next = uniformStream(hashSeed(seed, p.name));
+    const data = new Float32Array(numel(p.shape));
+    const span = hi - lo;
+    for (let i = 0; i < data.length; i++) data[i] = lo + span * next();
+    p.data = data;
+  }
+}

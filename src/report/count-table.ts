@@ -1,0 +1,67 @@
+/** Human-readable tables for `eformer count` and `eformer models`. */
+import Table from 'cli-table3';
+import type { CountRecord } from '../api.js';
+import type { LayerCount } from '../graph/count.js';
+import type { ModelEntry } from '../models/spec.js';
+import { billions, grouped, millions } from './format.js';
+
+/** No colours and no rule between rows: readable in logs and CI output. */
+export const plain = {
+  style: { head: [], border: [] },
+  chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+};
+
+export function countTable(records: CountRecord[], paper: (name: string) => ModelEntry['paper']): string {
+  const table = new Table({
+    ...plain,
+    head: ['model', 'res', 'params (toolbox) M', 'params total', 'params deployed', 'MACs (toolbox) G', 'MACs standard G', 'paper params M', 'paper MACs G'],
+  });
+  for (const r of records) {
+    const p = paper(r.model);
+    table.push([
+      r.model,
+      r.resolution,
+      millions(r.params.toolbox),
+      grouped(r.params.total),
+      grouped(r.params.deployed),
+      billions(r.macs.toolbox),
+      billions(r.macs.standard),
+      p ? p.paramsM.toFixed(p.paramsDigits) : '-',
+      p && r.resolution === 224 ? p.macsG.toFixed(p.macsDigits) : '-',
+    ]);
+  }
+  return table.toString();
+}
+
+/** One row per hooked layer, with a subtotal after each top-level group (stem, stage, head). */
+export function layerTable(record: CountRecord): string {
+  const table = new Table({ ...plain, head: ['module', 'kind', 'output', 'params', 'MACs'], colAligns: ['left', 'left', 'left', 'right', 'right'] });
+  const flush = (group: string, rows: LayerCount[]) => {
+    const params = rows.reduce((s, l) => s + l.params, 0);
+    const macs = rows.reduce((s, l) => s + l.macs, 0);
+    table.push([{ content: `subtotal ${group}`, colSpan: 3 }, grouped(params), grouped(macs)]);
+  };
+  let group: string | undefined;
+  let rows: LayerCount[] = [];
+  for (const layer of record.layers) {
+    if (group !== undefined && layer.group !== group) {
+      flush(group, rows);
+      rows = [];
+    }
+    group = layer.group;
+    rows.push(layer);
+    table.push([layer.module, layer.kind, layer.outShape.length ? `[${layer.outShape.join('x')}]` : '', grouped(layer.params), grouped(layer.macs)]);
+  }
+  if (group !== undefined) flush(group, rows);
+  table.push([{ content: `total ${record.model} @${record.resolution}`, colSpan: 3 }, grouped(record.params.toolbox), grouped(record.macs.toolbox)]);
+  return table.toString();
+}
+
+export function modelsTable(entries: readonly ModelEntry[]): string {
+  const table = new Table({ ...plain, head: ['model', 'family', 'top-1 (paper)', 'params M', 'MACs G', 'iPhone 12 ms', ''] });
+  for (const e of entries) {
+    const p = e.paper;
+    table.push([e.name, e.family.id, p?.top1 ?? '-', p ? p.paramsM.toFixed(p.paramsDigits) : '-', p ? p.macsG.toFixed(p.macsDigits) : '-', p ? p.iphone12Ms.toFixed(1) : '-', e.baseline ? 'baseline' : '']);
+  }
+  return table.toString();
+}
