@@ -38,6 +38,12 @@ export function buildModel(req: ModelRequest): BuiltModel {
   return { entry, resolution, graph, weights: 'none' };
 }
 
+/** The same graph without weight data: passes then only reshape, which is all counting needs. */
+function stripWeights(graph: Graph): Graph {
+  const params = new Map([...graph.params].map(([name, p]) => [name, { ...p, data: undefined }]));
+  return { ...graph, params };
+}
+
 /** The model with deterministic random weights (seeded per parameter name). */
 export function buildWithRandomWeights(req: ModelRequest): BuiltModel {
   const built = buildModel(req);
@@ -59,9 +65,10 @@ export function countModel(req: ModelRequest): CountRecord {
   return countBuilt(buildModel({ ...req, batch: 1 }));
 }
 
-export function countBuilt(built: BuiltModel): CountRecord {
+/** Counts of a built model; pass the lowered ONNX graph when there is one, to skip re-folding. */
+export function countBuilt(built: BuiltModel, lowered?: OnnxGraph): CountRecord {
   const counts = countGraph(built.graph);
-  const deployed = initializerElements(lowerToOnnx(deployGraph(built.graph), DEFAULT_OPSET));
+  const deployed = initializerElements(lowered ?? lowerToOnnx(deployGraph(stripWeights(built.graph)), DEFAULT_OPSET));
   return {
     model: built.entry.name,
     resolution: built.resolution,
@@ -105,10 +112,10 @@ export function exportOnnx(req: ExportRequest): ExportResult {
   ensureWritableDir(outDir);
   randomizeWeights(built.graph, req.seed ?? 0);
   const model = { ...built, weights: `random (seed ${req.seed ?? 0})` };
-  const { bytes } = onnxBytes(model, req);
+  const { bytes, onnx } = onnxBytes(model, req);
   const path = join(outDir, `${built.entry.name}.onnx`);
   writeFileAtomic(path, bytes);
-  return { path, bytes: bytes.length, counts: countBuilt(built) };
+  return { path, bytes: bytes.length, counts: countBuilt(built, onnx) };
 }
 
 /** The model's weights as a PyTorch state_dict in safetensors form (names are the checkpoint keys). */

@@ -39,7 +39,7 @@ export function layerTable(record: CountRecord): string {
   const flush = (group: string, rows: LayerCount[]) => {
     const params = rows.reduce((s, l) => s + l.params, 0);
     const macs = rows.reduce((s, l) => s + l.macs, 0);
-    table.push([{ content: `subtotal ${group}`, colSpan: 3 }, grouped(params), grouped(macs)]);
+    table.push([`= ${group}`, 'subtotal', '', grouped(params), grouped(macs)]);
   };
   let group: string | undefined;
   let rows: LayerCount[] = [];
@@ -53,7 +53,7 @@ export function layerTable(record: CountRecord): string {
     table.push([layer.module, layer.kind, layer.outShape.length ? `[${layer.outShape.join('x')}]` : '', grouped(layer.params), grouped(layer.macs)]);
   }
   if (group !== undefined) flush(group, rows);
-  table.push([{ content: `total ${record.model} @${record.resolution}`, colSpan: 3 }, grouped(record.params.toolbox), grouped(record.macs.toolbox)]);
+  table.push([`= ${record.model} @${record.resolution}`, 'total', '', grouped(record.params.toolbox), grouped(record.macs.toolbox)]);
   return table.toString();
 }
 

@@ -1,0 +1,214 @@
+// Latency of eformer's ONNX export against torch.onnx.export of the reference PyTorch
+// model with the same weights, both run by onnxruntime-node on the CPU.
+//
+//   node bench/ort-vs-torch.js [--rounds N]
+//
+// Needs a Python with torch, timm and safetensors (EFORMER_TORCH_PYTHON, default
+// /opt/refvenv/bin/python) and a snap-research/EfficientFormer checkout
+// (EFORMER_REFERENCE_REPO, default /tmp/efref). eformer itself never needs either.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
+import * as ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
+import { buildWithRandomWeights, onnxBytes, stateDictBytes } from '../dist/index.js';
+
+const { onnx } = onnxProto;
+const MODELS = ['efficientformer_l1', 'efficientformerv2_s0'];
+const INPUT_SHAPE = [1, 3, 224, 224];
+const WARMUP = 30;
+const BOOTSTRAP = 2000;
+const TORCH_SCRIPT = fileURLToPath(new URL('../scripts/torch_reference.py', import.meta.url));
+const SESSION_OPTIONS = {
+  executionProviders: ['cpu'],
+  intraOpNumThreads: 2,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+  executionMode: 'sequential',
+  logSeverityLevel: 3,
+  // With spinning on, the idle session's workers spin and steal the cores of the other.
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
+};
+
+/** The Python and reference checkout to use, or exit 3 saying what is missing. */
+function torchEnvironment() {
+  const python = process.env.EFORMER_TORCH_PYTHON ?? '/opt/refvenv/bin/python';
+  const repo = process.env.EFORMER_REFERENCE_REPO ?? '/tmp/efref';
+  if (!fs.existsSync(python)) {
+    console.error(`bench:ort needs a Python with torch, timm and safetensors: set EFORMER_TORCH_PYTHON (${python} does not exist)`);
+    process.exit(3);
+  }
+  if (!fs.existsSync(path.join(repo, 'models', 'efficientformer_v2.py'))) {
+    console.error(`bench:ort needs a snap-research/EfficientFormer checkout: set EFORMER_REFERENCE_REPO (${repo} has no models/efficientformer_v2.py)`);
+    process.exit(3);
+  }
+  return { python, repo };
+}
+
+/** A seeded PRNG (mulberry32), so input and bootstrap are the same every run. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A deterministic image-like input, roughly what ImageNet normalisation yields. */
+function deterministicInput() {
+  const rand = prng(1234);
+  return Float32Array.from({ length: INPUT_SHAPE.reduce((a, b) => a * b) }, () => (rand() * 2 - 1) * 2);
+}
+
+/** Writes our ONNX, the weights and the input into dir; has Python export torch's ONNX and logits. */
+async function exportBoth(env, model, dir, input) {
+  const built = buildWithRandomWeights({ model });
+  const files = {
+    ours: path.join(dir, `${model}.ours.onnx`),
+    torch: path.join(dir, `${model}.torch.onnx`),
+    weights: path.join(dir, `${model}.safetensors`),
+    input: path.join(dir, 'input.bin'),
+    eagerLogits: path.join(dir, `${model}.eager-logits.bin`),
+  };
+  fs.writeFileSync(files.ours, onnxBytes(built).bytes);
+  fs.writeFileSync(files.weights, stateDictBytes(built));
+  fs.writeFileSync(files.input, new Uint8Array(input.buffer)); // little-endian hosts only
+  await execa(env.python, [TORCH_SCRIPT, '--reference-repo', env.repo, '--model', model,
+    '--weights', files.weights, '--onnx-out', files.torch,
+    '--input', files.input, '--logits-out', files.eagerLogits]);
+  return files;
+}
+
+function openSession(modelPath, optimizedPath) {
+  return ort.InferenceSession.create(modelPath, { ...SESSION_OPTIONS, optimizedModelFilePath: optimizedPath });
+}
+
+function maxAbsDiff(a, b) {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+function readFloat32(file) {
+  const buf = fs.readFileSync(file);
+  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4); // little-endian hosts only
+}
+
+async function logits(session, feeds) {
+  return (await session.run(feeds)).logits.data;
+}
+
+/** Warms both sessions up, then times them interleaved, alternating which goes first. */
+async function timeInterleaved(sessions, feeds, rounds) {
+  for (const s of sessions) for (let i = 0; i < WARMUP; i++) await s.run(feeds);
+  const times = sessions.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? [0, 1] : [1, 0];
+    for (const k of order) {
+      const t0 = performance.now();
+      await sessions[k].run(feeds);
+      times[k].push(performance.now() - t0);
+    }
+  }
+  return times;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** 95% percentile-bootstrap CI of median(torch)/median(ours), resampling rounds as pairs. */
+function ratioCI(ours, torch) {
+  const rand = prng(42);
+  const n = ours.length;
+  const ratios = [];
+  for (let b = 0; b < BOOTSTRAP; b++) {
+    const idx = Array.from({ length: n }, () => Math.floor(rand() * n));
+    ratios.push(median(idx.map((i) => torch[i])) / median(idx.map((i) => ours[i])));
+  }
+  ratios.sort((a, b) => a - b);
+  return [ratios[Math.floor(0.025 * BOOTSTRAP)], ratios[Math.ceil(0.975 * BOOTSTRAP) - 1]];
+}
+
+/** Node count per op type (domain-qualified when not the default domain). */
+function opHistogram(file) {
+  const model = onnx.ModelProto.decode(fs.readFileSync(file));
+  const counts = new Map();
+  for (const node of model.graph.node) {
+    const op = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}:${node.opType}` : node.opType;
+    counts.set(op, (counts.get(op) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function printHistograms(title, ours, torch) {
+  const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
+  const ops = [...new Set([...ours.keys(), ...torch.keys()])].sort();
+  const width = Math.max(...ops.map((o) => o.length), 'total'.length);
+  console.log(`  ${title}`);
+  console.log(`    ${'op'.padEnd(width)}   ours  torch   diff`);
+  for (const op of [...ops, 'total']) {
+    const a = op === 'total' ? sum(ours) : ours.get(op) ?? 0;
+    const b = op === 'total' ? sum(torch) : torch.get(op) ?? 0;
+    const diff = a === b ? '' : String(a - b).padStart(6);
+    console.log(`    ${op.padEnd(width)} ${String(a).padStart(6)} ${String(b).padStart(6)} ${diff}`);
+  }
+}
+
+async function benchModel(env, model, dir, rounds) {
+  const input = deterministicInput();
+  const files = await exportBoth(env, model, dir, input);
+  const optimized = { ours: `${files.ours}.ort.onnx`, torch: `${files.torch}.ort.onnx` };
+  const ours = await openSession(files.ours, optimized.ours);
+  const torch = await openSession(files.torch, optimized.torch);
+  try {
+    const feeds = { image: new ort.Tensor('float32', input, INPUT_SHAPE) };
+    const [yOurs, yTorch] = [await logits(ours, feeds), await logits(torch, feeds)];
+    const yEager = readFloat32(files.eagerLogits);
+    const [tOurs, tTorch] = await timeInterleaved([ours, torch], feeds, rounds);
+    const [mOurs, mTorch] = [median(tOurs), median(tTorch)];
+    const ratio = mTorch / mOurs;
+    const [lo, hi] = ratioCI(tOurs, tTorch);
+
+    console.log(`\n${model} @224, batch 1 — ${rounds} interleaved rounds after ${WARMUP} warm-up runs each`);
+    console.log(`  max |ours - torch| logits: ${maxAbsDiff(yOurs, yTorch).toExponential(2)} (ONNX vs ONNX), `
+      + `${maxAbsDiff(yOurs, yEager).toExponential(2)} (vs PyTorch eager); max |logit| ${maxAbsDiff(yTorch, new Float32Array(yTorch.length)).toFixed(3)}`);
+    console.log(`  median ours  ${mOurs.toFixed(2)} ms`);
+    console.log(`  median torch ${mTorch.toFixed(2)} ms`);
+    console.log(`  ratio torch/ours ${ratio.toFixed(3)} (95% bootstrap CI ${lo.toFixed(3)}–${hi.toFixed(3)}); `
+      + `ours is ${((ratio - 1) * 100).toFixed(1)}% faster (${((1 - 1 / ratio) * 100).toFixed(1)}% less latency)`);
+    printHistograms('exported graphs, nodes by op type', opHistogram(files.ours), opHistogram(files.torch));
+    printHistograms('after ORT optimisation (level all)', opHistogram(optimized.ours), opHistogram(optimized.torch));
+  } finally {
+    await ours.release();
+    await torch.release();
+  }
+}
+
+async function main() {
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' } } });
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
+  const env = torchEnvironment();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eformer-bench-'));
+  console.log(`onnxruntime-node ${ort.env.versions.common}, CPU, ${SESSION_OPTIONS.intraOpNumThreads} intra-op threads, `
+    + `spinning off, graphOptimizationLevel ${SESSION_OPTIONS.graphOptimizationLevel}; torch ONNX: opset 17, constant folding`);
+  try {
+    for (const model of MODELS) await benchModel(env, model, dir, rounds);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err.stderr ? `${err.shortMessage}\n${err.stderr}` : err);
+  process.exit(1);
+});

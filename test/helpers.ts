@@ -1,0 +1,44 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import ort from 'onnxruntime-node';
+
+export const root = new URL('..', import.meta.url).pathname;
+
+export function tempDir(prefix = 'eformer-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Run the built CLI; never throws, returns exit code and output. */
+export async function cli(...args: string[]) {
+  const r = await execa('node', [join(root, 'bin/eformer.js'), ...args], { reject: false, cwd: root });
+  return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A deterministic, non-trivial image-like input. */
+export function testInput(resolution = 224, batch = 1): Float32Array {
+  const data = new Float32Array(batch * 3 * resolution * resolution);
+  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 1.5 + Math.cos(i * 0.011);
+  return data;
+}
+
+export async function runOnnx(bytes: Uint8Array, input: Float32Array, shape: number[]): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 2 });
+  try {
+    const out = await session.run({ image: new ort.Tensor('float32', input, shape) });
+    return out.logits.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+export function maxAbs(a: Float32Array): number {
+  return a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+}
