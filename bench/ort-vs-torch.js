@@ -163,6 +163,29 @@ function printHistograms(title, ours, torch) {
   }
 }
 
+/** Max |difference| of the logits: our ONNX against torch's ONNX and against PyTorch eager. */
+async function agreement(ours, torch, feeds, eagerLogitsFile) {
+  const [yOurs, yTorch] = [await logits(ours, feeds), await logits(torch, feeds)];
+  return {
+    onnx: maxAbsDiff(yOurs, yTorch),
+    eager: maxAbsDiff(yOurs, readFloat32(eagerLogitsFile)),
+    scale: Math.max(...yTorch.map(Math.abs)),
+  };
+}
+
+function printResult(model, rounds, err, tOurs, tTorch) {
+  const [mOurs, mTorch] = [median(tOurs), median(tTorch)];
+  const ratio = mTorch / mOurs;
+  const [lo, hi] = ratioCI(tOurs, tTorch);
+  console.log(`\n${model} @224, batch 1 — ${rounds} interleaved rounds after ${WARMUP} warm-up runs each`);
+  console.log(`  max |ours - torch| logits: ${err.onnx.toExponential(2)} (ONNX vs ONNX), `
+    + `${err.eager.toExponential(2)} (vs PyTorch eager); max |logit| ${err.scale.toFixed(3)}`);
+  console.log(`  median ours  ${mOurs.toFixed(2)} ms`);
+  console.log(`  median torch ${mTorch.toFixed(2)} ms`);
+  console.log(`  ratio torch/ours ${ratio.toFixed(3)} (95% bootstrap CI ${lo.toFixed(3)}–${hi.toFixed(3)}); `
+    + `ours is ${((ratio - 1) * 100).toFixed(1)}% faster (${((1 - 1 / ratio) * 100).toFixed(1)}% less latency)`);
+}
+
 async function benchModel(env, model, dir, rounds) {
   const input = deterministicInput();
   const files = await exportBoth(env, model, dir, input);
@@ -171,20 +194,9 @@ async function benchModel(env, model, dir, rounds) {
   const torch = await openSession(files.torch, optimized.torch);
   try {
     const feeds = { image: new ort.Tensor('float32', input, INPUT_SHAPE) };
-    const [yOurs, yTorch] = [await logits(ours, feeds), await logits(torch, feeds)];
-    const yEager = readFloat32(files.eagerLogits);
+    const err = await agreement(ours, torch, feeds, files.eagerLogits);
     const [tOurs, tTorch] = await timeInterleaved([ours, torch], feeds, rounds);
-    const [mOurs, mTorch] = [median(tOurs), median(tTorch)];
-    const ratio = mTorch / mOurs;
-    const [lo, hi] = ratioCI(tOurs, tTorch);
-
-    console.log(`\n${model} @224, batch 1 — ${rounds} interleaved rounds after ${WARMUP} warm-up runs each`);
-    console.log(`  max |ours - torch| logits: ${maxAbsDiff(yOurs, yTorch).toExponential(2)} (ONNX vs ONNX), `
-      + `${maxAbsDiff(yOurs, yEager).toExponential(2)} (vs PyTorch eager); max |logit| ${maxAbsDiff(yTorch, new Float32Array(yTorch.length)).toFixed(3)}`);
-    console.log(`  median ours  ${mOurs.toFixed(2)} ms`);
-    console.log(`  median torch ${mTorch.toFixed(2)} ms`);
-    console.log(`  ratio torch/ours ${ratio.toFixed(3)} (95% bootstrap CI ${lo.toFixed(3)}–${hi.toFixed(3)}); `
-      + `ours is ${((ratio - 1) * 100).toFixed(1)}% faster (${((1 - 1 / ratio) * 100).toFixed(1)}% less latency)`);
+    printResult(model, rounds, err, tOurs, tTorch);
     printHistograms('exported graphs, nodes by op type', opHistogram(files.ours), opHistogram(files.torch));
     printHistograms('after ORT optimisation (level all)', opHistogram(optimized.ours), opHistogram(optimized.torch));
   } finally {
@@ -196,7 +208,10 @@ async function benchModel(env, model, dir, rounds) {
 async function main() {
   const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' } } });
   const rounds = Number(values.rounds);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    console.error(`--rounds must be a positive integer, got ${values.rounds}`);
+    process.exit(2);
+  }
   const env = torchEnvironment();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eformer-bench-'));
   console.log(`onnxruntime-node ${ort.env.versions.common}, CPU, ${SESSION_OPTIONS.intraOpNumThreads} intra-op threads, `

@@ -8,18 +8,21 @@ import { VERSION } from '../version.js';
 import * as count from './commands/count.js';
 import * as exportCommand from './commands/export.js';
 import * as models from './commands/models.js';
+import * as profileCommand from './commands/profile.js';
+import * as report from './commands/report.js';
 
-const COMMANDS = [models, count, exportCommand];
+const COMMANDS = [models, count, exportCommand, profileCommand, report];
 
 export function buildProgram(): Command {
   const program = new Command('eformer')
     .description('Build, count, export and profile EfficientFormer-family vision transformers for phones.')
     .version(VERSION)
     .option('--verbose', 'print stack traces on errors')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const command of COMMANDS) command.register(program);
-  for (const sub of program.commands) sub.exitOverride();
+  // Commander's own usage errors become one `eformer: ...` line, like ours.
+  const output = { writeErr: (s: string) => process.stderr.write(s.replace(/^error: /, 'eformer: ')) };
+  for (const cmd of [program, ...program.commands]) cmd.exitOverride().configureOutput(output);
   return program;
 }
 

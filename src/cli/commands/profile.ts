@@ -1,0 +1,85 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { writeFileAtomic } from '../../export/write.js';
+import { modelNames, findModel } from '../../models/index.js';
+import { profile } from '../../profile/profile.js';
+import { parseShapeOption } from '../../profile/onnx-inputs.js';
+import { backends } from '../../profile/backends/index.js';
+import { findFormat } from '../../report/formats/index.js';
+import { progressBar } from '../progress.js';
+import { integer, modelList } from '../options.js';
+
+interface ProfileOptions {
+  model?: string[];
+  onnx?: string[];
+  shape?: Record<string, number[]>;
+  backend: string;
+  threads?: number;
+  graphOpt: 'disabled' | 'basic' | 'extended' | 'all';
+  ep: string;
+  batch: number;
+  resolution?: number;
+  warmup?: number;
+  runs?: number;
+  minTime: number;
+  spinning: boolean;
+  breakdown?: boolean;
+  json?: string;
+  format: string;
+  quiet?: boolean;
+}
+
+const seconds = (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`--min-time must be a positive number of seconds, got '${value}'`);
+  return n;
+};
+
+const shapes = (value: string, previous: Record<string, number[]> = {}) => {
+  const [name, shape] = parseShapeOption(value);
+  return { ...previous, [name]: shape };
+};
+
+export function register(program: Command): void {
+  program
+    .command('profile')
+    .description('measure params, MACs and latency; with no arguments, the paper zoo on the embedded ONNX Runtime CPU backend')
+    .option('-m, --model <names>', 'zoo model(s), comma-separated or repeated (default: the whole zoo unless --onnx)', modelList)
+    .option('--onnx <files...>', 'profile ONNX files you bring instead of (or besides) zoo models')
+    .option('--shape <name=dims>', 'input shape for a dynamic input of --onnx, e.g. image=1x3x224x224 (repeatable)', shapes)
+    .addOption(new Option('-b, --backend <id>', 'where to run').choices(backends.map((b) => b.id)).default('ort-cpu'))
+    .option('-t, --threads <n>', 'intra-op threads (default: all cores)', integer('--threads'))
+    .addOption(new Option('--graph-opt <level>', 'onnxruntime graph optimisation level').choices(['disabled', 'basic', 'extended', 'all']).default('all'))
+    .option('--ep <provider>', 'execution provider', 'cpu')
+    .option('--batch <n>', 'batch size', integer('--batch'), 1)
+    .option('-r, --resolution <n>', 'input resolution of zoo models (default 224)', integer('--resolution'))
+    .option('--warmup <n>', 'fixed warm-up runs (default: until latency settles)', integer('--warmup', 0))
+    .option('--runs <n>', 'timed runs per model (default: adaptive, see --min-time)', integer('--runs'))
+    .option('--min-time <s>', 'seconds of timed runs per model when --runs is not given', seconds, 2)
+    .option('--no-spinning', "turn off onnxruntime's intra-op thread spinning (default: on, as apps deploy it)")
+    .option('--breakdown', "per-op breakdown from onnxruntime's own profiler (separate sessions, after timing)")
+    .option('--json <file>', 'write the results JSON (schema eformer.results/1) to FILE')
+    .addOption(new Option('--format <format>', 'what to print').choices(['table', 'markdown', 'csv']).default('table'))
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (opts: ProfileOptions) => {
+      const models = opts.model ?? (opts.onnx?.length ? [] : modelNames());
+      models.forEach(findModel);
+      const results = await profile({
+        models,
+        onnxFiles: opts.onnx,
+        shapes: opts.shape,
+        backend: opts.backend,
+        resolution: opts.resolution,
+        batch: opts.batch,
+        threads: opts.threads,
+        graphOptimization: opts.graphOpt,
+        executionProvider: opts.ep,
+        spinning: opts.spinning,
+        breakdown: opts.breakdown,
+        plan: { warmup: opts.warmup, runs: opts.runs, minTime: opts.minTime },
+        progress: progressBar([...models, ...(opts.onnx ?? []).map((f) => f.replace(/^.*\//, '').replace(/\.onnx$/, ''))], Boolean(opts.quiet)),
+      });
+      if (opts.json) writeFileAtomic(opts.json, `${JSON.stringify(results, null, 1)}\n`);
+      console.log(findFormat(opts.format).render([results]));
+    });
+}

@@ -1,0 +1,85 @@
+/** The embedded desktop runtime: onnxruntime-node, in this process. */
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import ort from 'onnxruntime-node';
+import { UsageError } from '../../errors.js';
+import type { Backend, BackendSession, ModelSource, SessionOptions } from '../backend.js';
+
+/** Deterministic input data: what fills an input does not change CPU latency, but NaNs could. */
+function fill(shape: number[], dtype: 'float32' | 'int64'): ort.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (dtype === 'int64') return new ort.Tensor('int64', new BigInt64Array(n), shape);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = Math.sin(i * 0.37);
+  return new ort.Tensor('float32', data, shape);
+}
+
+function newestTrace(prefix: string): string | undefined {
+  const dir = dirname(prefix);
+  if (!existsSync(dir)) return undefined;
+  const files = readdirSync(dir).filter((f) => f.startsWith(basename(prefix)) && f.endsWith('.json'));
+  return files.length ? join(dir, files.sort().at(-1)!) : undefined;
+}
+
+export const ortCpu: Backend = {
+  id: 'ort-cpu',
+  description: 'ONNX Runtime on this machine (onnxruntime-node, in-process)',
+
+  async ensureAvailable() {
+    // onnxruntime-node is a dependency: importing it above already proved it is there.
+  },
+
+  executionProviders() {
+    return ['cpu'];
+  },
+
+  environment() {
+    return { onnxruntime: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown' };
+  },
+
+  async open(model: ModelSource, options: SessionOptions): Promise<BackendSession> {
+    if (!this.executionProviders().includes(options.executionProvider)) {
+      throw new UsageError(`execution provider '${options.executionProvider}' is not in this onnxruntime-node build; available: ${this.executionProviders().join(', ')}`);
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(model.onnx, {
+        intraOpNumThreads: options.threads ?? 0,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: options.graphOptimization,
+        executionProviders: [options.executionProvider],
+        enableProfiling: Boolean(options.profilePrefix),
+        profileFilePrefix: options.profilePrefix,
+        extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
+      });
+    } catch (err) {
+      throw new UsageError(`onnxruntime cannot load ${model.name}: ${firstLine(err)}`);
+    }
+    const feeds = Object.fromEntries(model.inputs.map((i) => [i.name, fill(i.shape, i.dtype)]));
+    // Check the shapes once, outside any timing.
+    try {
+      await session.run(feeds);
+    } catch (err) {
+      await session.release();
+      const shapes = model.inputs.map((i) => `${i.name}=${i.shape.join('x')}`).join(', ');
+      throw new UsageError(`${model.name} rejects input ${shapes}: ${firstLine(err)}`);
+    }
+    return {
+      async run() {
+        const start = performance.now();
+        await session.run(feeds);
+        return performance.now() - start;
+      },
+      async close() {
+        if (options.profilePrefix) session.endProfiling();
+        await session.release();
+        return options.profilePrefix ? newestTrace(options.profilePrefix) : undefined;
+      },
+    };
+  },
+};
+
+function firstLine(err: unknown): string {
+  return String((err as Error).message ?? err).split('\n')[0];
+}

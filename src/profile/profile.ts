@@ -1,0 +1,147 @@
+/**
+ * `eformer profile`: export each zoo model (or take the user's ONNX), open one session per
+ * model on the chosen backend, time them round-robin, optionally collect the runtime's own
+ * per-node profile, and return a results file.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildWithRandomWeights, countBuilt, onnxBytes } from '../api.js';
+import { UsageError } from '../errors.js';
+import type { ModelResult, ResultsFile } from '../report/results.js';
+import { RESULTS_SCHEMA } from '../report/results.js';
+import type { BackendSession, ModelSource, SessionOptions } from './backend.js';
+import { findBackend } from './backends/index.js';
+import { aggregateTrace, type BlockNamer, parseTrace, zooBlockNamer } from './breakdown.js';
+import { captureEnvironment } from './env.js';
+import { latencyStats, NOISY_COV } from './stats.js';
+import { DEFAULT_PLAN, measure, type Progress, type TimingPlan } from './timing.js';
+import { loadOnnxFile } from './onnx-inputs.js';
+
+export interface ProfileRequest {
+  /** Zoo model names. */
+  models?: string[];
+  /** ONNX files the user brings. */
+  onnxFiles?: string[];
+  /** Input shapes for dynamic inputs of user files. */
+  shapes?: Record<string, number[]>;
+  backend?: string;
+  resolution?: number;
+  batch?: number;
+  threads?: number;
+  graphOptimization?: SessionOptions['graphOptimization'];
+  executionProvider?: string;
+  spinning?: boolean;
+  plan?: Partial<TimingPlan>;
+  /** Collect onnxruntime's per-node profile (in separate sessions, after timing). */
+  breakdown?: boolean;
+  breakdownRuns?: number;
+  progress?: Progress;
+}
+
+interface Prepared {
+  source: ModelSource;
+  partial: Omit<ModelResult, 'backend' | 'settings' | 'runs' | 'warmup_runs' | 'latency_ms' | 'noisy'>;
+  namer?: BlockNamer;
+}
+
+function prepareZooModel(model: string, resolution: number | undefined, batch: number): Prepared {
+  const built = buildWithRandomWeights({ model, resolution, batch });
+  const { bytes, onnx } = onnxBytes(built);
+  const counts = countBuilt(built, onnx);
+  const paper = built.entry.paper;
+  return {
+    source: { name: model, onnx: bytes, inputs: [{ name: 'image', shape: [batch, 3, built.resolution, built.resolution], dtype: 'float32' }] },
+    partial: {
+      model,
+      resolution: built.resolution,
+      batch,
+      params: counts.params,
+      macs: counts.macs,
+      paper: paper ? { top1: paper.top1Value, params_m: paper.paramsM, macs_g: paper.macsG, iphone12_ms: paper.iphone12Ms } : undefined,
+      baseline: Boolean(built.entry.baseline),
+    },
+    namer: zooBlockNamer(new Set(built.graph.modules.map((m) => m.path))),
+  };
+}
+
+function prepareFile(path: string, shapes: Record<string, number[]>): Prepared {
+  const source = loadOnnxFile(path, shapes);
+  return { source, partial: { model: source.name, batch: source.inputs[0]?.shape[0] ?? 1 } };
+}
+
+export async function profile(req: ProfileRequest): Promise<ResultsFile> {
+  const backend = findBackend(req.backend ?? 'ort-cpu');
+  await backend.ensureAvailable();
+  const plan: TimingPlan = { ...DEFAULT_PLAN, ...req.plan };
+  if (plan.runs !== undefined && plan.runs < 1) throw new UsageError('--runs must be at least 1');
+  if (!(plan.minTime > 0)) throw new UsageError('--min-time must be a positive number of seconds');
+  const batch = req.batch ?? 1;
+  const options: SessionOptions = {
+    threads: req.threads,
+    graphOptimization: req.graphOptimization ?? 'all',
+    executionProvider: req.executionProvider ?? 'cpu',
+    spinning: req.spinning ?? true,
+  };
+  const prepared = [
+    ...(req.models ?? []).map((m) => prepareZooModel(m, req.resolution, batch)),
+    ...(req.onnxFiles ?? []).map((f) => prepareFile(f, req.shapes ?? {})),
+  ];
+  if (prepared.length === 0) throw new UsageError('nothing to profile: name --model or --onnx');
+
+  const sessions: BackendSession[] = [];
+  let timings;
+  try {
+    for (const p of prepared) sessions.push(await backend.open(p.source, options));
+    timings = await measure(
+      prepared.map((p, i) => ({ id: p.source.name, run: () => sessions[i].run() })),
+      plan,
+      req.progress,
+    );
+  } finally {
+    for (const s of sessions) await s.close();
+  }
+
+  const threads = options.threads ?? cpus().length;
+  const results: ModelResult[] = [];
+  for (const p of prepared) {
+    const t = timings.get(p.source.name)!;
+    const stats = latencyStats(t.samples);
+    results.push({
+      ...p.partial,
+      backend: backend.id,
+      settings: { threads, graph_optimization: options.graphOptimization, execution_provider: options.executionProvider, spinning: options.spinning },
+      runs: t.samples.length,
+      warmup_runs: t.warmupRuns,
+      latency_ms: stats,
+      noisy: stats.cov > NOISY_COV,
+      breakdown: req.breakdown ? await breakdownOf(backend.id, p, options, req.breakdownRuns ?? 20) : undefined,
+    });
+  }
+  return { schema: RESULTS_SCHEMA, env: captureEnvironment({ ...backend.environment(), threads: String(threads) }), results };
+}
+
+/** A separate profiling session: the profiler's own overhead must not touch the timed runs. */
+async function breakdownOf(backendId: string, p: Prepared, options: SessionOptions, runs: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'eformer-ortprof-'));
+  try {
+    const session = await findBackend(backendId).open(p.source, { ...options, profilePrefix: join(dir, 'trace') });
+    for (let i = 0; i < runs; i++) await session.run();
+    const trace = await session.close();
+    if (!trace) throw new UsageError(`backend ${backendId} wrote no profile for ${p.source.name}`);
+    // The first run includes one-off allocations; the warm-up run in open() is the first.
+    return aggregateTrace(parseTrace(trace).filter(dropFirstRun()), p.namer ?? (() => undefined));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Filter that drops every event up to and including the first `model_run`. */
+function dropFirstRun() {
+  let seen = false;
+  return (e: { cat?: string; name?: string }) => {
+    if (seen) return true;
+    if (e.cat === 'Session' && e.name === 'model_run') seen = true;
+    return false;
+  };
+}

@@ -1,0 +1,65 @@
+/** Latency statistics over raw samples (milliseconds). */
+
+export interface LatencyStats {
+  median: number;
+  mean: number;
+  p90: number;
+  p99: number;
+  min: number;
+  max: number;
+  std: number;
+  /** Coefficient of variation: std / mean. */
+  cov: number;
+  /** Distribution-free 95% confidence interval of the median (order statistics). */
+  median_ci95: [number, number];
+  samples: number[];
+}
+
+/** Linear-interpolated quantile of sorted data (numpy's default). */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+export function median(values: readonly number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
+/**
+ * Ranks j < k with P(X(j) <= median <= X(k)) >= 95% for n samples, by the normal
+ * approximation to Binomial(n, 1/2): n/2 -+ 1.96 sqrt(n)/2.
+ */
+export function medianCi(sorted: readonly number[]): [number, number] {
+  const n = sorted.length;
+  if (n < 6) return [sorted[0], sorted[n - 1]];
+  const half = (1.96 * Math.sqrt(n)) / 2;
+  const j = Math.max(0, Math.floor(n / 2 - half) - 1);
+  const k = Math.min(n - 1, Math.ceil(n / 2 + half));
+  return [sorted[j], sorted[k]];
+}
+
+export function latencyStats(samples: readonly number[]): LatencyStats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const n = sorted.length;
+  const mean = sorted.reduce((s, v) => s + v, 0) / n;
+  const variance = n > 1 ? sorted.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1) : 0;
+  const std = Math.sqrt(variance);
+  return {
+    median: quantile(sorted, 0.5),
+    mean,
+    p90: quantile(sorted, 0.9),
+    p99: quantile(sorted, 0.99),
+    min: sorted[0],
+    max: sorted[n - 1],
+    std,
+    cov: mean > 0 ? std / mean : 0,
+    median_ci95: medianCi(sorted),
+    samples: [...samples],
+  };
+}
+
+/** Above this coefficient of variation a measurement is flagged as noisy. */
+export const NOISY_COV = 0.1;

@@ -1,0 +1,9 @@
+import type { ResultsFile } from '../results.js';
+
+/** A report format: one file each under formats/. */
+export interface ReportFormat {
+  id: string;
+  /** Default file extension for --out. */
+  extension: string;
+  render(files: ResultsFile[]): string;
+}

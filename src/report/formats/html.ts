@@ -1,0 +1,102 @@
+/**
+ * One self-contained HTML file: the summary table, the paper's headline chart (top-1
+ * against latency) redrawn from the user's own measurements, and the per-op breakdown as
+ * bars. Inline CSS and SVG only: no scripts, no network.
+ */
+import { allResults, COLUMNS, environmentLine, summaryRow } from '../rows.js';
+import type { ModelResult, ResultsFile } from '../results.js';
+import type { ReportFormat } from './format.js';
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+const W = 720;
+const H = 420;
+const M = { left: 60, right: 170, top: 20, bottom: 50 };
+
+function niceTicks(lo: number, hi: number, count = 5): number[] {
+  const step = 10 ** Math.floor(Math.log10((hi - lo) / count || 1));
+  const best = [1, 2, 5, 10].map((m) => m * step).find((s) => (hi - lo) / s <= count) ?? 10 * step;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(lo / best) * best; t <= hi + 1e-9; t += best) ticks.push(Number(t.toFixed(6)));
+  return ticks;
+}
+
+/** Top-1 (paper) against measured median latency; baselines as grey squares. */
+function accuracyChart(results: ModelResult[]): string {
+  const points = results.filter((r) => r.paper?.top1 !== undefined);
+  if (points.length === 0) return '<p>No model with a published top-1 accuracy in these results.</p>';
+  const xs = points.map((r) => r.latency_ms.median);
+  const ys = points.map((r) => r.paper!.top1);
+  const [x0, x1] = [0, Math.max(...xs) * 1.1];
+  const [y0, y1] = [Math.floor(Math.min(...ys) - 1), Math.ceil(Math.max(...ys) + 1)];
+  const px = (x: number) => M.left + ((x - x0) / (x1 - x0)) * (W - M.left - M.right);
+  const py = (y: number) => H - M.bottom - ((y - y0) / (y1 - y0)) * (H - M.top - M.bottom);
+  const parts: string[] = [];
+  for (const t of niceTicks(x0, x1)) {
+    parts.push(`<line x1="${px(t)}" x2="${px(t)}" y1="${M.top}" y2="${H - M.bottom}" class="grid"/><text x="${px(t)}" y="${H - M.bottom + 18}" text-anchor="middle">${t}</text>`);
+  }
+  for (const t of niceTicks(y0, y1)) {
+    parts.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(t)}" y2="${py(t)}" class="grid"/><text x="${M.left - 8}" y="${py(t) + 4}" text-anchor="end">${t}</text>`);
+  }
+  // Connect each family's models in latency order, as the paper's figure does.
+  const families = new Map<string, ModelResult[]>();
+  for (const r of points) if (!r.baseline) families.set(r.model.replace(/_[^_]+$/, ''), [...(families.get(r.model.replace(/_[^_]+$/, '')) ?? []), r]);
+  for (const members of families.values()) {
+    const sorted = members.sort((a, b) => a.latency_ms.median - b.latency_ms.median);
+    if (sorted.length > 1) parts.push(`<polyline class="family" points="${sorted.map((r) => `${px(r.latency_ms.median)},${py(r.paper!.top1)}`).join(' ')}"/>`);
+  }
+  for (const r of points) {
+    const [x, y] = [px(r.latency_ms.median), py(r.paper!.top1)];
+    parts.push(r.baseline ? `<rect x="${x - 5}" y="${y - 5}" width="10" height="10" class="baseline"/>` : `<circle cx="${x}" cy="${y}" r="5" class="model"/>`);
+    parts.push(`<text x="${x + 8}" y="${y + 4}" class="label">${esc(r.model)}${r.baseline ? ' (baseline)' : ''}</text>`);
+  }
+  parts.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 10}" text-anchor="middle">measured median latency (ms, ${esc(points[0].backend)})</text>`);
+  parts.push(`<text transform="translate(16 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">ImageNet-1k top-1 (%, paper)</text>`);
+  return `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="top-1 against latency">${parts.join('')}</svg>`;
+}
+
+function breakdownBars(r: ModelResult): string {
+  const b = r.breakdown!;
+  const rows = b.by_stage.map(
+    (row) =>
+      `<div class="bar-row"><span class="bar-label">${esc(row.key)}</span><span class="bar" style="width:${(row.percent * 4).toFixed(1)}px"></span><span class="bar-value">${row.percent.toFixed(1)}% · ${row.ms.toFixed(3)} ms</span></div>`,
+  );
+  const ops = b.by_op
+    .slice(0, 8)
+    .map((row) => `<div class="bar-row"><span class="bar-label">${esc(row.key)}</span><span class="bar op" style="width:${(row.percent * 4).toFixed(1)}px"></span><span class="bar-value">${row.percent.toFixed(1)}%</span></div>`);
+  return `<h3>${esc(r.model)}: where the time goes</h3><p>onnxruntime profiler, ${b.runs} runs; node time ${b.node_ms.toFixed(3)} ms per run against a measured median of ${r.latency_ms.median.toFixed(3)} ms.</p><div class="bars"><div><h4>by stage and part</h4>${rows.join('')}</div><div><h4>by op type</h4>${ops.join('')}</div></div>`;
+}
+
+const STYLE = `body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+tr.noisy td{background:#fff4e0}.grid{stroke:#eee}.family{fill:none;stroke:#1f77b4;stroke-width:1.5}.model{fill:#1f77b4}.baseline{fill:#888}
+svg text{font-size:12px;fill:#333}.label{font-size:11px}.bars{display:flex;gap:40px;flex-wrap:wrap}.bar-row{display:flex;align-items:center;gap:8px;margin:2px 0}
+.bar-label{width:230px;font-size:12px}.bar{display:inline-block;height:12px;background:#1f77b4}.bar.op{background:#ff7f0e}.bar-value{font-size:12px;color:#555}.env{color:#555}`;
+
+export const htmlFormat: ReportFormat = {
+  id: 'html',
+  extension: 'html',
+  render(files: ResultsFile[]) {
+    const results = allResults(files);
+    const head = COLUMNS.map(([, t]) => `<th>${esc(t)}</th>`).join('');
+    const body = results
+      .map((r) => {
+        const row = summaryRow(r);
+        return `<tr${r.noisy ? ' class="noisy"' : ''}>${COLUMNS.map(([k]) => `<td>${esc(row[k])}</td>`).join('')}</tr>`;
+      })
+      .join('\n');
+    return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>eformer latency report</title><style>${STYLE}</style></head>
+<body>
+<h1>eformer latency report</h1>
+${files.map((f) => `<p class="env">Measured on ${esc(environmentLine(f))}, ${esc(f.env.created)}</p>`).join('\n')}
+<table><thead><tr>${head}</tr></thead><tbody>
+${body}
+</tbody></table>
+<h2>Accuracy against measured latency</h2>
+${accuracyChart(results)}
+${results.some((r) => r.breakdown) ? `<h2>Per-op breakdown</h2>${results.filter((r) => r.breakdown).map(breakdownBars).join('\n')}` : ''}
+</body></html>
+`;
+  },
+};

@@ -1,0 +1,77 @@
+/**
+ * The versioned results file every report and the gate read. Everything a report shows is
+ * in here, so any run can be re-reported later without measuring again.
+ */
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+import type { Breakdown } from '../profile/breakdown.js';
+import type { LatencyStats } from '../profile/stats.js';
+
+export const RESULTS_SCHEMA = 'eformer.results/1';
+
+export interface Environment {
+  cpu: string;
+  cores: number;
+  os: string;
+  node: string;
+  onnxruntime?: string;
+  eformer: string;
+  git_commit?: string;
+  created: string;
+  [key: string]: unknown;
+}
+
+export interface ModelResult {
+  model: string;
+  backend: string;
+  resolution?: number;
+  batch: number;
+  params?: { toolbox: number; total: number; deployed: number };
+  macs?: { toolbox: number; standard: number };
+  /** The paper's figures, for zoo models. */
+  paper?: { top1: number; params_m: number; macs_g: number; iphone12_ms: number };
+  baseline?: boolean;
+  settings: { threads: number; graph_optimization: string; execution_provider: string; spinning: boolean };
+  runs: number;
+  warmup_runs: number;
+  latency_ms: LatencyStats;
+  noisy: boolean;
+  breakdown?: Breakdown;
+}
+
+export interface ResultsFile {
+  schema: typeof RESULTS_SCHEMA;
+  env: Environment;
+  results: ModelResult[];
+}
+
+/** Read and check a results file; every problem is one clear line (exit 2). */
+export function readResults(path: string): ResultsFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read results file '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new UsageError(`'${path}' is not a results file: it is not valid JSON (empty or corrupted?)`);
+  }
+  return checkResults(data, path);
+}
+
+export function checkResults(data: unknown, path = 'results'): ResultsFile {
+  const d = data as Partial<ResultsFile> | null;
+  if (!d || typeof d !== 'object' || typeof d.schema !== 'string') throw new UsageError(`'${path}' is not an eformer results file (no "schema")`);
+  if (d.schema !== RESULTS_SCHEMA) throw new UsageError(`'${path}' has schema '${d.schema}'; this eformer reads '${RESULTS_SCHEMA}'`);
+  if (!d.env || !Array.isArray(d.results)) throw new UsageError(`'${path}' is missing "env" or "results"`);
+  d.results.forEach((r, i) => {
+    const s = r?.latency_ms;
+    if (typeof r?.model !== 'string' || !s || !Number.isFinite(s.median) || !Array.isArray(s.samples)) {
+      throw new UsageError(`'${path}': results[${i}] lacks a model name or latency_ms with median and samples`);
+    }
+  });
+  return d as ResultsFile;
+}

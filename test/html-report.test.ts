@@ -1,0 +1,56 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, root, tempDir } from './helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+let browser: Browser;
+let htmlPath: string;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`headless Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  const dir = tempDir();
+  const results = join(dir, 'results.json');
+  const p = await cli('profile', '-m', 'efficientformerv2_s0,efficientformerv2_s1,efficientformer_l1,mobilenetv2_100', '--runs', '5', '--warmup', '2', '--breakdown', '--json', results, '--quiet');
+  if (p.code !== 0) throw new Error(p.stderr);
+  htmlPath = join(dir, 'report.html');
+  const r = await cli('report', results, '--format', 'html', '--out', htmlPath);
+  if (r.code !== 0) throw new Error(r.stderr);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('HTML report in headless Chromium', () => {
+  it('is self-contained and draws the table, the accuracy chart and the breakdown bars', async () => {
+    const html = readFileSync(htmlPath, 'utf8');
+    expect(html).not.toMatch(/<script|https?:\/\//);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const requests: string[] = [];
+    page.on('request', (req) => {
+      if (!req.url().startsWith('file:')) requests.push(req.url());
+    });
+    await page.goto(`file://${htmlPath}`);
+    expect(await page.locator('tbody tr').count()).toBe(4);
+    // Three EfficientFormers as circles, the baseline as a square, each labelled.
+    expect(await page.locator('svg circle').count()).toBe(3);
+    expect(await page.locator('svg rect').count()).toBe(1);
+    await expect(page.locator('svg text.label', { hasText: 'mobilenetv2_100 (baseline)' }).count()).resolves.toBe(1);
+    // The two V2 models are joined as one family line.
+    expect(await page.locator('svg polyline').count()).toBe(1);
+    // Points sit inside the plot: circle x grows with latency.
+    const box = await page.locator('svg').boundingBox();
+    expect(box!.width).toBeGreaterThan(600);
+    expect(await page.locator('.bar-row').count()).toBeGreaterThan(10);
+    expect(requests).toEqual([]);
+    await page.screenshot({ path: join(root, 'tmp', 'report-screenshot.png'), fullPage: true }).catch(() => undefined);
+    await page.close();
+  });
+});
