@@ -31,7 +31,8 @@ export interface ProfileRequest {
   threads?: number;
   graphOptimization?: SessionOptions['graphOptimization'];
   executionProvider?: string;
-  spinning?: boolean;
+  /** Also time each model alone with spinning on, as apps deploy it (default true). */
+  singleSession?: boolean;
   plan?: Partial<TimingPlan>;
   /** Collect onnxruntime's per-node profile (in separate sessions, after timing). */
   breakdown?: boolean;
@@ -41,7 +42,7 @@ export interface ProfileRequest {
 
 interface Prepared {
   source: ModelSource;
-  partial: Omit<ModelResult, 'backend' | 'settings' | 'runs' | 'warmup_runs' | 'latency_ms' | 'noisy'>;
+  partial: Omit<ModelResult, 'backend' | 'settings' | 'runs' | 'warmup_runs' | 'latency_ms' | 'noisy' | 'single_session'>;
   namer?: BlockNamer;
 }
 
@@ -81,7 +82,8 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
     threads: req.threads,
     graphOptimization: req.graphOptimization ?? 'all',
     executionProvider: req.executionProvider ?? 'cpu',
-    spinning: req.spinning ?? true,
+    // Interleaved sessions must not spin: idle pools would steal the busy one's cores.
+    spinning: false,
   };
   const prepared = [
     ...(req.models ?? []).map((m) => prepareZooModel(m, req.resolution, batch)),
@@ -110,15 +112,28 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
     results.push({
       ...p.partial,
       backend: backend.id,
-      settings: { threads, graph_optimization: options.graphOptimization, execution_provider: options.executionProvider, spinning: options.spinning },
+      settings: { threads, graph_optimization: options.graphOptimization, execution_provider: options.executionProvider, spinning: false, interleaved: prepared.length > 1 },
       runs: t.samples.length,
       warmup_runs: t.warmupRuns,
       latency_ms: stats,
       noisy: stats.cov > NOISY_COV,
+      single_session: req.singleSession === false ? undefined : await singleSession(backend.id, p, options, plan),
       breakdown: req.breakdown ? await breakdownOf(backend.id, p, options, req.breakdownRuns ?? 20) : undefined,
     });
   }
   return { schema: RESULTS_SCHEMA, env: captureEnvironment({ ...backend.environment(), threads: String(threads) }), results };
+}
+
+/** The model alone, one live session, spinning on: the latency an app sees. */
+async function singleSession(backendId: string, p: Prepared, options: SessionOptions, plan: TimingPlan): Promise<ModelResult['single_session']> {
+  const session = await findBackend(backendId).open(p.source, { ...options, spinning: true });
+  try {
+    const own: TimingPlan = { ...plan, runs: plan.runs, minTime: plan.minTime / 2 };
+    const t = (await measure([{ id: p.source.name, run: () => session.run() }], own)).get(p.source.name)!;
+    return { spinning: true, runs: t.samples.length, latency_ms: latencyStats(t.samples) };
+  } finally {
+    await session.close();
+  }
 }
 
 /** A separate profiling session: the profiler's own overhead must not touch the timed runs. */

@@ -4,12 +4,12 @@
  * Warm-up: run each model until its latency settles (the median of the last window of runs
  * within SETTLE_TOLERANCE of the window before), or a fixed --warmup count.
  *
- * Measurement: models take turns round-robin, so slow drift (thermal, other tenants) hits
- * all of them alike. Each turn is a short burst of runs of one model, and the first run of
- * every burst is thrown away: onnxruntime's intra-op threads keep spinning for a while after
- * a run, and the first run after a switch competes with the previous session's spinning
- * threads. This keeps spinning on, as applications deploy it, while only one session is
- * ever busy at a time.
+ * Measurement: models take turns run by run, round-robin, with the starting model rotating
+ * each round, so slow drift (thermal, other tenants) hits all of them alike. This is only
+ * fair when idle sessions leave the cores alone: onnxruntime's intra-op threads spin after
+ * each run, and on a 2-core machine three live sessions with spinning on measured twice
+ * their single-session latency. The profiler therefore runs this loop with spinning off
+ * and measures single-session latency with spinning on separately (see profile.ts).
  */
 
 export interface TimedSession {
@@ -28,16 +28,13 @@ export interface TimingPlan {
   minRuns: number;
   /** Upper bound on kept runs per model in --min-time mode. */
   maxRuns: number;
-  /** Target length of one burst, in milliseconds. */
-  burstMs: number;
 }
 
-export const DEFAULT_PLAN: TimingPlan = { minTime: 2, minRuns: 10, maxRuns: 2000, burstMs: 60 };
+export const DEFAULT_PLAN: TimingPlan = { minTime: 2, minRuns: 10, maxRuns: 2000 };
 
 export interface Timing {
   samples: number[];
   warmupRuns: number;
-  discardedRuns: number;
 }
 
 export type Progress = (event: { phase: 'warmup' | 'measure'; id: string; done: number; total: number }) => void;
@@ -74,11 +71,9 @@ export async function warmUp(session: TimedSession, fixed?: number): Promise<{ r
 
 export async function measure(sessions: TimedSession[], plan: TimingPlan, progress?: Progress): Promise<Map<string, Timing>> {
   const timings = new Map<string, Timing>();
-  const latency = new Map<string, number>();
   for (const s of sessions) {
     const w = await warmUp(s, plan.warmup);
-    timings.set(s.id, { samples: [], warmupRuns: w.runs, discardedRuns: 0 });
-    latency.set(s.id, w.latency);
+    timings.set(s.id, { samples: [], warmupRuns: w.runs });
     progress?.({ phase: 'warmup', id: s.id, done: 0, total: 1 });
   }
   const keptTime = (t: Timing) => t.samples.reduce((a, b) => a + b, 0) / 1000;
@@ -88,15 +83,11 @@ export async function measure(sessions: TimedSession[], plan: TimingPlan, progre
     plan.runs !== undefined ? t.samples.length / plan.runs : Math.min(1, Math.max(keptTime(t) / plan.minTime, t.samples.length / plan.maxRuns));
 
   let pending = sessions.filter((s) => !done(timings.get(s.id)!));
-  while (pending.length) {
-    for (const s of pending) {
+  for (let round = 0; pending.length; round++) {
+    const start = round % pending.length;
+    for (const s of [...pending.slice(start), ...pending.slice(0, start)]) {
       const t = timings.get(s.id)!;
-      const wanted = plan.runs !== undefined ? plan.runs - t.samples.length : Infinity;
-      const burst = Math.min(wanted, Math.max(2, Math.ceil(plan.burstMs / Math.max(latency.get(s.id)!, 0.01))));
-      await s.run(); // pays for the previous session's spinning threads
-      t.discardedRuns++;
-      for (let i = 0; i < burst; i++) t.samples.push(await s.run());
-      latency.set(s.id, median(t.samples.slice(-burst)));
+      t.samples.push(await s.run());
       progress?.({ phase: 'measure', id: s.id, done: fraction(t), total: 1 });
     }
     pending = pending.filter((s) => !done(timings.get(s.id)!));

@@ -31,11 +31,14 @@ export interface ModelResult {
   /** The paper's figures, for zoo models. */
   paper?: { top1: number; params_m: number; macs_g: number; iphone12_ms: number };
   baseline?: boolean;
-  settings: { threads: number; graph_optimization: string; execution_provider: string; spinning: boolean };
+  /** How `latency_ms` was measured: interleaved with the other models, thread spinning off. */
+  settings: { threads: number; graph_optimization: string; execution_provider: string; spinning: boolean; interleaved: boolean };
   runs: number;
   warmup_runs: number;
   latency_ms: LatencyStats;
   noisy: boolean;
+  /** The model measured alone with spinning on, as an app deploys it. */
+  single_session?: { spinning: true; runs: number; latency_ms: LatencyStats };
   breakdown?: Breakdown;
 }
 

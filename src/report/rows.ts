@@ -12,6 +12,7 @@ export interface SummaryRow {
   ci95_ms: string;
   cov_pct: string;
   runs: string;
+  single_ms: string;
   flag: string;
   paper_top1: string;
   paper_iphone12_ms: string;
@@ -28,6 +29,7 @@ export const COLUMNS: [keyof SummaryRow, string][] = [
   ['ci95_ms', '95% CI of median'],
   ['cov_pct', 'CoV %'],
   ['runs', 'runs'],
+  ['single_ms', 'alone, spinning ms'],
   ['flag', 'note'],
   ['paper_top1', 'top-1 (paper)'],
   ['paper_iphone12_ms', 'iPhone 12 ms (paper)'],
@@ -48,6 +50,7 @@ export function summaryRow(r: ModelResult): SummaryRow {
     ci95_ms: s.median_ci95 ? `${f(s.median_ci95[0], 3)}-${f(s.median_ci95[1], 3)}` : '-',
     cov_pct: f(s.cov * 100, 1),
     runs: String(r.runs),
+    single_ms: f(r.single_session?.latency_ms.median, 3),
     flag: r.noisy ? 'NOISY' : '',
     paper_top1: f(r.paper?.top1, 1),
     paper_iphone12_ms: f(r.paper?.iphone12_ms, 1),

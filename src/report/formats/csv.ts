@@ -8,7 +8,7 @@ const quote = (v: unknown) => {
 
 const HEADER = [
   'model', 'backend', 'resolution', 'batch', 'params_toolbox', 'params_total', 'params_deployed', 'macs_toolbox', 'macs_standard',
-  'median_ms', 'mean_ms', 'p90_ms', 'p99_ms', 'min_ms', 'max_ms', 'std_ms', 'cov', 'median_ci95_lo', 'median_ci95_hi', 'runs', 'noisy',
+  'median_ms', 'mean_ms', 'p90_ms', 'p99_ms', 'min_ms', 'max_ms', 'std_ms', 'cov', 'median_ci95_lo', 'median_ci95_hi', 'runs', 'noisy', 'single_session_median_ms',
   'threads', 'paper_top1', 'paper_iphone12_ms',
 ];
 
@@ -23,7 +23,7 @@ export const csvFormat: ReportFormat = {
       lines.push(
         [
           r.model, r.backend, r.resolution, r.batch, r.params?.toolbox, r.params?.total, r.params?.deployed, r.macs?.toolbox, r.macs?.standard,
-          s.median, s.mean, s.p90, s.p99, s.min, s.max, s.std, s.cov, s.median_ci95?.[0], s.median_ci95?.[1], r.runs, r.noisy,
+          s.median, s.mean, s.p90, s.p99, s.min, s.max, s.std, s.cov, s.median_ci95?.[0], s.median_ci95?.[1], r.runs, r.noisy, r.single_session?.latency_ms.median,
           r.settings?.threads, r.paper?.top1, r.paper?.iphone12_ms,
         ].map(quote).join(','),
       );
