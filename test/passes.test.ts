@@ -7,6 +7,7 @@ import {
   onnxBytes,
   type Pass,
   precomputeAttentionBias,
+  rewritePoolingMixer,
 } from '../src/index.js';
 import { deployGraph } from '../src/graph/passes/index.js';
 import { maxAbs, maxAbsDiff, runOnnx, testInput } from './helpers.js';
@@ -29,7 +30,8 @@ describe('folding passes preserve outputs', () => {
     ['foldLayerScale (after BN folding)', [foldBatchNorm, foldLayerScale]],
     ['precomputeAttentionBias', [precomputeAttentionBias]],
     ['mergeDistillationHeads', [mergeDistillationHeads]],
-    ['all passes', [foldBatchNorm, foldLayerScale, precomputeAttentionBias, mergeDistillationHeads]],
+    ['rewritePoolingMixer', [rewritePoolingMixer]],
+    ['all passes', [foldBatchNorm, foldLayerScale, rewritePoolingMixer, precomputeAttentionBias, mergeDistillationHeads]],
   ];
   for (const model of ['efficientformer_l1', 'efficientformerv2_s0', 'mobilenetv2_100']) {
     for (const [label, passes] of cases) {
@@ -54,6 +56,15 @@ describe('passes change the graph the way they claim', () => {
     // 14 Meta4D blocks keep the pooling-branch Mul; every MLP and attention scale folds.
     expect(count(v1, 'Mul')).toBe(14);
     expect(count(opsOf([foldBatchNorm, foldLayerScale], 'efficientformerv2_s0'), 'Mul')).toBe(0);
+  });
+
+  it('the V1 pooling mixer becomes two depthwise 1x1 convs and an add, with no Sub or Mul left', () => {
+    const before = opsOf([foldBatchNorm, foldLayerScale], 'efficientformer_l1');
+    const after = opsOf([foldBatchNorm, foldLayerScale, rewritePoolingMixer], 'efficientformer_l1');
+    expect(count(after, 'Sub')).toBe(0);
+    expect(count(after, 'Mul')).toBe(0);
+    expect(count(after, 'Conv')).toBe(count(before, 'Conv') + 2 * 14);
+    expect(count(after, 'AvgPool')).toBe(14);
   });
 
   it('bias tables become constants and the heads merge into one', () => {

@@ -15,7 +15,7 @@ import { findBackend } from './backends/index.js';
 import { aggregateTrace, type BlockNamer, parseTrace, zooBlockNamer } from './breakdown.js';
 import { captureEnvironment } from './env.js';
 import { latencyStats, NOISY_COV } from './stats.js';
-import { DEFAULT_PLAN, measure, type Progress, type TimingPlan } from './timing.js';
+import { DEFAULT_PLAN, measure, type Progress, type TimingPlan, warmUp } from './timing.js';
 import { loadOnnxFile } from './onnx-inputs.js';
 
 export interface ProfileRequest {
@@ -141,22 +141,23 @@ async function breakdownOf(backendId: string, p: Prepared, options: SessionOptio
   const dir = mkdtempSync(join(tmpdir(), 'eformer-ortprof-'));
   try {
     const session = await findBackend(backendId).open(p.source, { ...options, profilePrefix: join(dir, 'trace') });
+    // The profiler records from the first run: warm up, then drop those runs' events.
+    const { runs: warm } = await warmUp({ id: p.source.name, run: () => session.run() });
     for (let i = 0; i < runs; i++) await session.run();
     const trace = await session.close();
     if (!trace) throw new UsageError(`backend ${backendId} wrote no profile for ${p.source.name}`);
-    // The first run includes one-off allocations; the warm-up run in open() is the first.
-    return aggregateTrace(parseTrace(trace).filter(dropFirstRun()), p.namer ?? (() => undefined));
+    return aggregateTrace(parseTrace(trace).filter(dropRuns(warm + 1)), p.namer ?? (() => undefined));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Filter that drops every event up to and including the first `model_run`. */
-function dropFirstRun() {
-  let seen = false;
+/** Filter that drops every event up to and including the n-th `model_run` (open() runs once). */
+function dropRuns(n: number) {
+  let seen = 0;
   return (e: { cat?: string; name?: string }) => {
-    if (seen) return true;
-    if (e.cat === 'Session' && e.name === 'model_run') seen = true;
+    if (seen >= n) return true;
+    if (e.cat === 'Session' && e.name === 'model_run') seen++;
     return false;
   };
 }

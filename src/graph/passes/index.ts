@@ -4,12 +4,13 @@ import { precomputeAttentionBias } from './attention-bias.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { foldLayerScale } from './fold-layer-scale.js';
 import { mergeDistillationHeads } from './merge-heads.js';
+import { rewritePoolingMixer } from './pooling-mixer.js';
 
-export { precomputeAttentionBias, foldBatchNorm, foldLayerScale, mergeDistillationHeads };
+export { precomputeAttentionBias, foldBatchNorm, foldLayerScale, mergeDistillationHeads, rewritePoolingMixer };
 
 export type Pass = (graph: Graph) => Graph;
 
-export const DEPLOY_PASSES: readonly Pass[] = [foldBatchNorm, foldLayerScale, precomputeAttentionBias, mergeDistillationHeads];
+export const DEPLOY_PASSES: readonly Pass[] = [foldBatchNorm, foldLayerScale, rewritePoolingMixer, precomputeAttentionBias, mergeDistillationHeads];
 
 /** Run `passes` (all of them by default) and drop whatever no node reads any more. */
 export function deployGraph(graph: Graph, passes: readonly Pass[] = DEPLOY_PASSES): Graph {

@@ -12,10 +12,16 @@ export function paramOf(graph: Graph, valueName: string): Param | undefined {
   return graph.params.get(valueName);
 }
 
-/** Remove `node`, letting `producer` write the removed node's output instead. */
+/**
+ * Remove `node`; whatever read its output reads `producer`'s instead. The surviving value
+ * keeps the producer's name, so runtimes that name fused kernels after their output still
+ * point at the right module in profiles.
+ */
 export function absorbInto(graph: Graph, producer: Node, node: Node): void {
-  producer.outputs[0] = node.outputs[0];
+  const [from, to] = [node.outputs[0], producer.outputs[0]];
   graph.nodes.splice(graph.nodes.indexOf(node), 1);
+  for (const other of graph.nodes) other.inputs = other.inputs.map((i) => (i === from ? to : i));
+  graph.outputs = graph.outputs.map((o) => (o === from ? to : o));
 }
 
 /**
