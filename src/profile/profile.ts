@@ -12,7 +12,7 @@ import type { ModelResult, ResultsFile } from '../report/results.js';
 import { RESULTS_SCHEMA } from '../report/results.js';
 import type { BackendSession, ModelSource, SessionOptions } from './backend.js';
 import { findBackend } from './backends/index.js';
-import { aggregateTrace, type BlockNamer, parseTrace, zooBlockNamer } from './breakdown.js';
+import { aggregateTrace, type BlockNamer, parseTrace, scaleToMedian, zooBlockNamer } from './breakdown.js';
 import { captureEnvironment } from './env.js';
 import { latencyStats, NOISY_COV } from './stats.js';
 import { DEFAULT_PLAN, measure, type Progress, type TimingPlan, warmUp } from './timing.js';
@@ -118,7 +118,7 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
       latency_ms: stats,
       noisy: stats.cov > NOISY_COV,
       single_session: req.singleSession === false ? undefined : await singleSession(backend.id, p, options, plan),
-      breakdown: req.breakdown ? await breakdownOf(backend.id, p, options, req.breakdownRuns ?? 20) : undefined,
+      breakdown: req.breakdown ? scaleToMedian(await breakdownOf(backend.id, p, options, req.breakdownRuns ?? 20), stats.median) : undefined,
     });
   }
   return { schema: RESULTS_SCHEMA, env: captureEnvironment({ ...backend.environment(), threads: String(threads) }), results };

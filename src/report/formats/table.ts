@@ -16,7 +16,9 @@ export function breakdownTables(files: ResultsFile[], top = 8): string {
       table.push([op?.key ?? '', op ? op.ms.toFixed(3) : '', op ? op.percent.toFixed(1) : '', st?.key ?? '', st ? st.ms.toFixed(3) : '', st ? st.percent.toFixed(1) : '']);
     }
     out.push(table.toString());
-    out.push(`node time ${b.node_ms.toFixed(3)} ms/run, onnxruntime model_run ${b.model_run_ms.toFixed(3)} ms, measured median ${r.latency_ms.median.toFixed(3)} ms (${b.runs} profiled runs)`);
+    out.push(
+      `shares from onnxruntime's profiler (${b.runs} runs; it slows runs down: node time ${b.node_ms.toFixed(3)} ms, model_run ${b.model_run_ms.toFixed(3)} ms), ms scaled to the measured median ${b.median_ms.toFixed(3)} ms`,
+    );
   }
   return out.join('\n');
 }
