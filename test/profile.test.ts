@@ -119,6 +119,12 @@ describe('profile and report bad input: one line, exit 2', () => {
     expect(r.stderr).toMatch(/Allowed choices are ort-cpu/);
   });
 
+  it('an execution provider this onnxruntime-node does not ship says how to get it (exit 3)', async () => {
+    const r = await cli('profile', '-m', 'mobilenetv2_100', '--ep', 'cuda', '--runs', '1', '--quiet');
+    expect(r.code).toBe(3);
+    expect(oneLine(r.stderr)).toMatch(/'cuda' is not installed: .*onnxruntime-node-install=skip/);
+  });
+
   it('a report --out that cannot be written leaves nothing behind', async () => {
     const out = join(dir, 'missing-folder', 'x.html');
     const r = await cli('report', resultsPath, '--format', 'html', '--out', out);

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { UsageError } from '../../errors.js';
+import { MissingToolError, UsageError } from '../../errors.js';
 import type { Backend, BackendSession, ModelSource, SessionOptions } from '../backend.js';
 
 /** Deterministic input data: what fills an input does not change CPU latency, but NaNs could. */
@@ -29,8 +29,9 @@ export const ortCpu: Backend = {
     // onnxruntime-node is a dependency: importing it above already proved it is there.
   },
 
+  /** The providers whose binaries ship inside the installed onnxruntime-node package. */
   executionProviders() {
-    return ['cpu'];
+    return ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
   },
 
   environment() {
@@ -38,8 +39,14 @@ export const ortCpu: Backend = {
   },
 
   async open(model: ModelSource, options: SessionOptions): Promise<BackendSession> {
-    if (!this.executionProviders().includes(options.executionProvider)) {
-      throw new UsageError(`execution provider '${options.executionProvider}' is not in this onnxruntime-node build; available: ${this.executionProviders().join(', ')}`);
+    const ep = options.executionProvider;
+    const known = ort.listSupportedBackends().find((b) => b.name === ep);
+    if (!known) throw new UsageError(`unknown execution provider '${ep}'; this onnxruntime-node offers: ${this.executionProviders().join(', ')}`);
+    if (!known.bundled) {
+      throw new MissingToolError(
+        `execution provider '${ep}' is not installed: onnxruntime-node fetches its ${ep} binaries at install time; on a machine with the ${ep} runtime, ` +
+          `drop 'onnxruntime-node-install=skip' from .npmrc and run 'npm ci' again (installed here: ${this.executionProviders().join(', ')})`,
+      );
     }
     let session: ort.InferenceSession;
     try {
@@ -54,6 +61,7 @@ export const ortCpu: Backend = {
         extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
       });
     } catch (err) {
+      if (ep !== 'cpu') throw new MissingToolError(`execution provider '${ep}' could not start on this machine: ${firstLine(err)}`);
       throw new UsageError(`onnxruntime cannot load ${model.name}: ${firstLine(err)}`);
     }
     const feeds = Object.fromEntries(model.inputs.map((i) => [i.name, fill(i.shape, i.dtype)]));
