@@ -11,10 +11,22 @@ import type { Graph } from './graph/ir.js';
 import { DEPLOY_PASSES, deployGraph, type Pass } from './graph/passes/index.js';
 import { DEFAULT_RESOLUTION, findModel, type ModelEntry } from './models/index.js';
 import { VERSION } from './version.js';
+import { basename } from 'node:path';
+import { UsageError } from './errors.js';
+import { hfConfigEntry } from './models/hf-config.js';
+import { readCheckpoint } from './weights/checkpoint.js';
+import { loadStateDict } from './weights/load.js';
 import { encodeSafetensors } from './weights/safetensors.js';
 
 export interface ModelRequest {
-  model: string;
+  /** A zoo model name; or give `hfConfig`. */
+  model?: string;
+  /** A Hugging Face EfficientFormer config.json that defines the architecture. */
+  hfConfig?: string;
+  /** A custom variant: any family with its own config (library use). */
+  spec?: ModelEntry;
+  /** Checkpoint to load (.pth/.pt zip or .safetensors; original, timm or HF naming). */
+  ckpt?: string;
   resolution?: number;
   batch?: number;
   /** Seed for the random weights used when no checkpoint is given. */
@@ -30,9 +42,17 @@ export interface BuiltModel {
   weights: string;
 }
 
+/** The zoo entry or the custom spec a request names. */
+export function resolveEntry(req: ModelRequest): ModelEntry {
+  if (req.spec) return req.spec;
+  if (req.hfConfig) return hfConfigEntry(req.hfConfig);
+  if (!req.model) throw new UsageError('name a model with --model (see `eformer models`) or give --hf-config');
+  return findModel(req.model);
+}
+
 /** The network as PyTorch defines it, with shapes but no weights yet. */
 export function buildModel(req: ModelRequest): BuiltModel {
-  const entry = findModel(req.model);
+  const entry = resolveEntry(req);
   const resolution = req.resolution ?? DEFAULT_RESOLUTION;
   const graph = entry.family.build(entry.config, { resolution, batch: req.batch ?? 1, name: entry.name });
   return { entry, resolution, graph, weights: 'none' };
@@ -52,6 +72,15 @@ export function buildWithRandomWeights(req: ModelRequest): BuiltModel {
   return { ...built, weights: `random (seed ${seed})` };
 }
 
+/** The model with the request's checkpoint loaded strictly, or random weights without one. */
+export function buildWithWeights(req: ModelRequest): BuiltModel {
+  if (!req.ckpt) return buildWithRandomWeights(req);
+  const built = buildModel(req);
+  const ckpt = readCheckpoint(req.ckpt);
+  const report = loadStateDict(built.graph, ckpt.stateDict, built.entry.name);
+  return { ...built, weights: `${basename(req.ckpt)} (${report.naming} naming, ${ckpt.format})` };
+}
+
 /** The record `eformer count --json` prints. */
 export interface CountRecord {
   model: string;
@@ -61,8 +90,10 @@ export interface CountRecord {
   layers: LayerCount[];
 }
 
+/** Counts need only shapes; with a checkpoint it is also loaded, to prove it matches. */
 export function countModel(req: ModelRequest): CountRecord {
-  return countBuilt(buildModel({ ...req, batch: 1 }));
+  const built = req.ckpt ? buildWithWeights({ ...req, batch: 1 }) : buildModel({ ...req, batch: 1 });
+  return countBuilt(built);
 }
 
 /** Counts of a built model; pass the lowered ONNX graph when there is one, to skip re-folding. */
@@ -108,11 +139,12 @@ export interface ExportResult {
 /** `eformer export --onnx`: write DIR/NAME.onnx atomically and return the counts. */
 export function exportOnnx(req: ExportRequest): ExportResult {
   const outDir = req.outDir ?? '.';
-  const built = buildModel(req);
+  // A bad name or size fails before the folder is touched.
+  const entry = resolveEntry(req);
+  entry.family.checkResolution(entry.config, req.resolution ?? DEFAULT_RESOLUTION, entry.name);
   ensureWritableDir(outDir);
-  randomizeWeights(built.graph, req.seed ?? 0);
-  const model = { ...built, weights: `random (seed ${req.seed ?? 0})` };
-  const { bytes, onnx } = onnxBytes(model, req);
+  const built = buildWithWeights(req);
+  const { bytes, onnx } = onnxBytes(built, req);
   const path = join(outDir, `${built.entry.name}.onnx`);
   writeFileAtomic(path, bytes);
   return { path, bytes: bytes.length, counts: countBuilt(built, onnx) };

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildWithRandomWeights, countBuilt, onnxBytes } from '../api.js';
+import { buildWithWeights, countBuilt, type ModelRequest, onnxBytes } from '../api.js';
 import { UsageError } from '../errors.js';
 import type { ModelResult, ResultsFile } from '../report/results.js';
 import { RESULTS_SCHEMA } from '../report/results.js';
@@ -21,6 +21,10 @@ import { loadOnnxFile } from './onnx-inputs.js';
 export interface ProfileRequest {
   /** Zoo model names. */
   models?: string[];
+  /** A Hugging Face EfficientFormer config.json to profile instead of zoo models. */
+  hfConfig?: string;
+  /** Checkpoint for the one model profiled (random weights otherwise). */
+  ckpt?: string;
   /** ONNX files the user brings. */
   onnxFiles?: string[];
   /** Input shapes for dynamic inputs of user files. */
@@ -46,8 +50,9 @@ interface Prepared {
   namer?: BlockNamer;
 }
 
-function prepareZooModel(model: string, resolution: number | undefined, batch: number): Prepared {
-  const built = buildWithRandomWeights({ model, resolution, batch });
+function prepareModel(req: ModelRequest, batch: number): Prepared {
+  const built = buildWithWeights({ ...req, batch });
+  const model = built.entry.name;
   const { bytes, onnx } = onnxBytes(built);
   const counts = countBuilt(built, onnx);
   const paper = built.entry.paper;
@@ -85,8 +90,10 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
     // Interleaved sessions must not spin: idle pools would steal the busy one's cores.
     spinning: false,
   };
+  const requests: ModelRequest[] = req.hfConfig ? [{ hfConfig: req.hfConfig }] : (req.models ?? []).map((model) => ({ model }));
+  if (req.ckpt && requests.length !== 1) throw new UsageError('--ckpt needs exactly one model (--model NAME or --hf-config)');
   const prepared = [
-    ...(req.models ?? []).map((m) => prepareZooModel(m, req.resolution, batch)),
+    ...requests.map((r) => prepareModel({ ...r, ckpt: req.ckpt, resolution: req.resolution }, batch)),
     ...(req.onnxFiles ?? []).map((f) => prepareFile(f, req.shapes ?? {})),
   ];
   if (prepared.length === 0) throw new UsageError('nothing to profile: name --model or --onnx');

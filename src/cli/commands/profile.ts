@@ -11,6 +11,8 @@ import { integer, modelList } from '../options.js';
 
 interface ProfileOptions {
   model?: string[];
+  hfConfig?: string;
+  ckpt?: string;
   onnx?: string[];
   shape?: Record<string, number[]>;
   backend: string;
@@ -45,6 +47,8 @@ export function register(program: Command): void {
     .command('profile')
     .description('measure params, MACs and latency; with no arguments, the paper zoo on the embedded ONNX Runtime CPU backend')
     .option('-m, --model <names>', 'zoo model(s), comma-separated or repeated (default: the whole zoo unless --onnx)', modelList)
+    .option('--hf-config <file>', 'profile the architecture a Hugging Face EfficientFormer config.json defines')
+    .option('--ckpt <file>', 'weights for the one model profiled (default: seeded random weights)')
     .option('--onnx <files...>', 'profile ONNX files you bring instead of (or besides) zoo models')
     .option('--shape <name=dims>', 'input shape for a dynamic input of --onnx, e.g. image=1x3x224x224 (repeatable)', shapes)
     .addOption(new Option('-b, --backend <id>', 'where to run').choices(backends.map((b) => b.id)).default('ort-cpu'))
@@ -62,10 +66,12 @@ export function register(program: Command): void {
     .addOption(new Option('--format <format>', 'what to print').choices(['table', 'markdown', 'csv']).default('table'))
     .option('-q, --quiet', 'no progress bar')
     .action(async (opts: ProfileOptions) => {
-      const models = opts.model ?? (opts.onnx?.length ? [] : modelNames());
+      const models = opts.model ?? (opts.onnx?.length || opts.hfConfig ? [] : modelNames());
       models.forEach(findModel);
       const results = await profile({
         models,
+        hfConfig: opts.hfConfig,
+        ckpt: opts.ckpt,
         onnxFiles: opts.onnx,
         shapes: opts.shape,
         backend: opts.backend,

@@ -1,0 +1,4 @@
+import { UsageError } from '../errors.js';
+
+/** Anything wrong with a checkpoint file: one clear line, exit 2. */
+export class CheckpointError extends UsageError {}
