@@ -7,12 +7,13 @@ import { EformerError } from '../errors.js';
 import { VERSION } from '../version.js';
 import * as count from './commands/count.js';
 import * as exportCommand from './commands/export.js';
+import * as gateCommand from './commands/gate.js';
 import * as models from './commands/models.js';
 import * as predictCommand from './commands/predict.js';
 import * as profileCommand from './commands/profile.js';
 import * as report from './commands/report.js';
 
-const COMMANDS = [models, count, exportCommand, profileCommand, report, predictCommand];
+const COMMANDS = [models, count, exportCommand, profileCommand, report, predictCommand, gateCommand];
 
 export function buildProgram(): Command {
   const program = new Command('eformer')

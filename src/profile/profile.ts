@@ -25,6 +25,10 @@ export interface ProfileRequest {
   hfConfig?: string;
   /** Checkpoint for the one model profiled (random weights otherwise). */
   ckpt?: string;
+  /** Also time this zoo model in every round and record each model's per-round ratio to it. */
+  reference?: string;
+  /** Measure only slice `index` (1-based) of `count` of the models (the reference always). */
+  shard?: { index: number; count: number };
   /** ONNX files the user brings. */
   onnxFiles?: string[];
   /** Input shapes for dynamic inputs of user files. */
@@ -90,7 +94,8 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
     // Interleaved sessions must not spin: idle pools would steal the busy one's cores.
     spinning: false,
   };
-  const requests: ModelRequest[] = req.hfConfig ? [{ hfConfig: req.hfConfig }] : (req.models ?? []).map((model) => ({ model }));
+  const requests: ModelRequest[] = req.hfConfig ? [{ hfConfig: req.hfConfig }] : shardOf(req.models ?? [], req.shard).map((model) => ({ model }));
+  if (req.reference && !requests.some((r) => r.model === req.reference)) requests.push({ model: req.reference });
   if (req.ckpt && requests.length !== 1) throw new UsageError('--ckpt needs exactly one model (--model NAME or --hf-config)');
   const prepared = [
     ...requests.map((r) => prepareModel({ ...r, ckpt: req.ckpt, resolution: req.resolution }, batch)),
@@ -112,6 +117,7 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
   }
 
   const threads = options.threads ?? cpus().length;
+  const referenceSamples = req.reference ? timings.get(req.reference)?.samples : undefined;
   const results: ModelResult[] = [];
   for (const p of prepared) {
     const t = timings.get(p.source.name)!;
@@ -124,11 +130,29 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
       warmup_runs: t.warmupRuns,
       latency_ms: stats,
       noisy: stats.cov > NOISY_COV,
+      vs_reference: referenceSamples && req.reference ? pairedRatios(req.reference, t.samples, referenceSamples) : undefined,
       single_session: req.singleSession === false ? undefined : await singleSession(backend.id, p, options, plan),
       breakdown: req.breakdown ? scaleToMedian(await breakdownOf(backend.id, p, options, req.breakdownRuns ?? 20), stats.median) : undefined,
     });
   }
   return { schema: RESULTS_SCHEMA, env: captureEnvironment({ ...backend.environment(), threads: String(threads) }), results };
+}
+
+/** A deterministic slice of the model list: every count-th model, starting at index. */
+export function shardOf(models: string[], shard?: { index: number; count: number }): string[] {
+  if (!shard) return models;
+  const { index, count } = shard;
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 1 || index > count) {
+    throw new UsageError(`--shard must be I/N with 1 <= I <= N, got ${index}/${count}`);
+  }
+  return models.filter((_, i) => i % count === index - 1);
+}
+
+/** Ratios of samples taken in the same round (sample k of every model is round k). */
+function pairedRatios(reference: string, samples: number[], referenceSamples: number[]): ModelResult['vs_reference'] {
+  const n = Math.min(samples.length, referenceSamples.length);
+  const ratios = Array.from({ length: n }, (_, k) => samples[k] / referenceSamples[k]);
+  return { model: reference, median: latencyStats(ratios).median, ratios };
 }
 
 /** The model alone, one live session, spinning on: the latency an app sees. */

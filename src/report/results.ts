@@ -39,6 +39,11 @@ export interface ModelResult {
   noisy: boolean;
   /** The model measured alone with spinning on, as an app deploys it. */
   single_session?: { spinning: true; runs: number; latency_ms: LatencyStats };
+  /**
+   * Latency relative to a reference model timed in the same interleaved rounds: one ratio
+   * per round. Machine-speed drift between runs cancels out of these; the gate uses them.
+   */
+  vs_reference?: { model: string; median: number; ratios: number[] };
   breakdown?: Breakdown;
 }
 

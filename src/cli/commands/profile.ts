@@ -7,9 +7,12 @@ import { parseShapeOption } from '../../profile/onnx-inputs.js';
 import { backends } from '../../profile/backends/index.js';
 import { findFormat } from '../../report/formats/index.js';
 import { progressBar } from '../progress.js';
+import { addGateOptions, type GateFlags, referenceFor, runGate } from '../gate-run.js';
 import { integer, modelList } from '../options.js';
 
-interface ProfileOptions {
+interface ProfileOptions extends GateFlags {
+  shard?: { index: number; count: number };
+  baseline?: string;
   model?: string[];
   hfConfig?: string;
   ckpt?: string;
@@ -42,8 +45,14 @@ const shapes = (value: string, previous: Record<string, number[]> = {}) => {
   return { ...previous, [name]: shape };
 };
 
+const shardOption = (value: string) => {
+  const m = /^(\d+)\/(\d+)$/.exec(value.trim());
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw new InvalidArgumentError(`--shard must look like 1/4 (1 <= I <= N), got '${value}'`);
+  return { index: Number(m[1]), count: Number(m[2]) };
+};
+
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('profile')
     .description('measure params, MACs and latency; with no arguments, the paper zoo on the embedded ONNX Runtime CPU backend')
     .option('-m, --model <names>', 'zoo model(s), comma-separated or repeated (default: the whole zoo unless --onnx)', modelList)
@@ -65,6 +74,10 @@ export function register(program: Command): void {
     .option('--json <file>', 'write the results JSON (schema eformer.results/1) to FILE')
     .addOption(new Option('--format <format>', 'what to print').choices(['table', 'markdown', 'csv']).default('table'))
     .option('-q, --quiet', 'no progress bar')
+    .option('--reference <model>', "also time this model every round and record each model's ratio to it (what the gate compares)")
+    .option('--shard <i/n>', 'measure only slice I of N of the models (the reference is always measured)', shardOption)
+    .option('--baseline <file>', 'then gate the results against this baseline (exit 1 on a regression)');
+  addGateOptions(cmd)
     .action(async (opts: ProfileOptions) => {
       const models = opts.model ?? (opts.onnx?.length || opts.hfConfig ? [] : modelNames());
       models.forEach(findModel);
@@ -81,11 +94,14 @@ export function register(program: Command): void {
         graphOptimization: opts.graphOpt,
         executionProvider: opts.ep,
         singleSession: opts.singleSession,
+        reference: referenceFor(opts),
+        shard: opts.shard,
         breakdown: opts.breakdown,
         plan: { warmup: opts.warmup, runs: opts.runs, minTime: opts.minTime },
         progress: progressBar([...models, ...(opts.onnx ?? []).map((f) => f.replace(/^.*\//, '').replace(/\.onnx$/, ''))], Boolean(opts.quiet)),
       });
       if (opts.json) writeFileAtomic(opts.json, `${JSON.stringify(results, null, 1)}\n`);
       console.log(findFormat(opts.format).render([results]));
+      if (opts.baseline) runGate(opts.baseline, results, opts.json, opts);
     });
 }

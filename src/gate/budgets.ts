@@ -1,0 +1,88 @@
+/**
+ * Budgets: how much a model may grow before the gate fails. From flags, or from an
+ * `eformer.config.json` kept in the user's repository:
+ *
+ *   { "reference": "mobilenetv2_100",
+ *     "budgets": { "default": { "latency": "5%", "params": 0, "macs": 0 },
+ *                  "efficientformer_l1": { "latency": "8%", "params": "1%", "max_latency_ms": 30 } } }
+ *
+ * `latency` is the largest relative slowdown tolerated (also the minimum effect the gate
+ * reports); `params` / `macs` are an absolute count or a percentage; `max_latency_ms` is an
+ * absolute ceiling on the current median.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+
+/** An allowance: `relative` as a fraction (0.05) or `absolute` in the metric's own unit. */
+export type Allowance = { relative: number } | { absolute: number };
+
+export interface Budget {
+  latency: number;
+  params: Allowance;
+  macs: Allowance;
+  maxLatencyMs?: number;
+}
+
+export interface GateConfig {
+  reference?: string;
+  defaults: Budget;
+  models: Record<string, Partial<Budget>>;
+}
+
+export const DEFAULT_BUDGET: Budget = { latency: 0.05, params: { absolute: 0 }, macs: { absolute: 0 } };
+
+/** "5%" -> {relative: 0.05}; 1000000 or "1000000" -> {absolute: 1e6}. */
+export function parseAllowance(value: unknown, what: string): Allowance {
+  const text = String(value).trim();
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(text);
+  if (pct) return { relative: Number(pct[1]) / 100 };
+  if (/^\d+(?:\.\d+)?$/.test(text)) return { absolute: Number(text) };
+  throw new UsageError(`${what} must be a number or a percentage like 5%, got '${text}'`);
+}
+
+export function parseLatencyLimit(value: unknown, what: string): number {
+  const a = parseAllowance(value, what);
+  if (!('relative' in a)) throw new UsageError(`${what} must be a percentage like 5%, got '${value}'`);
+  return a.relative;
+}
+
+function parseBudget(raw: unknown, where: string): Partial<Budget> {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${where} must be an object`);
+  const r = raw as Record<string, unknown>;
+  const known = ['latency', 'params', 'macs', 'max_latency_ms'];
+  const unknown = Object.keys(r).filter((k) => !known.includes(k));
+  if (unknown.length) throw new UsageError(`${where}: unknown budget '${unknown[0]}' (known: ${known.join(', ')})`);
+  const out: Partial<Budget> = {};
+  if (r.latency !== undefined) out.latency = parseLatencyLimit(r.latency, `${where}.latency`);
+  if (r.params !== undefined) out.params = parseAllowance(r.params, `${where}.params`);
+  if (r.macs !== undefined) out.macs = parseAllowance(r.macs, `${where}.macs`);
+  if (r.max_latency_ms !== undefined) {
+    const n = Number(r.max_latency_ms);
+    if (!(n > 0)) throw new UsageError(`${where}.max_latency_ms must be a positive number of milliseconds`);
+    out.maxLatencyMs = n;
+  }
+  return out;
+}
+
+export function readGateConfig(path: string | undefined): GateConfig {
+  const file = path ?? (existsSync('eformer.config.json') ? 'eformer.config.json' : undefined);
+  if (!file) return { defaults: DEFAULT_BUDGET, models: {} };
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read gate config '${file}': ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'}`);
+  }
+  const budgets = (raw.budgets ?? {}) as Record<string, unknown>;
+  if (typeof budgets !== 'object' || Array.isArray(budgets)) throw new UsageError(`${file}: "budgets" must be an object`);
+  const defaults = { ...DEFAULT_BUDGET, ...(budgets.default ? parseBudget(budgets.default, `${file}: budgets.default`) : {}) };
+  const models: Record<string, Partial<Budget>> = {};
+  for (const [name, b] of Object.entries(budgets)) if (name !== 'default') models[name] = parseBudget(b, `${file}: budgets.${name}`);
+  if (raw.reference !== undefined && typeof raw.reference !== 'string') throw new UsageError(`${file}: "reference" must be a model name`);
+  return { reference: raw.reference as string | undefined, defaults, models };
+}
+
+/** Flags override the config file's defaults for every model. */
+export function budgetFor(config: GateConfig, model: string, flags: Partial<Budget>): Budget {
+  return { ...config.defaults, ...config.models[model], ...flags };
+}

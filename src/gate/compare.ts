@@ -1,0 +1,172 @@
+/**
+ * The regression gate's decisions.
+ *
+ * Params and MACs are deterministic: compared exactly against their allowance.
+ *
+ * Latency is noisy, and on shared machines the whole machine's speed drifts between runs
+ * (medians of the same model 12% apart run to run were measured here). So with a reference
+ * model the gate compares, per run, the per-round ratios model/reference (both timed in the
+ * same interleaved round), which cancels most of that drift. A slowdown is a regression only
+ * when the point estimate of the change exceeds the allowed increase (the minimum effect)
+ * AND the 95% bootstrap confidence interval of the change lies above zero.
+ */
+import { UsageError } from '../errors.js';
+import type { ModelResult, ResultsFile } from '../report/results.js';
+import { type Allowance, type Budget, budgetFor, type GateConfig } from './budgets.js';
+
+export const VERDICT_SCHEMA = 'eformer.gate/1';
+
+export type Outcome = 'pass' | 'regression' | 'improvement';
+
+export interface Check {
+  metric: 'latency' | 'latency_ceiling' | 'params' | 'macs';
+  baseline: number;
+  current: number;
+  /** Relative change (current / baseline - 1). */
+  change: number;
+  /** 95% bootstrap CI of the relative change (latency only). */
+  ci95?: [number, number];
+  /** What the check compared: e.g. `median ratio to mobilenetv2_100` or `median ms`. */
+  basis: string;
+  limit: string;
+  outcome: Outcome;
+}
+
+export interface ModelVerdict {
+  model: string;
+  checks: Check[];
+  outcome: 'pass' | 'regression';
+}
+
+export interface Verdict {
+  schema: typeof VERDICT_SCHEMA;
+  reference?: string;
+  pass: boolean;
+  models: ModelVerdict[];
+}
+
+export interface GateOptions {
+  config: GateConfig;
+  flags: Partial<Budget>;
+  reference?: string;
+  bootstrap?: number;
+}
+
+/** Deterministic resampling: the same files always give the same verdict. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function median(xs: ArrayLike<number>): number {
+  const s = Float64Array.from(xs).sort();
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/** 95% percentile-bootstrap CI of median(b) / median(a) - 1. */
+export function bootstrapChange(a: number[], b: number[], resamples = 2000, seed = 1): [number, number] {
+  const next = rng(seed);
+  const draw = (xs: number[], into: Float64Array) => {
+    for (let i = 0; i < into.length; i++) into[i] = xs[Math.floor(next() * xs.length)];
+    return median(into);
+  };
+  const [ba, bb] = [new Float64Array(a.length), new Float64Array(b.length)];
+  const changes = new Float64Array(resamples);
+  for (let i = 0; i < resamples; i++) changes[i] = draw(b, bb) / draw(a, ba) - 1;
+  changes.sort();
+  return [changes[Math.floor(0.025 * resamples)], changes[Math.ceil(0.975 * resamples) - 1]];
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+function allowanceCheck(metric: 'params' | 'macs', base: number, cur: number, allow: Allowance): Check {
+  const limit = 'relative' in allow ? base * allow.relative : allow.absolute;
+  return {
+    metric,
+    baseline: base,
+    current: cur,
+    change: base ? cur / base - 1 : 0,
+    basis: 'exact count',
+    limit: 'relative' in allow ? `+${pct(allow.relative)}` : `+${allow.absolute}`,
+    outcome: cur - base > limit ? 'regression' : cur < base ? 'improvement' : 'pass',
+  };
+}
+
+/** What latency the gate compares for a result: paired ratios to the reference, or raw samples. */
+function latencySeries(r: ModelResult, reference: string | undefined, side: string): { values: number[]; basis: string } {
+  if (!reference) return { values: r.latency_ms.samples, basis: 'median ms' };
+  if (r.vs_reference?.model !== reference) {
+    throw new UsageError(`${side} has no measurements of ${r.model} against reference ${reference}: profile with --reference ${reference}`);
+  }
+  return { values: r.vs_reference.ratios, basis: `median ratio to ${reference}` };
+}
+
+function latencyCheck(base: ModelResult, cur: ModelResult, limit: number, reference: string | undefined, resamples: number): Check {
+  const a = latencySeries(base, reference, 'the baseline');
+  const b = latencySeries(cur, reference, 'the current results');
+  const [mb, mc] = [median(a.values), median(b.values)];
+  const change = mc / mb - 1;
+  const ci95 = bootstrapChange(a.values, b.values, resamples);
+  const outcome: Outcome = change > limit && ci95[0] > 0 ? 'regression' : change < -limit && ci95[1] < 0 ? 'improvement' : 'pass';
+  return { metric: 'latency', baseline: mb, current: mc, change, ci95, basis: a.basis, limit: `+${pct(limit)}`, outcome };
+}
+
+function indexByModel(file: ResultsFile, side: string): Map<string, ModelResult> {
+  const map = new Map<string, ModelResult>();
+  for (const r of file.results) {
+    if (map.has(r.model)) throw new UsageError(`${side} lists ${r.model} twice`);
+    map.set(r.model, r);
+  }
+  return map;
+}
+
+/** The reference both files were measured against, when every result has one and they agree. */
+function commonReference(...files: ResultsFile[]): string | undefined {
+  const refs = new Set(files.flatMap((f) => f.results.map((r) => r.vs_reference?.model)));
+  return refs.size === 1 ? [...refs][0] : undefined;
+}
+
+export function gate(baseline: ResultsFile, current: ResultsFile, options: GateOptions): Verdict {
+  if (baseline.schema !== current.schema) throw new UsageError(`baseline is ${baseline.schema}, current is ${current.schema}: compare results of one schema`);
+  const reference = options.reference ?? options.config.reference ?? commonReference(baseline, current);
+  const base = indexByModel(baseline, 'the baseline');
+  const cur = indexByModel(current, 'the current results');
+  const onlyBase = [...base.keys()].filter((m) => !cur.has(m));
+  const onlyCur = [...cur.keys()].filter((m) => !base.has(m));
+  if (onlyBase.length || onlyCur.length) {
+    const parts = [onlyBase.length ? `only in the baseline: ${onlyBase.join(', ')}` : '', onlyCur.length ? `only in the current results: ${onlyCur.join(', ')}` : ''];
+    throw new UsageError(`baseline and current results cover different models (${parts.filter(Boolean).join('; ')})`);
+  }
+  if (reference && !base.has(reference)) throw new UsageError(`reference model ${reference} is not in the results; profile with --reference ${reference}`);
+
+  const models: ModelVerdict[] = [];
+  for (const [model, b] of base) {
+    const c = cur.get(model)!;
+    const budget = budgetFor(options.config, model, options.flags);
+    const checks: Check[] = [];
+    if (b.params && c.params) checks.push(allowanceCheck('params', b.params.toolbox, c.params.toolbox, budget.params));
+    if (b.macs && c.macs) checks.push(allowanceCheck('macs', b.macs.toolbox, c.macs.toolbox, budget.macs));
+    // The reference is the yardstick: its own latency is not gated against itself.
+    if (model !== reference) checks.push(latencyCheck(b, c, budget.latency, reference, options.bootstrap ?? 2000));
+    if (budget.maxLatencyMs !== undefined) {
+      const m = c.latency_ms.median;
+      checks.push({
+        metric: 'latency_ceiling',
+        baseline: b.latency_ms.median,
+        current: m,
+        change: m / b.latency_ms.median - 1,
+        basis: 'median ms',
+        limit: `<= ${budget.maxLatencyMs} ms`,
+        outcome: m > budget.maxLatencyMs ? 'regression' : 'pass',
+      });
+    }
+    models.push({ model, checks, outcome: checks.some((x) => x.outcome === 'regression') ? 'regression' : 'pass' });
+  }
+  return { schema: VERDICT_SCHEMA, reference, pass: models.every((m) => m.outcome === 'pass'), models };
+}

@@ -1,0 +1,49 @@
+/** The gate's verdict for people (table, Markdown for CI summaries) and for CI tools (JUnit XML). */
+import Table from 'cli-table3';
+import { plain } from '../report/count-table.js';
+import type { Check, Verdict } from './compare.js';
+
+const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+const value = (c: Check, v: number) => (c.metric === 'params' || c.metric === 'macs' ? v.toLocaleString('en-US') : v.toFixed(c.basis.startsWith('median ratio') ? 4 : 3));
+const ci = (c: Check) => (c.ci95 ? `${pct(c.ci95[0])} to ${pct(c.ci95[1])}` : '');
+const mark = (c: Check) => (c.outcome === 'regression' ? 'REGRESSION' : c.outcome === 'improvement' ? 'improved' : 'ok');
+
+function rows(verdict: Verdict): string[][] {
+  return verdict.models.flatMap((m) => m.checks.map((c) => [m.model, c.metric, c.basis, value(c, c.baseline), value(c, c.current), pct(c.change), ci(c), c.limit, mark(c)]));
+}
+
+const HEAD = ['model', 'metric', 'compared', 'baseline', 'current', 'change', '95% CI', 'limit', 'verdict'];
+
+export function verdictTable(verdict: Verdict): string {
+  const table = new Table({ ...plain, head: HEAD });
+  for (const r of rows(verdict)) table.push(r);
+  const failed = verdict.models.filter((m) => m.outcome === 'regression').map((m) => m.model);
+  return `${table.toString()}\n${verdict.pass ? 'gate passed' : `gate FAILED: ${failed.join(', ')}`}`;
+}
+
+export function verdictMarkdown(verdict: Verdict): string {
+  const lines = [
+    `### eformer latency gate: ${verdict.pass ? 'passed' : 'FAILED'}`,
+    '',
+    verdict.reference ? `Latency compared as the ratio to \`${verdict.reference}\` measured in the same rounds.` : 'Latency compared as raw medians.',
+    '',
+    `| ${HEAD.join(' | ')} |`,
+    `|${HEAD.map(() => ' --- ').join('|')}|`,
+    ...rows(verdict).map((r) => `| ${r.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+export function verdictJunit(verdict: Verdict): string {
+  const cases = verdict.models.flatMap((m) =>
+    m.checks.map((c) => {
+      const text = `${c.basis}: baseline ${value(c, c.baseline)}, current ${value(c, c.current)}, change ${pct(c.change)}${c.ci95 ? ` (95% CI ${ci(c)})` : ''}, limit ${c.limit}`;
+      const body = c.outcome === 'regression' ? `<failure message="${xml(`${m.model} ${c.metric} regressed: ${pct(c.change)}`)}">${xml(text)}</failure>` : `<system-out>${xml(text)}</system-out>`;
+      return `    <testcase classname="eformer.gate.${xml(m.model)}" name="${c.metric}">${body}</testcase>`;
+    }),
+  );
+  const failures = verdict.models.reduce((n, m) => n + m.checks.filter((c) => c.outcome === 'regression').length, 0);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="eformer gate" tests="${cases.length}" failures="${failures}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+}
