@@ -16,6 +16,7 @@ import { execa } from 'execa';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { buildWithRandomWeights, onnxBytes, stateDictBytes } from '../dist/index.js';
+import { mulberry32 } from '../dist/util/random.js';
 
 const { onnx } = onnxProto;
 const MODELS = ['efficientformer_l1', 'efficientformerv2_s0'];
@@ -49,20 +50,9 @@ function torchEnvironment() {
   return { python, repo };
 }
 
-/** A seeded PRNG (mulberry32), so input and bootstrap are the same every run. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A deterministic image-like input, roughly what ImageNet normalisation yields. */
 function deterministicInput() {
-  const rand = prng(1234);
+  const rand = mulberry32(1234);
   return Float32Array.from({ length: INPUT_SHAPE.reduce((a, b) => a * b) }, () => (rand() * 2 - 1) * 2);
 }
 
@@ -127,7 +117,7 @@ function median(xs) {
 
 /** 95% percentile-bootstrap CI of median(torch)/median(ours), resampling rounds as pairs. */
 function ratioCI(ours, torch) {
-  const rand = prng(42);
+  const rand = mulberry32(42);
   const n = ours.length;
   const ratios = [];
   for (let b = 0; b < BOOTSTRAP; b++) {

@@ -12,6 +12,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { ModelResult, ResultsFile } from '../report/results.js';
+import { mulberry32 } from '../util/random.js';
 import { type Allowance, type Budget, budgetFor, type GateConfig } from './budgets.js';
 
 export const VERDICT_SCHEMA = 'eformer.gate/1';
@@ -52,17 +53,6 @@ export interface GateOptions {
   bootstrap?: number;
 }
 
-/** Deterministic resampling: the same files always give the same verdict. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function median(xs: ArrayLike<number>): number {
   const s = Float64Array.from(xs).sort();
   const n = s.length;
@@ -71,7 +61,8 @@ function median(xs: ArrayLike<number>): number {
 
 /** 95% percentile-bootstrap CI of median(b) / median(a) - 1. */
 export function bootstrapChange(a: number[], b: number[], resamples = 2000, seed = 1): [number, number] {
-  const next = rng(seed);
+  // Seeded: the same files always give the same verdict.
+  const next = mulberry32(seed);
   const draw = (xs: number[], into: Float64Array) => {
     for (let i = 0; i < into.length; i++) into[i] = xs[Math.floor(next() * xs.length)];
     return median(into);

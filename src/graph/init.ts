@@ -4,6 +4,7 @@
  * deliberately far from PyTorch's init (BN running stats, layer scales, attention biases) so
  * that folding passes are exercised on non-trivial numbers.
  */
+import { mulberry32 } from '../util/random.js';
 import { type Graph, numel, type Param } from './ir.js';
 
 /** FNV-1a over the name, mixed with the seed. */
@@ -14,17 +15,6 @@ function hashSeed(seed: number, name: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
-}
-
-/** mulberry32: small, fast and good enough for test weights. */
-function uniformStream(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Range [lo, hi) that each role draws from. Weights use a fan-in scaled symmetric range. */
@@ -60,7 +50,7 @@ export function randomizeWeights(graph: Graph, seed = 0): void {
   for (const p of graph.params.values()) {
     if (p.dtype !== 'float32') continue;
     const [lo, hi] = range(p);
-    const next = uniformStream(hashSeed(seed, p.name));
+    const next = mulberry32(hashSeed(seed, p.name));
     const data = new Float32Array(numel(p.shape));
     const span = hi - lo;
     for (let i = 0; i < data.length; i++) data[i] = lo + span * next();

@@ -95,10 +95,12 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
     spinning: false,
   };
   const requests: ModelRequest[] = req.hfConfig ? [{ hfConfig: req.hfConfig }] : shardOf(req.models ?? [], req.shard).map((model) => ({ model }));
-  if (req.reference && !requests.some((r) => r.model === req.reference)) requests.push({ model: req.reference });
   if (req.ckpt && requests.length !== 1) throw new UsageError('--ckpt needs exactly one model (--model NAME or --hf-config)');
+  // The checkpoint belongs to the user's model, never to the reference.
+  if (req.ckpt) requests[0].ckpt = req.ckpt;
+  if (req.reference && !requests.some((r) => r.model === req.reference)) requests.push({ model: req.reference });
   const prepared = [
-    ...requests.map((r) => prepareModel({ ...r, ckpt: req.ckpt, resolution: req.resolution }, batch)),
+    ...requests.map((r) => prepareModel({ ...r, resolution: req.resolution }, batch)),
     ...(req.onnxFiles ?? []).map((f) => prepareFile(f, req.shapes ?? {})),
   ];
   if (prepared.length === 0) throw new UsageError('nothing to profile: name --model or --onnx');

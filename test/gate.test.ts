@@ -1,0 +1,226 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bootstrapChange, gate } from '../src/gate/compare.js';
+import { DEFAULT_BUDGET } from '../src/gate/budgets.js';
+import { mergeResults } from '../src/report/merge.js';
+import { shardOf } from '../src/profile/profile.js';
+import { latencyStats } from '../src/profile/stats.js';
+import type { ResultsFile } from '../src/report/results.js';
+import { cli, tempDir } from './helpers.js';
+
+/** Seeded noise, so every verdict here is reproducible. */
+function noise(seed: number) {
+  let s = seed;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+interface Spec {
+  model: string;
+  ms: number;
+  params?: number;
+  macs?: number;
+  /** Relative spread of the per-round noise. */
+  spread?: number;
+  seed?: number;
+}
+
+/** A results file whose per-round ratios to mobilenetv2_100 centre on ms / 7. */
+function results(specs: Spec[], env: Record<string, unknown> = {}): ResultsFile {
+  const rounds = 200;
+  const refRand = noise(99);
+  const ref = Array.from({ length: rounds }, () => 7 * (1 + 0.1 * (refRand() - 0.5)));
+  const entry = (s: Spec, samples: number[], ratios: number[]) => ({
+    model: s.model,
+    backend: 'ort-cpu',
+    resolution: 224,
+    batch: 1,
+    params: { toolbox: s.params ?? 1000, total: s.params ?? 1000, deployed: s.params ?? 1000 },
+    macs: { toolbox: s.macs ?? 5000, standard: s.macs ?? 5000 },
+    settings: { threads: 2, graph_optimization: 'all', execution_provider: 'cpu', spinning: false, interleaved: true },
+    runs: rounds,
+    warmup_runs: 5,
+    latency_ms: latencyStats(samples),
+    noisy: false,
+    vs_reference: { model: 'mobilenetv2_100', median: latencyStats(ratios).median, ratios },
+  });
+  const out = specs.map((s) => {
+    const r = noise(s.seed ?? 1);
+    const samples = ref.map((x) => (x * s.ms) / 7 * (1 + (s.spread ?? 0.04) * (r() - 0.5)));
+    return entry(s, samples, samples.map((v, k) => v / ref[k]));
+  });
+  out.push(entry({ model: 'mobilenetv2_100', ms: 7 }, ref, ref.map(() => 1)));
+  return { schema: 'eformer.results/1', env: { cpu: 'test cpu', cores: 2, os: 'linux', node: 'v20', eformer: '0', created: '', threads: '2', ...env }, results: out };
+}
+
+const options = { config: { defaults: DEFAULT_BUDGET, models: {} }, flags: {} };
+const latency = (v: ReturnType<typeof gate>, model = 'efficientformerv2_s0') => v.models.find((m) => m.model === model)!.checks.find((c) => c.metric === 'latency')!;
+
+describe('gate decisions', () => {
+  const base = results([{ model: 'efficientformerv2_s0', ms: 14 }]);
+
+  it('passes identical measurements (and uses the reference found in both files)', () => {
+    const v = gate(base, base, options);
+    expect(v.pass).toBe(true);
+    expect(v.reference).toBe('mobilenetv2_100');
+    expect(latency(v).basis).toBe('median ratio to mobilenetv2_100');
+  });
+
+  it('fails a 15% slowdown, with a confidence interval above zero', () => {
+    const v = gate(base, results([{ model: 'efficientformerv2_s0', ms: 14 * 1.15, seed: 2 }]), options);
+    expect(v.pass).toBe(false);
+    expect(latency(v).outcome).toBe('regression');
+    expect(latency(v).change).toBeCloseTo(0.15, 1);
+    expect(latency(v).ci95![0]).toBeGreaterThan(0);
+  });
+
+  it('passes a real but small 3% slowdown: below the minimum effect', () => {
+    expect(gate(base, results([{ model: 'efficientformerv2_s0', ms: 14 * 1.03, seed: 3 }]), options).pass).toBe(true);
+  });
+
+  it('passes a 6% shift that the noise cannot tell from zero', () => {
+    const noisy = (ms: number, seed: number) => results([{ model: 'efficientformerv2_s0', ms, spread: 1.5, seed }]);
+    const v = gate(noisy(14, 4), noisy(14 * 1.06, 5), options);
+    expect(latency(v).ci95![0]).toBeLessThan(0);
+    expect(v.pass).toBe(true);
+  });
+
+  it('marks a speed-up as an improvement, not a failure', () => {
+    const v = gate(base, results([{ model: 'efficientformerv2_s0', ms: 14 * 0.8, seed: 6 }]), options);
+    expect(latency(v).outcome).toBe('improvement');
+    expect(v.pass).toBe(true);
+  });
+
+  it('gates params and MACs exactly', () => {
+    const bigger = results([{ model: 'efficientformerv2_s0', ms: 14, params: 1_001_000 }]);
+    const small = results([{ model: 'efficientformerv2_s0', ms: 14, params: 1000 }]);
+    expect(gate(small, bigger, options).pass).toBe(false);
+    expect(gate(small, bigger, { ...options, flags: { params: { absolute: 1_000_000 } } }).pass).toBe(true);
+    expect(gate(small, bigger, { ...options, flags: { params: { absolute: 999_999 } } }).pass).toBe(false);
+    const macs = results([{ model: 'efficientformerv2_s0', ms: 14, macs: 5001 }]);
+    expect(gate(small, macs, options).pass).toBe(false);
+    expect(gate(small, macs, { ...options, flags: { macs: { relative: 0.001 } } }).pass).toBe(true);
+  });
+
+  it('an absolute latency ceiling', () => {
+    expect(gate(base, base, { ...options, flags: { maxLatencyMs: 10 } }).pass).toBe(false);
+    expect(gate(base, base, { ...options, flags: { maxLatencyMs: 20 } }).pass).toBe(true);
+  });
+
+  it('the bootstrap CI is deterministic and brackets the true change', () => {
+    const r = noise(7);
+    const a = Array.from({ length: 300 }, () => 1 + 0.2 * r());
+    const b = a.map((x) => x * 1.1);
+    expect(bootstrapChange(a, b)).toEqual(bootstrapChange(a, b));
+    const [lo, hi] = bootstrapChange(a, b);
+    expect(lo).toBeLessThan(0.1 + 1e-9);
+    expect(hi).toBeGreaterThan(0.1 - 1e-9);
+  });
+});
+
+describe('eformer gate on the command line', () => {
+  const dir = tempDir();
+  const write = (name: string, data: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, typeof data === 'string' ? data : JSON.stringify(data));
+    return path;
+  };
+  const basePath = write('base.json', results([{ model: 'efficientformer_l1', ms: 30 }]));
+  const slowPath = write('slow.json', results([{ model: 'efficientformer_l1', ms: 36, seed: 8 }]));
+
+  it('exit 0 on a pass, 1 on a regression, with JUnit, JSON and Markdown reports', async () => {
+    expect((await cli('gate', '--baseline', basePath, '--current', basePath)).code).toBe(0);
+    const junit = join(dir, 'gate.xml');
+    const verdict = join(dir, 'verdict.json');
+    const summary = write('summary.md', '# earlier step\n');
+    const r = await cli('gate', '--baseline', basePath, '--current', slowPath, '--junit', junit, '--verdict', verdict);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/efficientformer_l1 .*latency.*REGRESSION/);
+    expect(r.stderr.trim()).toBe('eformer: regression in efficientformer_l1');
+    expect(readFileSync(junit, 'utf8')).toMatch(/<testcase classname="eformer.gate.efficientformer_l1" name="latency"><failure message="efficientformer_l1 latency regressed: \+(19|20|21)\.\d%">/);
+    expect(JSON.parse(readFileSync(verdict, 'utf8'))).toMatchObject({ schema: 'eformer.gate/1', pass: false });
+    // GitHub Actions: the Markdown summary is appended to $GITHUB_STEP_SUMMARY.
+    const { execa } = await import('execa');
+    await execa('node', ['bin/eformer.js', 'gate', '--baseline', basePath, '--current', slowPath], { reject: false, env: { GITHUB_STEP_SUMMARY: summary } });
+    expect(readFileSync(summary, 'utf8')).toMatch(/^# earlier step\n### eformer latency gate: FAILED/);
+  });
+
+  it('budgets from eformer.config.json, per model', async () => {
+    const config = write('eformer.config.json', { reference: 'mobilenetv2_100', budgets: { default: { latency: '5%' }, efficientformer_l1: { latency: '25%' } } });
+    expect((await cli('gate', '--baseline', basePath, '--current', slowPath, '--config', config)).code).toBe(0);
+  });
+
+  it('--update-baseline reports, then replaces the baseline and exits 0', async () => {
+    const baseline = write('to-update.json', readFileSync(basePath, 'utf8'));
+    const r = await cli('gate', '--baseline', baseline, '--current', slowPath, '--update-baseline');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/REGRESSION[\s\S]*baseline updated/);
+    expect(readFileSync(baseline, 'utf8')).toBe(readFileSync(slowPath, 'utf8'));
+  });
+
+  const badInput: [string, () => string[], RegExp][] = [
+    ['different schema versions', () => ['--current', write('v2.json', { ...results([{ model: 'efficientformer_l1', ms: 30 }]), schema: 'eformer.results/2' })], /schema 'eformer.results\/2'/],
+    ['a model on one side only', () => ['--current', write('other.json', results([{ model: 'efficientformerv2_s1', ms: 30 }]))], /only in the baseline: efficientformer_l1; only in the current results: efficientformerv2_s1/],
+    ['an empty file', () => ['--current', write('empty.json', '')], /not valid JSON/],
+    ['a corrupted file', () => ['--current', write('broken.json', readFileSync(basePath, 'utf8').slice(0, 500))], /not valid JSON/],
+    ['a budget that does not parse', () => ['--current', basePath, '--max-latency-increase', 'fast'], /--max-latency-increase must be a number or a percentage/],
+    ['a config that does not parse', () => ['--current', basePath, '--config', write('bad.config.json', { budgets: { default: { latency: 'x%' } } })], /budgets.default.latency/],
+    ['a reference the files lack', () => ['--current', basePath, '--reference', 'efficientformerv2_l'], /no measurements of efficientformer_l1 against reference efficientformerv2_l|reference model efficientformerv2_l is not in the results/],
+  ];
+  it.each(badInput)('%s: exit 2, one line, never a pass', async (_, args, pattern) => {
+    const r = await cli('gate', '--baseline', basePath, ...args());
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(pattern);
+  });
+});
+
+describe('sharding and merging', () => {
+  it('shards are deterministic and cover every model once', () => {
+    const models = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const shards = [1, 2, 3].map((i) => shardOf(models, { index: i, count: 3 }));
+    expect(shards.flat().sort()).toEqual(models);
+    expect(shardOf(models, { index: 2, count: 3 })).toEqual(['b', 'e']);
+    expect(() => shardOf(models, { index: 4, count: 3 })).toThrow(/--shard/);
+  });
+
+  it('merges shards, keeping one copy of the shared reference', () => {
+    const a = results([{ model: 'efficientformer_l1', ms: 30 }]);
+    const b = results([{ model: 'efficientformerv2_s0', ms: 14 }]);
+    const merged = mergeResults([{ path: 'a.json', results: a }, { path: 'b.json', results: b }]);
+    expect(merged.file.results.map((r) => r.model)).toEqual(['efficientformer_l1', 'mobilenetv2_100', 'efficientformerv2_s0']);
+    expect(merged.warnings).toEqual([]);
+  });
+
+  it('flags merges across environments and refuses other schema versions', () => {
+    const a = results([{ model: 'efficientformer_l1', ms: 30 }]);
+    const b = results([{ model: 'efficientformerv2_s0', ms: 14 }], { cpu: 'another cpu' });
+    expect(mergeResults([{ path: 'a', results: a }, { path: 'b', results: b }]).warnings[0]).toMatch(/cpu is test cpu \/ another cpu/);
+    expect(() => mergeResults([{ path: 'a', results: a }, { path: 'b', results: { ...b, schema: 'eformer.results/2' as never } }])).toThrow(/schema/);
+  });
+
+  it('a checkpoint is loaded into the profiled model, never into the reference', async () => {
+    const hf = join(new URL('..', import.meta.url).pathname, 'fixtures/checkpoints/v1_tiny_hf');
+    const r = await cli('profile', '--hf-config', join(hf, 'config.json'), '--ckpt', join(hf, 'model.safetensors'), '--reference', 'mobilenetv2_100', '--runs', '3', '--warmup', '1', '--no-single-session', '--quiet', '--format', 'csv');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^v1_tiny_hf,ort-cpu/m);
+    expect(r.stdout).toMatch(/^mobilenetv2_100,ort-cpu/m);
+  });
+
+  it('profile --shard with --reference, merged by `report merge`, then gated', async () => {
+    const dir = tempDir();
+    const common = ['profile', '-m', 'efficientformerv2_s0,mobilenetv2_140', '--reference', 'mobilenetv2_100', '--runs', '5', '--warmup', '1', '--no-single-session', '--quiet'];
+    for (const i of [1, 2]) expect((await cli(...common, '--shard', `${i}/2`, '--json', join(dir, `s${i}.json`))).code).toBe(0);
+    const s1 = JSON.parse(readFileSync(join(dir, 's1.json'), 'utf8'));
+    expect(s1.results.map((r: { model: string }) => r.model)).toEqual(['efficientformerv2_s0', 'mobilenetv2_100']);
+    expect(s1.results[0].vs_reference.ratios).toHaveLength(5);
+    const m = await cli('report', 'merge', join(dir, 's1.json'), join(dir, 's2.json'), '--out', join(dir, 'all.json'));
+    expect(m.code).toBe(0);
+    const all = JSON.parse(readFileSync(join(dir, 'all.json'), 'utf8'));
+    expect(all.results.map((r: { model: string }) => r.model)).toEqual(['efficientformerv2_s0', 'mobilenetv2_100', 'mobilenetv2_140']);
+    expect((await cli('gate', '--baseline', join(dir, 'all.json'), '--current', join(dir, 'all.json'))).code).toBe(0);
+  });
+});
