@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { DEFAULT_OPSET, encodeOnnx, initializerElements, lowerToOnnx, type OnnxGraph } from './export/onnx.js';
+import { convertToCoreml, type CoremlOptions, type CoremlResult } from './export/coreml.js';
 import { ensureWritableDir, writeFileAtomic } from './export/write.js';
 import { countGraph, type LayerCount } from './graph/count.js';
 import { randomizeWeights } from './graph/init.js';
@@ -157,4 +158,53 @@ export function stateDictBytes(built: BuiltModel): Uint8Array {
     return { name: p.name, shape: p.shape, data: p.data };
   });
   return encodeSafetensors(tensors, { format: 'pt', producer: `eformer ${VERSION}`, model: built.entry.name });
+}
+
+export interface ModelExportRequest extends ExportRequest {
+  onnx?: boolean;
+  coreml?: CoremlOptions;
+}
+
+export interface ModelExportResult {
+  onnx?: ExportResult;
+  coreml?: CoremlResult;
+  counts: CountRecord;
+}
+
+/**
+ * `eformer export`: ONNX and/or Core ML. ONNX is written first, so it is there even when the
+ * Core ML conversion then fails.
+ */
+export async function exportModel(req: ModelExportRequest): Promise<ModelExportResult> {
+  const outDir = req.outDir ?? '.';
+  const entry = resolveEntry(req);
+  entry.family.checkResolution(entry.config, req.resolution ?? DEFAULT_RESOLUTION, entry.name);
+  ensureWritableDir(outDir);
+  const built = buildWithWeights(req);
+  const { bytes, onnx } = onnxBytes(built, req);
+  const counts = countBuilt(built, onnx);
+  const result: ModelExportResult = { counts };
+  if (req.onnx) {
+    const path = join(outDir, `${built.entry.name}.onnx`);
+    writeFileAtomic(path, bytes);
+    result.onnx = { path, bytes: bytes.length, counts };
+  }
+  if (req.coreml) {
+    const extension = req.coreml.format === 'neuralnetwork' ? 'mlmodel' : 'mlpackage';
+    const classes = (built.entry.config as { numClasses?: number }).numClasses ?? 1000;
+    result.coreml = await convertToCoreml(bytes, join(outDir, `${built.entry.name}.${extension}`), {
+      ...req.coreml,
+      classes,
+      metadata: {
+        model: built.entry.name,
+        resolution: String(built.resolution),
+        params_toolbox: String(counts.params.toolbox),
+        macs_toolbox: String(counts.macs.toolbox),
+        eformer: VERSION,
+        weights: built.weights,
+        ...req.coreml.metadata,
+      },
+    });
+  }
+  return result;
 }

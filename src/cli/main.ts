@@ -6,6 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { EformerError } from '../errors.js';
 import { VERSION } from '../version.js';
 import * as count from './commands/count.js';
+import * as doctorCommand from './commands/doctor.js';
+import * as setupCommand from './commands/setup.js';
 import * as exportCommand from './commands/export.js';
 import * as gateCommand from './commands/gate.js';
 import * as models from './commands/models.js';
@@ -13,7 +15,7 @@ import * as predictCommand from './commands/predict.js';
 import * as profileCommand from './commands/profile.js';
 import * as report from './commands/report.js';
 
-const COMMANDS = [models, count, exportCommand, profileCommand, report, predictCommand, gateCommand];
+const COMMANDS = [models, count, exportCommand, profileCommand, report, predictCommand, gateCommand, setupCommand, doctorCommand];
 
 export function buildProgram(): Command {
   const program = new Command('eformer')

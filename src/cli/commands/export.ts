@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { exportOnnx } from '../../api.js';
+import { Option } from 'commander';
+import { exportModel } from '../../api.js';
 import { UsageError } from '../../errors.js';
 import { DEFAULT_OPSET } from '../../export/onnx.js';
 import { zoo } from '../../models/index.js';
@@ -18,6 +19,14 @@ interface ExportOptions {
   opset: number;
   seed: number;
   fold: boolean;
+  coreml?: boolean;
+  coremlFormat: 'mlprogram' | 'neuralnetwork';
+  precision?: 'fp16' | 'fp32';
+  minTarget: string;
+  inputType: 'image' | 'tensor';
+  quantize?: 'int8' | 'palettize4' | 'palettize6';
+  timeout: number;
+  verify?: boolean;
 }
 
 export function register(program: Command): void {
@@ -33,9 +42,21 @@ export function register(program: Command): void {
     .option('--opset <n>', `ONNX opset, 17 to 21`, integer('--opset'), DEFAULT_OPSET)
     .option('--seed <n>', 'seed of the random weights used without a checkpoint', integer('--seed', 0), 0)
     .option('--no-fold', 'export the graph exactly as PyTorch computes it (no BN / layer-scale / bias folding)')
-    .action((opts: ExportOptions) => {
-      if (!opts.onnx) throw new UsageError('nothing to export: add --onnx');
-      const result = exportOnnx({
+    .option('--coreml', 'also write a Core ML model through coremltools (see `eformer setup coreml`)')
+    .addOption(new Option('--coreml-format <format>', 'ML Program (.mlpackage) or NeuralNetwork (.mlmodel)').choices(['mlprogram', 'neuralnetwork']).default('mlprogram'))
+    .addOption(new Option('--precision <p>', 'Core ML compute precision (default fp16 for mlprogram, fp32 for neuralnetwork)').choices(['fp16', 'fp32']))
+    .option('--min-target <target>', 'minimum deployment target, iOS16 or later', 'iOS16')
+    .addOption(new Option('--input-type <type>', 'an ImageType input with ImageNet normalisation folded in, or a plain tensor').choices(['image', 'tensor']).default('image'))
+    .addOption(new Option('--quantize <mode>', "coremltools weight compression (ML Program only)").choices(['int8', 'palettize4', 'palettize6']))
+    .option('--timeout <s>', 'seconds before the Core ML bridge is stopped', integer('--timeout'), 600)
+    .option('--verify', 'on macOS, also run the Core ML model and compare it with onnxruntime (max error)')
+    .action(async (opts: ExportOptions) => {
+      if (!opts.onnx && !opts.coreml) throw new UsageError('nothing to export: add --onnx and/or --coreml');
+      const result = await exportModel({
+        onnx: opts.onnx,
+        coreml: opts.coreml
+          ? { format: opts.coremlFormat, precision: opts.precision, minTarget: opts.minTarget, inputType: opts.inputType, quantize: opts.quantize, timeout: opts.timeout, verify: opts.verify }
+          : undefined,
         model: opts.model,
         hfConfig: opts.hfConfig,
         ckpt: opts.ckpt,
@@ -45,7 +66,17 @@ export function register(program: Command): void {
         seed: opts.seed,
         passes: opts.fold ? undefined : [],
       });
-      console.log(`wrote ${result.path} (${(result.bytes / 1e6).toFixed(1)} MB, opset ${opts.opset})`);
+      if (result.onnx) console.log(`wrote ${result.onnx.path} (${(result.onnx.bytes / 1e6).toFixed(1)} MB, opset ${opts.opset})`);
+      const c = result.coreml;
+      if (c) {
+        const ops = Object.entries(c.report.ops).filter(([op]) => op !== 'const').map(([op, n]) => `${op} ${n}`).join(', ');
+        console.log(`wrote ${c.path} (${(c.bytes / 1e6).toFixed(1)} MB, ${c.seconds.toFixed(1)} s): inputs ${c.report.inputs.map((i) => i.name).join(', ')}; outputs ${c.report.outputs.map((o) => o.name).join(', ')}`);
+        console.log(`  ops: ${ops}${c.report.weights_checked ? `; ${c.report.weights_checked} fp32 weights equal their ONNX initializers` : ''}`);
+        const prediction = c.report.prediction as { ran: boolean; reason?: string; compared?: string; max_abs_error?: number } | undefined;
+        if (prediction) console.log(prediction.ran ? `  Core ML vs onnxruntime: max |diff| of ${prediction.compared} ${prediction.max_abs_error?.toExponential(2)}` : `  --verify: prediction skipped (${prediction.reason}); the package was checked structurally`);
+        const before = c.report.bytes_before_quantization as number | undefined;
+        if (before) console.log(`  ${opts.quantize}: ${(before / 1e6).toFixed(1)} MB before, ${(c.bytes / 1e6).toFixed(1)} MB after`);
+      }
       console.log(countTable([result.counts], paperOf));
     });
 }
