@@ -137,8 +137,8 @@ export interface ExportResult {
   counts: CountRecord;
 }
 
-/** `eformer export --onnx`: write DIR/NAME.onnx atomically and return the counts. */
-export function exportOnnx(req: ExportRequest): ExportResult {
+/** Checks, weights, the ONNX bytes and the counts: what every export starts from. */
+function prepareExport(req: ExportRequest) {
   const outDir = req.outDir ?? '.';
   // A bad name or size fails before the folder is touched.
   const entry = resolveEntry(req);
@@ -146,9 +146,15 @@ export function exportOnnx(req: ExportRequest): ExportResult {
   ensureWritableDir(outDir);
   const built = buildWithWeights(req);
   const { bytes, onnx } = onnxBytes(built, req);
+  return { outDir, built, bytes, counts: countBuilt(built, onnx) };
+}
+
+/** `eformer export --onnx`: write DIR/NAME.onnx atomically and return the counts. */
+export function exportOnnx(req: ExportRequest): ExportResult {
+  const { outDir, built, bytes, counts } = prepareExport(req);
   const path = join(outDir, `${built.entry.name}.onnx`);
   writeFileAtomic(path, bytes);
-  return { path, bytes: bytes.length, counts: countBuilt(built, onnx) };
+  return { path, bytes: bytes.length, counts };
 }
 
 /** The model's weights as a PyTorch state_dict in safetensors form (names are the checkpoint keys). */
@@ -176,13 +182,7 @@ export interface ModelExportResult {
  * Core ML conversion then fails.
  */
 export async function exportModel(req: ModelExportRequest): Promise<ModelExportResult> {
-  const outDir = req.outDir ?? '.';
-  const entry = resolveEntry(req);
-  entry.family.checkResolution(entry.config, req.resolution ?? DEFAULT_RESOLUTION, entry.name);
-  ensureWritableDir(outDir);
-  const built = buildWithWeights(req);
-  const { bytes, onnx } = onnxBytes(built, req);
-  const counts = countBuilt(built, onnx);
+  const { outDir, built, bytes, counts } = prepareExport(req);
   const result: ModelExportResult = { counts };
   if (req.onnx) {
     const path = join(outDir, `${built.entry.name}.onnx`);
