@@ -55,6 +55,24 @@ describe('eformer profile on ort-cpu', () => {
   });
 });
 
+describe('ort-web: onnxruntime-web in headless Chromium, for real', () => {
+  it('measures in the page, with WASM threads', async () => {
+    const out = join(dir, 'web.json');
+    const r = await cli('profile', '-b', 'ort-web', '-m', 'mobilenetv2_100', '--runs', '5', '--warmup', '2', '--no-single-session', '--quiet', '--json', out);
+    expect(r.code).toBe(0);
+    const results = JSON.parse(readFileSync(out, 'utf8'));
+    expect(results.results[0]).toMatchObject({ model: 'mobilenetv2_100', backend: 'ort-web', runs: 5 });
+    expect(results.results[0].latency_ms.median).toBeGreaterThan(0);
+    expect(results.env.onnxruntime_web).toBe('1.30.0');
+  });
+
+  it('refuses --breakdown, which needs the native profiler', async () => {
+    const r = await cli('profile', '-b', 'ort-web', '-m', 'mobilenetv2_100', '--runs', '2', '--breakdown', '--quiet');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--breakdown is not available on ort-web/);
+  });
+});
+
 describe('eformer report', () => {
   it.each(['table', 'markdown', 'csv', 'html'])('renders %s from the results file', async (format) => {
     const r = await cli('report', resultsPath, '--format', format);

@@ -2,8 +2,9 @@
 import { UsageError } from '../../errors.js';
 import type { Backend } from '../backend.js';
 import { ortCpu } from './ort-cpu.js';
+import { ortWeb } from './ort-web.js';
 
-export const backends: readonly Backend[] = [ortCpu];
+export const backends: readonly Backend[] = [ortCpu, ortWeb];
 
 export function findBackend(id: string): Backend {
   const found = backends.find((b) => b.id === id);

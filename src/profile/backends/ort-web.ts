@@ -1,0 +1,130 @@
+/**
+ * onnxruntime-web (WASM, SIMD, threads) inside headless Chromium, driven by playwright-core:
+ * the closest desktop stand-in for a phone browser. Timing happens inside the page
+ * (performance.now() around session.run), so the browser round trip is not counted.
+ *
+ * Nothing goes over the network: every request the page makes is answered from memory by a
+ * route handler, with the cross-origin-isolation headers that WASM threads need.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { MissingToolError, UsageError } from '../../errors.js';
+import type { Backend, BackendSession, ModelSource, SessionOptions } from '../backend.js';
+
+// localhost is a secure context (needed for cross-origin isolation); the route answers, nothing listens.
+const ORIGIN = 'http://localhost:9';
+const require = createRequire(import.meta.url);
+
+/** The package exports no package.json; its main entry lives in dist/. */
+function ortWebDist(): string {
+  return dirname(require.resolve('onnxruntime-web'));
+}
+
+function chromiumPath(): string {
+  return process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+}
+
+const PAGE = `<!doctype html><html><head><script src="/ort/ort.wasm.min.js"></script></head><body>eformer ort-web harness</body></html>`;
+
+/** Runs in the page: create the session and keep the feeds ready. */
+async function pageInit(args: { url: string; threads: number; level: string; inputs: { name: string; shape: number[] }[] }) {
+  const ort = (globalThis as any).ort;
+  ort.env.wasm.wasmPaths = '/ort/';
+  ort.env.wasm.numThreads = args.threads;
+  const bytes = new Uint8Array(await (await fetch(args.url)).arrayBuffer());
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: args.level });
+  const feeds: Record<string, unknown> = {};
+  for (const input of args.inputs) {
+    const n = input.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = Math.sin(i * 0.37);
+    feeds[input.name] = new ort.Tensor('float32', data, input.shape);
+  }
+  (globalThis as any).__eformer = { session, feeds };
+  return { isolated: (globalThis as any).crossOriginIsolated as boolean, version: ort.env.versions?.web ?? ort.env.versions?.common };
+}
+
+/** Runs in the page: one timed inference. */
+async function pageRun(): Promise<number> {
+  const { session, feeds } = (globalThis as any).__eformer;
+  const start = performance.now();
+  await session.run(feeds);
+  return performance.now() - start;
+}
+
+type Browser = import('playwright-core').Browser;
+let browser: Promise<Browser> | undefined;
+let openSessions = 0;
+
+async function launch(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: chromiumPath(),
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export const ortWeb: Backend = {
+  id: 'ort-web',
+  description: 'onnxruntime-web (WASM, SIMD, threads) in headless Chromium',
+
+  async ensureAvailable() {
+    if (!existsSync(chromiumPath())) throw new MissingToolError(`ort-web needs Chromium at ${chromiumPath()}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+    try {
+      ortWebDist();
+      await import('playwright-core');
+    } catch {
+      throw new MissingToolError('ort-web needs the onnxruntime-web and playwright-core packages: npm ci');
+    }
+  },
+
+  executionProviders() {
+    return ['wasm'];
+  },
+
+  environment() {
+    return { onnxruntime_web: JSON.parse(readFileSync(join(ortWebDist(), '..', 'package.json'), 'utf8')).version, browser: chromiumPath() };
+  },
+
+  async open(model: ModelSource, options: SessionOptions): Promise<BackendSession> {
+    if (options.executionProvider !== 'cpu' && options.executionProvider !== 'wasm') {
+      throw new UsageError(`ort-web runs the wasm execution provider, not '${options.executionProvider}'`);
+    }
+    if (options.profilePrefix) throw new UsageError('--breakdown is not available on ort-web');
+    browser ??= launch();
+    const page = await (await browser).newPage();
+    openSessions++;
+    const dist = ortWebDist();
+    const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+    await page.route(`${ORIGIN}/**`, (route) => {
+      const path = new URL(route.request().url()).pathname;
+      const type = path.endsWith('.wasm') ? 'application/wasm' : path.endsWith('js') ? 'text/javascript' : path.endsWith('.html') ? 'text/html' : 'application/octet-stream';
+      let body: Buffer | undefined;
+      if (path === '/index.html') body = Buffer.from(PAGE);
+      else if (path === '/model.onnx') body = Buffer.from(model.onnx);
+      else if (path.startsWith('/ort/') && existsSync(join(dist, path.slice(5)))) body = readFileSync(join(dist, path.slice(5)));
+      return body ? route.fulfill({ status: 200, body, headers: { 'Content-Type': type, ...isolation } }) : route.fulfill({ status: 404, body: 'not found' });
+    });
+    const close = async () => {
+      await page.close();
+      if (--openSessions === 0 && browser) {
+        const b = browser;
+        browser = undefined;
+        await (await b).close();
+      }
+    };
+    try {
+      await page.goto(`${ORIGIN}/index.html`);
+      const threads = options.threads ?? 2;
+      const init = await page.evaluate(pageInit, { url: '/model.onnx', threads, level: options.graphOptimization, inputs: model.inputs.map(({ name, shape }) => ({ name, shape })) });
+      // Without cross-origin isolation WASM silently falls back to one thread: say so instead.
+      if (threads > 1 && !init.isolated) throw new Error('the page is not cross-origin isolated, so WASM threads are unavailable');
+      await page.evaluate(pageRun);
+    } catch (err) {
+      await close();
+      throw new UsageError(`onnxruntime-web cannot run ${model.name}: ${String((err as Error).message).split('\n')[0]}`);
+    }
+    return { run: () => page.evaluate(pageRun), close: async () => (await close(), undefined) };
+  },
+};
