@@ -198,9 +198,9 @@ describe('fuzz: random and mutated bytes only ever load or fail cleanly', () => 
   }
 
   it('survives a bounded run of mutations', () => {
-    const deadline = performance.now() + 4000;
+    // A fixed count, not a deadline: the same inputs on every machine, however fast.
     let runs = 0;
-    while (performance.now() < deadline && runs < 3000) {
+    while (runs < 2000) {
       const base = seeds[runs % seeds.length];
       const data = base.slice();
       const kind = runs % 4;
@@ -208,10 +208,9 @@ describe('fuzz: random and mutated bytes only ever load or fail cleanly', () => 
       if (kind === 1) attempt(data.subarray(0, Math.floor(rand() * data.length)));
       else if (kind === 2) for (let i = 0; i < 8; i++) data[Math.floor(rand() * Math.min(600, data.length))] = Math.floor(rand() * 256); // headers
       else if (kind === 3) attempt(Uint8Array.from({ length: Math.floor(rand() * 4096) }, () => Math.floor(rand() * 256)));
-      attempt(data);
+      attempt(data); // throws, failing the test, on anything but a clean CheckpointError
       runs++;
     }
-    expect(runs).toBeGreaterThan(100);
   });
 
   it('mutations inside the pickle itself', () => {
@@ -222,6 +221,5 @@ describe('fuzz: random and mutated bytes only ever load or fail cleanly', () => 
       for (let j = 0; j < 3; j++) data[Math.floor(rand() * 3000)] = Math.floor(rand() * 256);
       attempt(data);
     }
-    writeFileSync(join(tempDir(), 'done'), 'ok');
   });
 });
