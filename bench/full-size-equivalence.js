@@ -39,16 +39,16 @@ for (const l7 of [join(dir, 'efficientformer_l7.pth'), safetensors]) {
 }
 
 function timeLoad(l7) {
-const times = [];
-for (let i = 0; i < 5; i++) {
-  const t0 = performance.now();
-  const ckpt = readCheckpoint(l7);
-  const t1 = performance.now();
-  buildWithWeights({ model: 'efficientformer_l7', ckpt: l7 });
-  const t2 = performance.now();
-  times.push([t1 - t0, t2 - t1, ckpt.stateDict.size]);
-}
-const med = (k) => times.map((t) => t[k]).sort((a, b) => a - b)[2];
-const size = readFileSync(l7).length;
-console.log(`${l7} (${(size / 1e6).toFixed(0)} MB, ${times[0][2]} tensors): read + parse ${med(0).toFixed(0)} ms, read + match into the graph ${med(1).toFixed(0)} ms (median of 5)`);
+  const times = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const ckpt = readCheckpoint(l7);
+    const t1 = performance.now();
+    buildWithWeights({ model: 'efficientformer_l7', ckpt: l7 });
+    const t2 = performance.now();
+    times.push([t1 - t0, t2 - t1, ckpt.stateDict.size]);
+  }
+  const med = (k) => times.map((t) => t[k]).sort((a, b) => a - b)[2];
+  const size = readFileSync(l7).length;
+  console.log(`${l7} (${(size / 1e6).toFixed(0)} MB, ${times[0][2]} tensors): read + parse ${med(0).toFixed(0)} ms, read + match into the graph ${med(1).toFixed(0)} ms (median of 5)`);
 }

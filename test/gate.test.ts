@@ -167,6 +167,7 @@ describe('eformer gate on the command line', () => {
     ['an empty file', () => ['--current', write('empty.json', '')], /not valid JSON/],
     ['a corrupted file', () => ['--current', write('broken.json', readFileSync(basePath, 'utf8').slice(0, 500))], /not valid JSON/],
     ['a budget that does not parse', () => ['--current', basePath, '--max-latency-increase', 'fast'], /--max-latency-increase must be a number or a percentage/],
+    ['a latency ceiling given as a percentage', () => ['--current', basePath, '--max-latency-ms', '5%'], /--max-latency-ms takes milliseconds, got '5%'/],
     ['a config that does not parse', () => ['--current', basePath, '--config', write('bad.config.json', { budgets: { default: { latency: 'x%' } } })], /budgets.default.latency/],
     ['a reference the files lack', () => ['--current', basePath, '--reference', 'efficientformerv2_l'], /no measurements of efficientformer_l1 against reference efficientformerv2_l|reference model efficientformerv2_l is not in the results/],
   ];

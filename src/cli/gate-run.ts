@@ -1,7 +1,7 @@
 /** Gate options and the gate run, shared by `eformer gate` and `eformer profile --baseline`. */
 import { appendFileSync, copyFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { GateFailure } from '../errors.js';
+import { GateFailure, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../export/write.js';
 import { type Budget, parseAllowance, parseLatencyLimit, readGateConfig } from '../gate/budgets.js';
 import { gate } from '../gate/compare.js';
@@ -41,7 +41,7 @@ function flagBudgets(f: GateFlags): Partial<Budget> {
   if (f.maxMacsIncrease !== undefined) b.macs = parseAllowance(f.maxMacsIncrease, '--max-macs-increase');
   if (f.maxLatencyMs !== undefined) {
     const a = parseAllowance(f.maxLatencyMs, '--max-latency-ms');
-    if (!('absolute' in a)) throw new GateFailure('--max-latency-ms takes milliseconds');
+    if (!('absolute' in a)) throw new UsageError(`--max-latency-ms takes milliseconds, got '${f.maxLatencyMs}'`);
     b.maxLatencyMs = a.absolute;
   }
   return b;

@@ -1,6 +1,6 @@
 /** The gate's verdict for people (table, Markdown for CI summaries) and for CI tools (JUnit XML). */
 import Table from 'cli-table3';
-import { plain } from '../report/count-table.js';
+import { plain } from '../report/format.js';
 import type { Check, Verdict } from './compare.js';
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;

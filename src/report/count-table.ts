@@ -3,13 +3,7 @@ import Table from 'cli-table3';
 import type { CountRecord } from '../api.js';
 import type { LayerCount } from '../graph/count.js';
 import type { ModelEntry } from '../models/spec.js';
-import { billions, grouped, millions } from './format.js';
-
-/** No colours and no rule between rows: readable in logs and CI output. */
-export const plain = {
-  style: { head: [], border: [] },
-  chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
-};
+import { billions, grouped, millions, plain } from './format.js';
 
 export function countTable(records: CountRecord[], paper: (name: string) => ModelEntry['paper']): string {
   const table = new Table({

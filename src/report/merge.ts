@@ -25,14 +25,15 @@ export function mergeResults(files: { path: string; results: ResultsFile }[]): M
     const values = [...new Set(files.map((f) => String(f.results.env[key])))];
     return values.length > 1 ? [`results come from different environments: ${key} is ${values.join(' / ')}`] : [];
   });
+  // The gate's reference model is measured in every shard; the first copy is enough.
+  const references = new Set(files.flatMap((f) => f.results.results.map((r) => r.vs_reference?.model)));
   const seen = new Map<string, string>();
   const results = [];
   for (const f of files) {
     for (const r of f.results.results) {
       const before = seen.get(r.model);
-      // The gate's reference model is measured in every shard; the first copy is enough.
       if (before !== undefined) {
-        if (r.vs_reference?.model === r.model || files.some((x) => x.results.results.some((y) => y.vs_reference?.model === r.model))) continue;
+        if (references.has(r.model)) continue;
         throw new UsageError(`${r.model} is in both ${before} and ${f.path}`);
       }
       seen.set(r.model, f.path);

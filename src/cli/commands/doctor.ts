@@ -3,7 +3,7 @@ import Table from 'cli-table3';
 import { execa } from 'execa';
 import ort from 'onnxruntime-node';
 import { BRIDGE, pythonCandidates } from '../../export/python.js';
-import { plain } from '../../report/count-table.js';
+import { plain } from '../../report/format.js';
 
 interface Piece {
   name: string;

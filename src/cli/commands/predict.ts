@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { plain } from '../../report/count-table.js';
+import { plain } from '../../report/format.js';
 import { predict } from '../../predict/classify.js';
 import { integer } from '../options.js';
 

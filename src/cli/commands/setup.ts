@@ -5,8 +5,7 @@ import { findPython, LOCAL_VENV, REQUIREMENTS, venvPython } from '../../export/p
 
 /** `eformer setup coreml`: a project-local virtual environment with the pinned bridge requirements. */
 export async function setupCoreml(dir = LOCAL_VENV, log: (line: string) => void = console.log): Promise<string> {
-  const base = process.env.EFORMER_PYTHON ? { path: 'python3' } : await findPython();
-  const python = base.path;
+  const python = (await findPython()).path;
   const venv = await execa(python, ['-m', 'venv', dir], { reject: false });
   if (venv.exitCode !== 0) {
     throw new MissingToolError(`cannot create a virtual environment in ${dir}: ${venv.stderr.trim().split('\n').at(-1)}; install python3-venv (apt-get install -y python3-venv)`);

@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import { plain } from '../count-table.js';
+import { plain } from '../format.js';
 import { allResults, COLUMNS, environmentLine, summaryRow } from '../rows.js';
 import type { ResultsFile } from '../results.js';
 import type { ReportFormat } from './format.js';
