@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { EformerError } from '../errors.js';
 import { VERSION } from '../version.js';
 import * as count from './commands/count.js';
+import * as devicesCommand from './commands/devices.js';
 import * as doctorCommand from './commands/doctor.js';
 import * as setupCommand from './commands/setup.js';
 import * as exportCommand from './commands/export.js';
@@ -15,7 +16,7 @@ import * as predictCommand from './commands/predict.js';
 import * as profileCommand from './commands/profile.js';
 import * as report from './commands/report.js';
 
-const COMMANDS = [models, count, exportCommand, profileCommand, report, predictCommand, gateCommand, setupCommand, doctorCommand];
+const COMMANDS = [models, count, exportCommand, profileCommand, report, predictCommand, gateCommand, setupCommand, doctorCommand, devicesCommand];
 
 export function buildProgram(): Command {
   const program = new Command('eformer')

@@ -99,6 +99,7 @@ function latencySeries(r: ModelResult, reference: string | undefined, side: stri
 }
 
 function latencyCheck(base: ModelResult, cur: ModelResult, limit: number, reference: string | undefined, resamples: number): Check {
+  if (!reference && (!base.latency_ms.samples.length || !cur.latency_ms.samples.length)) return summaryCheck(base, cur, limit);
   const a = latencySeries(base, reference, 'the baseline');
   const b = latencySeries(cur, reference, 'the current results');
   const [mb, mc] = [median(a.values), median(b.values)];
@@ -106,6 +107,17 @@ function latencyCheck(base: ModelResult, cur: ModelResult, limit: number, refere
   const ci95 = bootstrapChange(a.values, b.values, resamples);
   const outcome: Outcome = change > limit && ci95[0] > 0 ? 'regression' : change < -limit && ci95[1] < 0 ? 'improvement' : 'pass';
   return { metric: 'latency', baseline: mb, current: mc, change, ci95, basis: a.basis, limit: `+${pct(limit)}`, outcome };
+}
+
+/**
+ * A device harness that prints only a summary (onnxruntime_perf_test) leaves no runs to
+ * resample: compare the medians against the limit alone, and say so in the basis.
+ */
+function summaryCheck(base: ModelResult, cur: ModelResult, limit: number): Check {
+  const [mb, mc] = [base.latency_ms.median, cur.latency_ms.median];
+  const change = mc / mb - 1;
+  const outcome: Outcome = change > limit ? 'regression' : change < -limit ? 'improvement' : 'pass';
+  return { metric: 'latency', baseline: mb, current: mc, change, basis: 'median ms from the harness summary (no runs, no CI)', limit: `+${pct(limit)}`, outcome };
 }
 
 function indexByModel(file: ResultsFile, side: string): Map<string, ModelResult> {

@@ -10,7 +10,8 @@ import { buildWithWeights, countBuilt, type ModelRequest, onnxBytes } from '../a
 import { UsageError } from '../errors.js';
 import type { ModelResult, ResultsFile } from '../report/results.js';
 import { RESULTS_SCHEMA } from '../report/results.js';
-import type { BackendSession, ModelSource, SessionOptions } from './backend.js';
+import type { BackendSession, DeviceBackend, SessionBackend, ModelSource, SessionOptions } from './backend.js';
+import { profileOnDevice } from './on-device.js';
 import { findBackend } from './backends/index.js';
 import { aggregateTrace, type BlockNamer, parseTrace, scaleToMedian, zooBlockNamer } from './breakdown.js';
 import { captureEnvironment } from './env.js';
@@ -46,6 +47,11 @@ export interface ProfileRequest {
   breakdown?: boolean;
   breakdownRuns?: number;
   progress?: Progress;
+  /** Device backends: --device (serial, UDID or name), --timeout per step, Apple team for signing. */
+  device?: string;
+  timeoutSeconds?: number;
+  team?: string;
+  perfTest?: string;
 }
 
 interface Prepared {
@@ -82,6 +88,7 @@ function prepareFile(path: string, shapes: Record<string, number[]>): Prepared {
 
 export async function profile(req: ProfileRequest): Promise<ResultsFile> {
   const backend = findBackend(req.backend ?? 'ort-cpu');
+  if (backend.kind === 'device') checkDeviceRequest(backend.id, req);
   await backend.ensureAvailable();
   const plan: TimingPlan = { ...DEFAULT_PLAN, ...req.plan };
   if (plan.runs !== undefined && plan.runs < 1) throw new UsageError('--runs must be at least 1');
@@ -104,6 +111,7 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
     ...(req.onnxFiles ?? []).map((f) => prepareFile(f, req.shapes ?? {})),
   ];
   if (prepared.length === 0) throw new UsageError('nothing to profile: name --model or --onnx');
+  if (backend.kind === 'device') return profileDevice(backend, prepared, req);
 
   const sessions: BackendSession[] = [];
   let timings;
@@ -131,13 +139,48 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
       runs: t.samples.length,
       warmup_runs: t.warmupRuns,
       latency_ms: stats,
-      noisy: stats.cov > NOISY_COV,
+      noisy: (stats.cov ?? 0) > NOISY_COV,
       vs_reference: referenceSamples && req.reference ? pairedRatios(req.reference, t.samples, referenceSamples) : undefined,
-      single_session: req.singleSession === false ? undefined : await singleSession(backend.id, p, options, plan),
-      breakdown: req.breakdown ? scaleToMedian(await breakdownOf(backend.id, p, options, req.breakdownRuns ?? 20), stats.median) : undefined,
+      single_session: req.singleSession === false ? undefined : await singleSession(backend, p, options, plan),
+      breakdown: req.breakdown ? scaleToMedian(await breakdownOf(backend, p, options, req.breakdownRuns ?? 20), stats.median) : undefined,
     });
   }
   return { schema: RESULTS_SCHEMA, env: captureEnvironment({ ...backend.environment(), threads: String(threads) }), results };
+}
+
+/** What only an in-process, interleaving backend can do. */
+function checkDeviceRequest(id: string, req: ProfileRequest): void {
+  if (req.reference) throw new UsageError(`--reference needs a backend that interleaves models run by run (ort-cpu, ort-web), not ${id}`);
+  if (req.breakdown) throw new UsageError(`--breakdown is not available on ${id}`);
+  if (req.plan?.minTime !== undefined && req.plan.runs === undefined && req.plan.minTime !== DEFAULT_PLAN.minTime) {
+    throw new UsageError(`${id} runs a fixed number of runs on the device: use --runs, not --min-time`);
+  }
+}
+
+async function profileDevice(backend: DeviceBackend, prepared: Prepared[], req: ProfileRequest): Promise<ResultsFile> {
+  const file = (results: ModelResult[], device: string): ResultsFile => ({
+    schema: RESULTS_SCHEMA,
+    env: captureEnvironment({ ...backend.environment(), device }),
+    results,
+  });
+  const { results, device } = await profileOnDevice(
+    backend,
+    prepared,
+    {
+      device: req.device,
+      threads: req.threads,
+      graphOptimization: req.graphOptimization ?? 'all',
+      executionProvider: req.executionProvider,
+      warmup: req.plan?.warmup,
+      runs: req.plan?.runs,
+      timeoutSeconds: req.timeoutSeconds,
+      team: req.team,
+      perfTest: req.perfTest,
+      progress: req.progress,
+    },
+    file,
+  );
+  return file(results, device);
 }
 
 /** A deterministic slice of the model list: every count-th model, starting at index. */
@@ -158,8 +201,8 @@ function pairedRatios(reference: string, samples: number[], referenceSamples: nu
 }
 
 /** The model alone, one live session, spinning on: the latency an app sees. */
-async function singleSession(backendId: string, p: Prepared, options: SessionOptions, plan: TimingPlan): Promise<ModelResult['single_session']> {
-  const session = await findBackend(backendId).open(p.source, { ...options, spinning: true });
+async function singleSession(backend: SessionBackend, p: Prepared, options: SessionOptions, plan: TimingPlan): Promise<ModelResult['single_session']> {
+  const session = await backend.open(p.source, { ...options, spinning: true });
   try {
     const own: TimingPlan = { ...plan, runs: plan.runs, minTime: plan.minTime / 2 };
     const t = (await measure([{ id: p.source.name, run: () => session.run() }], own)).get(p.source.name)!;
@@ -170,15 +213,15 @@ async function singleSession(backendId: string, p: Prepared, options: SessionOpt
 }
 
 /** A separate profiling session: the profiler's own overhead must not touch the timed runs. */
-async function breakdownOf(backendId: string, p: Prepared, options: SessionOptions, runs: number) {
+async function breakdownOf(backend: SessionBackend, p: Prepared, options: SessionOptions, runs: number) {
   const dir = mkdtempSync(join(tmpdir(), 'eformer-ortprof-'));
   try {
-    const session = await findBackend(backendId).open(p.source, { ...options, profilePrefix: join(dir, 'trace') });
+    const session = await backend.open(p.source, { ...options, profilePrefix: join(dir, 'trace') });
     // The profiler records from the first run: warm up, then drop those runs' events.
     const { runs: warm } = await warmUp({ id: p.source.name, run: () => session.run() });
     for (let i = 0; i < runs; i++) await session.run();
     const trace = await session.close();
-    if (!trace) throw new UsageError(`backend ${backendId} wrote no profile for ${p.source.name}`);
+    if (!trace) throw new UsageError(`backend ${backend.id} wrote no profile for ${p.source.name}`);
     return aggregateTrace(parseTrace(trace).filter(dropRuns(warm + 1)), p.namer ?? (() => undefined));
   } finally {
     rmSync(dir, { recursive: true, force: true });

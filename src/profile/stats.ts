@@ -1,4 +1,5 @@
 /** Latency statistics over raw samples (milliseconds). */
+import type { SummaryStats } from './backend.js';
 
 export interface LatencyStats {
   median: number;
@@ -7,12 +8,16 @@ export interface LatencyStats {
   p99: number;
   min: number;
   max: number;
-  std: number;
+  /** Absent when only a harness's summary is known. */
+  std?: number;
   /** Coefficient of variation: std / mean. */
-  cov: number;
+  cov?: number;
   /** Distribution-free 95% confidence interval of the median (order statistics). */
-  median_ci95: [number, number];
+  median_ci95?: [number, number];
+  /** Every kept run, in order; empty when the harness printed only a summary. */
   samples: number[];
+  /** True when these figures are a device harness's own summary, not computed from samples. */
+  from_summary?: boolean;
 }
 
 /** Linear-interpolated quantile of sorted data (numpy's default). */
@@ -59,6 +64,11 @@ export function latencyStats(samples: readonly number[]): LatencyStats {
     median_ci95: medianCi(sorted),
     samples: [...samples],
   };
+}
+
+/** Statistics a harness printed itself (P50 as the median); no samples, so no spread or CI. */
+export function summaryStats(s: SummaryStats): LatencyStats {
+  return { median: s.median, mean: s.mean, p90: s.p90, p99: s.p99, min: s.min, max: s.max, samples: [], from_summary: true };
 }
 
 /** Above this coefficient of variation a measurement is flagged as noisy. */

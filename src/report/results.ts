@@ -31,8 +31,16 @@ export interface ModelResult {
   /** The paper's figures, for zoo models. */
   paper?: { top1: number; params_m: number; macs_g: number; iphone12_ms: number };
   baseline?: boolean;
-  /** How `latency_ms` was measured: interleaved with the other models, thread spinning off. */
-  settings: { threads: number; graph_optimization: string; execution_provider: string; spinning: boolean; interleaved: boolean };
+  /**
+   * How `latency_ms` was measured. On this machine: interleaved with the other models, thread
+   * spinning off. On a device: by the device's own harness (threads 0 = the runtime's choice).
+   */
+  settings: { threads: number; graph_optimization: string; execution_provider: string; spinning: boolean; interleaved: boolean; [key: string]: string | number | boolean };
+  /** The phone, tablet or Mac a device backend measured on. */
+  device?: { platform: string; id: string; name: string; model?: string; os?: string };
+  /** Device backends: loading (and compiling) the model, and its first prediction, in ms. */
+  load_ms?: number;
+  first_run_ms?: number;
   runs: number;
   warmup_runs: number;
   latency_ms: LatencyStats;

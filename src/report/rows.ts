@@ -48,7 +48,7 @@ export function summaryRow(r: ModelResult): SummaryRow {
     median_ms: f(s.median, 3),
     p90_ms: f(s.p90, 3),
     ci95_ms: s.median_ci95 ? `${f(s.median_ci95[0], 3)}-${f(s.median_ci95[1], 3)}` : '-',
-    cov_pct: f(s.cov * 100, 1),
+    cov_pct: f(s.cov === undefined ? undefined : s.cov * 100, 1),
     runs: String(r.runs),
     single_ms: f(r.single_session?.latency_ms.median, 3),
     flag: r.noisy ? 'NOISY' : '',

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { writeFileAtomic } from '../../export/write.js';
 import { modelNames, findModel } from '../../models/index.js';
-import { profile } from '../../profile/profile.js';
+import { profile, type ProfileRequest } from '../../profile/profile.js';
+import { DeviceError, UsageError } from '../../errors.js';
+import type { ResultsFile } from '../../report/results.js';
 import { parseShapeOption } from '../../profile/onnx-inputs.js';
 import { backends } from '../../profile/backends/index.js';
 import { findFormat } from '../../report/formats/index.js';
@@ -21,7 +23,12 @@ interface ProfileOptions extends GateFlags {
   backend: string;
   threads?: number;
   graphOpt: 'disabled' | 'basic' | 'extended' | 'all';
-  ep: string;
+  ep?: string;
+  computeUnits?: string;
+  device?: string;
+  timeout?: number;
+  team?: string;
+  perfTest?: string;
   batch: number;
   resolution?: number;
   warmup?: number;
@@ -34,9 +41,9 @@ interface ProfileOptions extends GateFlags {
   quiet?: boolean;
 }
 
-const seconds = (value: string) => {
+const positiveSeconds = (flag: string) => (value: string) => {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`--min-time must be a positive number of seconds, got '${value}'`);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number of seconds, got '${value}'`);
   return n;
 };
 
@@ -63,12 +70,17 @@ export function register(program: Command): void {
     .addOption(new Option('-b, --backend <id>', 'where to run').choices(backends.map((b) => b.id)).default('ort-cpu'))
     .option('-t, --threads <n>', 'intra-op threads (default: all cores)', integer('--threads'))
     .addOption(new Option('--graph-opt <level>', 'onnxruntime graph optimisation level').choices(['disabled', 'basic', 'extended', 'all']).default('all'))
-    .option('--ep <provider>', 'execution provider', 'cpu')
+    .option('--ep <provider>', 'execution provider: cpu (default) and what onnxruntime-node bundles; wasm on ort-web; cpu, xnnpack, nnapi on ort-android')
+    .addOption(new Option('--compute-units <units>', 'Core ML compute units (coreml backend)').choices(['all', 'cpuOnly', 'cpuAndGPU', 'cpuAndNeuralEngine']))
+    .option('--device <id>', 'device backends: the adb serial, or the UDID or name of the iPhone, iPad or Mac (see `eformer devices`)')
+    .option('--timeout <s>', 'device backends: seconds any one step on the device may take (default 600)', positiveSeconds('--timeout'))
+    .option('--team <id>', 'coreml on an iPhone/iPad: the Apple development team that signs the test harness')
+    .option('--perf-test <file>', 'ort-android: an onnxruntime_perf_test built for the device (default: $EFORMER_PERF_TEST)')
     .option('--batch <n>', 'batch size', integer('--batch'), 1)
     .option('-r, --resolution <n>', 'input resolution of zoo models (default 224)', integer('--resolution'))
     .option('--warmup <n>', 'fixed warm-up runs (default: until latency settles)', integer('--warmup', 0))
     .option('--runs <n>', 'timed runs per model (default: adaptive, see --min-time)', integer('--runs'))
-    .option('--min-time <s>', 'seconds of timed runs per model when --runs is not given', seconds, 2)
+    .option('--min-time <s>', 'seconds of timed runs per model when --runs is not given', positiveSeconds('--min-time'), 2)
     .option('--no-single-session', 'skip timing each model alone with thread spinning on (the as-deployed figure)')
     .option('--breakdown', "per-op breakdown from onnxruntime's own profiler (separate sessions, after timing)")
     .option('--json <file>', 'write the results JSON (schema eformer.results/1) to FILE')
@@ -79,9 +91,11 @@ export function register(program: Command): void {
     .option('--baseline <file>', 'then gate the results against this baseline (exit 1 on a regression)');
   addGateOptions(cmd)
     .action(async (opts: ProfileOptions) => {
+      if (opts.computeUnits && opts.backend !== 'coreml') throw new UsageError('--compute-units belongs to --backend coreml');
+      if (opts.computeUnits && opts.ep) throw new UsageError('give --compute-units or --ep, not both');
       const models = opts.model ?? (opts.onnx?.length || opts.hfConfig ? [] : modelNames());
       models.forEach(findModel);
-      const results = await profile({
+      const request: ProfileRequest = {
         models,
         hfConfig: opts.hfConfig,
         ckpt: opts.ckpt,
@@ -92,16 +106,33 @@ export function register(program: Command): void {
         batch: opts.batch,
         threads: opts.threads,
         graphOptimization: opts.graphOpt,
-        executionProvider: opts.ep,
+        executionProvider: opts.computeUnits ?? opts.ep,
+        device: opts.device,
+        timeoutSeconds: opts.timeout,
+        team: opts.team,
+        perfTest: opts.perfTest,
         singleSession: opts.singleSession,
         reference: referenceFor(opts),
         shard: opts.shard,
         breakdown: opts.breakdown,
         plan: { warmup: opts.warmup, runs: opts.runs, minTime: opts.minTime },
         progress: progressBar([...models, ...(opts.onnx ?? []).map((f) => f.replace(/^.*\//, '').replace(/\.onnx$/, ''))], Boolean(opts.quiet)),
-      });
-      if (opts.json) writeFileAtomic(opts.json, `${JSON.stringify(results, null, 1)}\n`);
-      console.log(findFormat(opts.format).render([results]));
+      };
+      let results: ResultsFile;
+      try {
+        results = await profile(request);
+      } catch (err) {
+        // A device that failed part-way: keep what it measured, then report the failure.
+        if (err instanceof DeviceError && err.partial) show(err.partial as ResultsFile, opts);
+        throw err;
+      }
+      show(results, opts);
       if (opts.baseline) runGate(opts.baseline, results, opts.json, opts);
     });
+}
+
+/** Write the JSON (when asked) and print the report. */
+function show(results: ResultsFile, opts: ProfileOptions): void {
+  if (opts.json) writeFileAtomic(opts.json, `${JSON.stringify(results, null, 1)}\n`);
+  if (results.results.length) console.log(findFormat(opts.format).render([results]));
 }

@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { MissingToolError, UsageError } from '../../errors.js';
-import type { Backend, BackendSession, ModelSource, SessionOptions } from '../backend.js';
+import type { SessionBackend, BackendSession, ModelSource, SessionOptions } from '../backend.js';
 
 /** Deterministic input data: what fills an input does not change CPU latency, but NaNs could. */
 function fill(shape: number[], dtype: 'float32' | 'int64'): ort.Tensor {
@@ -21,7 +21,8 @@ function newestTrace(prefix: string): string | undefined {
   return files.length ? join(dir, files.sort().at(-1)!) : undefined;
 }
 
-export const ortCpu: Backend = {
+export const ortCpu: SessionBackend = {
+  kind: 'session',
   id: 'ort-cpu',
   description: 'ONNX Runtime on this machine (onnxruntime-node, in-process)',
 

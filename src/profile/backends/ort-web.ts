@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MissingToolError, UsageError } from '../../errors.js';
-import type { Backend, BackendSession, ModelSource, SessionOptions } from '../backend.js';
+import type { SessionBackend, BackendSession, ModelSource, SessionOptions } from '../backend.js';
 
 // localhost is a secure context (needed for cross-origin isolation); the route answers, nothing listens.
 const ORIGIN = 'http://localhost:9';
@@ -65,7 +65,8 @@ async function launch(): Promise<Browser> {
   });
 }
 
-export const ortWeb: Backend = {
+export const ortWeb: SessionBackend = {
+  kind: 'session',
   id: 'ort-web',
   description: 'onnxruntime-web (WASM, SIMD, threads) in headless Chromium',
 

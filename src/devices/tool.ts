@@ -1,0 +1,41 @@
+/**
+ * Running a host tool (adb, xcrun, xcodebuild) for one step on one device. Every failure
+ * becomes one line naming the device and the step: a missing tool is MissingToolError, a
+ * failed, hung or killed step is DeviceError, both exit 3.
+ */
+import { execa } from 'execa';
+import { DeviceError, MissingToolError } from '../errors.js';
+
+export interface Step {
+  /** How the device is named in messages. */
+  device: string;
+  /** What was being done, e.g. 'push the model'. */
+  step: string;
+  timeoutSeconds: number;
+  /** How to install the tool when it is missing. */
+  install: string;
+  /** Turns a failed step's output into the reason, when the driver recognises it. */
+  explain?: (output: string, exitCode: number | undefined) => string | undefined;
+  cwd?: string;
+}
+
+export interface ToolOutput {
+  stdout: string;
+  stderr: string;
+}
+
+export async function runTool(cmd: string, args: string[], s: Step): Promise<ToolOutput> {
+  const r = await execa(cmd, args, { reject: false, timeout: s.timeoutSeconds * 1000, cwd: s.cwd, all: true, stripFinalNewline: false });
+  if ((r as { code?: string }).code === 'ENOENT') throw new MissingToolError(`${cmd} not found: ${s.install}`);
+  const output = `${r.stdout}\n${r.stderr}`;
+  if (r.timedOut) throw new DeviceError(s.device, s.step, `timed out after ${s.timeoutSeconds} s (raise --timeout if the device is just slow)`);
+  if (r.exitCode !== 0 || r.signal) {
+    const known = s.explain?.(output, r.exitCode ?? undefined);
+    throw new DeviceError(s.device, s.step, known ?? `${cmd} ${r.signal ? `was killed by ${r.signal}` : `exited with ${r.exitCode}`}${lastLine(output) ? `: ${lastLine(output)}` : ''}`);
+  }
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
+export function lastLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? '';
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// A stand-in for adb, xcrun, xcodebuild (and a compiled harness) in tests. It replays a
+// transcript from fixtures/transcripts/: each call the driver makes must match the next
+// expected call's tool and arguments, or the fake fails loudly (exit 99) and names the
+// mismatch. Responses give stdout/stderr, an exit code, a delay, and files to write where
+// an argument says (an xcresult export, a compiled model, a harness binary).
+//
+// Usage: fake-tool.mjs TOOL ARGS...   (the bin/ links call it with their own name)
+// Environment: EFORMER_FAKE_TRANSCRIPT (the JSON), EFORMER_FAKE_STATE (a folder for the call
+// counter and the log of calls).
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const [tool, ...args] = process.argv.slice(2);
+const transcript = JSON.parse(readFileSync(process.env.EFORMER_FAKE_TRANSCRIPT, 'utf8'));
+const state = process.env.EFORMER_FAKE_STATE;
+const counterFile = join(state, 'next');
+const index = existsSync(counterFile) ? Number(readFileSync(counterFile, 'utf8')) : 0;
+appendFileSync(join(state, 'calls.log'), `${JSON.stringify([tool, ...args])}\n`);
+
+function fail(message) {
+  appendFileSync(join(state, 'mismatch.log'), `${message}\n`);
+  process.stderr.write(`fake ${tool}: ${message}\n`);
+  process.exit(99);
+}
+
+const expected = transcript.calls[index];
+if (!expected) fail(`unexpected call #${index + 1}: ${tool} ${args.join(' ')} (the transcript has ${transcript.calls.length})`);
+writeFileSync(counterFile, String(index + 1));
+
+// An expected argument is a literal, "*" (anything), or "re:<regex>" matched against the whole argument.
+const matches = (pattern, value) => pattern === '*' || (pattern.startsWith('re:') ? new RegExp(`^(?:${pattern.slice(3)})$`).test(value) : pattern === value);
+if (expected.tool !== tool) fail(`call #${index + 1}: expected ${expected.tool}, got ${tool} ${args.join(' ')}`);
+if (expected.args.length !== args.length || !expected.args.every((p, i) => matches(p, args[i]))) {
+  fail(`call #${index + 1}: expected ${tool} ${expected.args.join(' ')}\n  got ${tool} ${args.join(' ')}`);
+}
+
+const fake = fileURLToPath(import.meta.url);
+const fill = (text) => text.replaceAll('{fake}', fake).replaceAll('{node}', process.execPath);
+for (const f of expected.files ?? []) {
+  const at = args.indexOf(f.after);
+  if (at < 0 || at + 1 >= args.length) fail(`call #${index + 1}: no value after ${f.after} to write ${f.name ?? 'a file'} into`);
+  const target = f.name ? join(args[at + 1], f.name) : args[at + 1];
+  if (f.dir) mkdirSync(target, { recursive: true });
+  else {
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, fill(f.content ?? ''));
+    if (f.mode) chmodSync(target, Number.parseInt(f.mode, 8));
+  }
+}
+
+const out = (text) => text && process.stdout.write(fill(text));
+const finish = () => {
+  out(expected.stdout ?? '');
+  if (expected.stderr) process.stderr.write(expected.stderr);
+  process.exit(expected.exit ?? 0);
+};
+if (expected.delay_ms) {
+  // Print what came before the hang, then hang (the driver's --timeout must stop us).
+  out(expected.stdout_before_delay ?? '');
+  setTimeout(finish, expected.delay_ms);
+} else finish();
