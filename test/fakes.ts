@@ -46,6 +46,6 @@ export function fakeTools(name: string, tools: string[]): Fakes {
 
 /** Run the built CLI with extra environment; never throws. */
 export async function cliWith(env: Record<string, string>, ...args: string[]) {
-  const r = await execa('node', [join(root, 'bin/eformer.js'), ...args], { reject: false, cwd: root, env });
+  const r = await execa(process.execPath, [join(root, 'bin/eformer.js'), ...args], { reject: false, cwd: root, env });
   return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

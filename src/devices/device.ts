@@ -42,6 +42,7 @@ export function chooseDevice(devices: Device[], wanted: string | undefined, what
 }
 
 function advice(d: Device): string {
+  if (d.platform === 'apple') return 'connect it, unlock it and trust this Mac';
   switch (d.state) {
     case 'unauthorized':
       return 'unlock it and accept the USB debugging prompt';
@@ -50,6 +51,6 @@ function advice(d: Device): string {
     case 'no permissions':
       return 'fix the udev rules for this device';
     default:
-      return 'connect and unlock it';
+      return 'connect it and unlock it';
   }
 }

@@ -3,6 +3,8 @@
  * becomes one line naming the device and the step: a missing tool is MissingToolError, a
  * failed, hung or killed step is DeviceError, both exit 3.
  */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { DeviceError, MissingToolError } from '../errors.js';
 
@@ -38,4 +40,16 @@ export async function runTool(cmd: string, args: string[], s: Step): Promise<Too
 
 export function lastLine(text: string): string {
   return text.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? '';
+}
+
+/** Whether `cmd` is an executable on PATH (without running it). */
+export function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }

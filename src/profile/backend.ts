@@ -71,7 +71,7 @@ export interface DeviceRunOptions {
   team?: string;
   /** An onnxruntime_perf_test built for the device (ort-android). */
   perfTest?: string;
-  /** Where a driver may keep its work files (deleted afterwards). */
+  /** A folder for the driver's work files, shared by every model of one run (deleted afterwards). */
   workDir: string;
 }
 

@@ -56,19 +56,20 @@ export async function profileOnDevice<P extends object>(
   };
   const device = await backend.selectDevice(req.device, { timeoutSeconds: options.timeoutSeconds });
   const results: ModelResult[] = [];
-  for (const m of models) {
-    const workDir = mkdtempSync(join(tmpdir(), `eformer-${backend.id}-`));
-    try {
+  // One work folder for the whole run: a driver may build its harness once and reuse it.
+  const workDir = mkdtempSync(join(tmpdir(), `eformer-${backend.id}-`));
+  try {
+    for (const m of models) {
       req.progress?.({ phase: 'measure', id: m.source.name, done: 0, total: 1 });
       const measured = await backend.measure(device, m.source, { ...options, workDir });
       results.push({ ...m.partial, ...toResult(backend.id, measured, options), device: { platform: device.platform, id: device.id, name: device.name, model: device.model, os: device.os } } as ModelResult);
       req.progress?.({ phase: 'measure', id: m.source.name, done: 1, total: 1 });
-    } catch (err) {
-      if (err instanceof DeviceError) err.partial = finish(results, label(device));
-      throw err;
-    } finally {
-      rmSync(workDir, { recursive: true, force: true });
     }
+  } catch (err) {
+    if (err instanceof DeviceError) err.partial = finish(results, label(device));
+    throw err;
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
   }
   return { results, device: label(device) };
 }

@@ -13,6 +13,9 @@ export interface SummaryRow {
   cov_pct: string;
   runs: string;
   single_ms: string;
+  device: string;
+  load_ms: string;
+  first_ms: string;
   flag: string;
   paper_top1: string;
   paper_iphone12_ms: string;
@@ -30,10 +33,22 @@ export const COLUMNS: [keyof SummaryRow, string][] = [
   ['cov_pct', 'CoV %'],
   ['runs', 'runs'],
   ['single_ms', 'alone, spinning ms'],
+  ['device', 'device'],
+  ['load_ms', 'load ms'],
+  ['first_ms', 'first run ms'],
   ['flag', 'note'],
   ['paper_top1', 'top-1 (paper)'],
   ['paper_iphone12_ms', 'iPhone 12 ms (paper)'],
 ];
+
+/** Columns only device backends fill: shown when some result has them. */
+const DEVICE_COLUMNS = new Set<keyof SummaryRow>(['device', 'load_ms', 'first_ms']);
+
+/** The columns to show for these results. */
+export function columnsFor(results: ModelResult[]): [keyof SummaryRow, string][] {
+  const rows = results.map(summaryRow);
+  return COLUMNS.filter(([key]) => !DEVICE_COLUMNS.has(key) || rows.some((row) => row[key] !== '-'));
+}
 
 const f = (n: number | undefined, digits: number) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 
@@ -51,7 +66,10 @@ export function summaryRow(r: ModelResult): SummaryRow {
     cov_pct: f(s.cov === undefined ? undefined : s.cov * 100, 1),
     runs: String(r.runs),
     single_ms: f(r.single_session?.latency_ms.median, 3),
-    flag: r.noisy ? 'NOISY' : '',
+    device: r.device ? r.device.name : '-',
+    load_ms: f(r.load_ms, 1),
+    first_ms: f(r.first_run_ms, 3),
+    flag: [r.noisy ? 'NOISY' : '', s.from_summary ? 'P50 from harness summary' : ''].filter(Boolean).join('; '),
     paper_top1: f(r.paper?.top1, 1),
     paper_iphone12_ms: f(r.paper?.iphone12_ms, 1),
   };

@@ -36,10 +36,20 @@ if (expected.args.length !== args.length || !expected.args.every((p, i) => match
   fail(`call #${index + 1}: expected ${tool} ${expected.args.join(' ')}\n  got ${tool} ${args.join(' ')}`);
 }
 
+// `expect` checks a JSON file the driver wrote (e.g. the harness config): every listed key must match.
+for (const e of expected.expect ?? []) {
+  const at = args.findIndex((a) => matches(e.after, a));
+  const got = at >= 0 && at + 1 < args.length ? JSON.parse(readFileSync(args[at + 1], 'utf8')) : undefined;
+  for (const [key, value] of Object.entries(e.json)) {
+    if (JSON.stringify(got?.[key]) !== JSON.stringify(value)) fail(`call #${index + 1}: ${e.after} file has ${key}=${JSON.stringify(got?.[key])}, expected ${JSON.stringify(value)}`);
+  }
+}
+
 const fake = fileURLToPath(import.meta.url);
 const fill = (text) => text.replaceAll('{fake}', fake).replaceAll('{node}', process.execPath);
 for (const f of expected.files ?? []) {
-  const at = args.indexOf(f.after);
+  // `after` names the argument (literal or pattern) whose next argument is the target path.
+  const at = args.findIndex((a) => matches(f.after, a));
   if (at < 0 || at + 1 >= args.length) fail(`call #${index + 1}: no value after ${f.after} to write ${f.name ?? 'a file'} into`);
   const target = f.name ? join(args[at + 1], f.name) : args[at + 1];
   if (f.dir) mkdirSync(target, { recursive: true });

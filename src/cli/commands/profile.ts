@@ -123,7 +123,7 @@ export function register(program: Command): void {
         results = await profile(request);
       } catch (err) {
         // A device that failed part-way: keep what it measured, then report the failure.
-        if (err instanceof DeviceError && err.partial) show(err.partial as ResultsFile, opts);
+        if (err instanceof DeviceError && (err.partial as ResultsFile | undefined)?.results.length) show(err.partial as ResultsFile, opts);
         throw err;
       }
       show(results, opts);

@@ -3,7 +3,7 @@
  * against latency) redrawn from the user's own measurements, and the per-op breakdown as
  * bars. Inline CSS and SVG only: no scripts, no network.
  */
-import { allResults, COLUMNS, environmentLine, summaryRow } from '../rows.js';
+import { allResults, columnsFor, environmentLine, summaryRow } from '../rows.js';
 import type { ModelResult, ResultsFile } from '../results.js';
 import type { ReportFormat } from './format.js';
 
@@ -78,11 +78,12 @@ export const htmlFormat: ReportFormat = {
   extension: 'html',
   render(files: ResultsFile[]) {
     const results = allResults(files);
-    const head = COLUMNS.map(([, t]) => `<th>${esc(t)}</th>`).join('');
+    const columns = columnsFor(results);
+    const head = columns.map(([, t]) => `<th>${esc(t)}</th>`).join('');
     const body = results
       .map((r) => {
         const row = summaryRow(r);
-        return `<tr${r.noisy ? ' class="noisy"' : ''}>${COLUMNS.map(([k]) => `<td>${esc(row[k])}</td>`).join('')}</tr>`;
+        return `<tr${r.noisy ? ' class="noisy"' : ''}>${columns.map(([k]) => `<td>${esc(row[k])}</td>`).join('')}</tr>`;
       })
       .join('\n');
     return `<!doctype html>

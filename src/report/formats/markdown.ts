@@ -1,4 +1,4 @@
-import { allResults, COLUMNS, environmentLine, summaryRow } from '../rows.js';
+import { allResults, columnsFor, environmentLine, summaryRow } from '../rows.js';
 import type { ReportFormat } from './format.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
@@ -7,10 +7,11 @@ export const markdownFormat: ReportFormat = {
   id: 'markdown',
   extension: 'md',
   render(files) {
-    const lines = [`| ${COLUMNS.map(([, t]) => t).join(' | ')} |`, `|${COLUMNS.map(() => ' --- ').join('|')}|`];
+    const columns = columnsFor(allResults(files));
+    const lines = [`| ${columns.map(([, t]) => t).join(' | ')} |`, `|${columns.map(() => ' --- ').join('|')}|`];
     for (const r of allResults(files)) {
       const row = summaryRow(r);
-      lines.push(`| ${COLUMNS.map(([k]) => cell(row[k])).join(' | ')} |`);
+      lines.push(`| ${columns.map(([k]) => cell(row[k])).join(' | ')} |`);
     }
     lines.push('', ...files.map((f) => `Measured on: ${environmentLine(f)}`));
     for (const r of allResults(files)) {

@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import { plain } from '../format.js';
-import { allResults, COLUMNS, environmentLine, summaryRow } from '../rows.js';
+import { allResults, columnsFor, environmentLine, summaryRow } from '../rows.js';
 import type { ResultsFile } from '../results.js';
 import type { ReportFormat } from './format.js';
 
@@ -27,10 +27,11 @@ export const tableFormat: ReportFormat = {
   id: 'table',
   extension: 'txt',
   render(files) {
-    const table = new Table({ ...plain, head: COLUMNS.map(([, title]) => title) });
+    const columns = columnsFor(allResults(files));
+    const table = new Table({ ...plain, head: columns.map(([, title]) => title) });
     for (const r of allResults(files)) {
       const row = summaryRow(r);
-      table.push(COLUMNS.map(([key]) => row[key]));
+      table.push(columns.map(([key]) => row[key]));
     }
     const lines = [table.toString(), ...files.map((f) => `measured on: ${environmentLine(f)}`)];
     const breakdown = breakdownTables(files);

@@ -1,0 +1,175 @@
+/**
+ * `profile --backend coreml` and `eformer devices` against fake xcrun / xcodebuild replaying
+ * fixtures/transcripts/apple/ (hand-written from Xcode's documented output, not recorded on
+ * hardware). The Core ML conversion in between is real (coremltools in .eformer/venv).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cliWith, fakeTools } from './fakes.js';
+import { tempDir } from './helpers.js';
+
+const IPHONE = '00008101-001E30D43C38001E';
+const S0 = 'efficientformerv2_s0';
+const TWO = `${S0},efficientformer_l1`;
+
+// Conversions are real and slow; share them between the tests of this file only.
+const cache = tempDir('eformer-coreml-cache-');
+
+function coreml(transcript: string) {
+  const fakes = fakeTools(`apple/${transcript}`, ['xcrun', 'xcodebuild']);
+  return { ...fakes, env: { ...fakes.env, EFORMER_CACHE: cache } };
+}
+
+async function profile(fakes: ReturnType<typeof coreml>, ...args: string[]) {
+  const json = join(tempDir(), 'results.json');
+  const r = await cliWith(fakes.env, 'profile', '--backend', 'coreml', '--runs', '20', '--warmup', '5', '--quiet', '--json', json, ...args);
+  const results = existsSync(json) ? JSON.parse(readFileSync(json, 'utf8')) : undefined;
+  return { ...r, results };
+}
+
+/** One line, naming the device and the step, and no stack trace. */
+function expectOneLine(stderr: string, ...parts: string[]) {
+  const lines = stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^eformer: /);
+  for (const p of parts) expect(lines[0]).toContain(p);
+}
+
+describe('coreml backend (fake Xcode tools)', () => {
+  it('measures two models on this Mac, building the harness once', async () => {
+    const fakes = coreml('mac-success');
+    const r = await profile(fakes, '-m', TWO, '--compute-units', 'cpuAndNeuralEngine');
+    expect(fakes.mismatches()).toEqual([]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(fakes.used()).toBe(fakes.total);
+    const [s0, l1] = r.results.results;
+    expect(s0.model).toBe(S0);
+    expect(l1.model).toBe('efficientformer_l1');
+    expect(s0.backend).toBe('coreml');
+    expect(s0.device).toMatchObject({ platform: 'apple', id: '2F2B5B3C-5C3E-5E0B-8E5B-9C3D0A1B2C3D', name: 'Jane’s MacBook Pro' });
+    expect(s0.runs).toBe(20);
+    expect(s0.latency_ms.samples).toHaveLength(20);
+    expect(s0.latency_ms.median).toBeCloseTo(1.31, 1);
+    expect(l1.latency_ms.median).toBeCloseTo(1.62, 1);
+    expect(s0.load_ms).toBe(48.1);
+    expect(s0.first_run_ms).toBe(7.9);
+    expect(s0.settings).toMatchObject({ compute_units: 'all', hardware: 'Mac14,2', precision: 'fp16' });
+    expect(s0.params.toolbox).toBeGreaterThan(3e6);
+    expect(r.results.env.device).toContain('MacBook');
+    expect(r.stdout).toContain('load ms');
+  });
+
+  it('runs the XCTest harness on an iPhone and reads the result back with xcresulttool', async () => {
+    const fakes = coreml('iphone-success');
+    const r = await profile(fakes, '-m', S0, '--device', IPHONE, '--team', 'ABCDE12345');
+    expect(fakes.mismatches()).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(fakes.used()).toBe(fakes.total);
+    const [s0] = r.results.results;
+    expect(s0.device).toMatchObject({ id: IPHONE, name: 'Jane’s iPhone', os: '17.5.1' });
+    expect(s0.settings.hardware).toBe('iPhone13,2');
+    expect(s0.load_ms).toBe(212.4);
+    expect(s0.latency_ms.median).toBeCloseTo(1.02, 1);
+  });
+
+  it('a device that is not connected: exit 3, one line', async () => {
+    const fakes = coreml('no-device');
+    const r = await profile(fakes, '-m', S0, '--device', '00008110-FFFF00000000001E');
+    expect(r.code).toBe(3);
+    expectOneLine(r.stderr, "device '00008110-FFFF00000000001E' is not connected", 'Jane’s iPhone');
+    expect(r.results).toBeUndefined();
+  });
+
+  it('an offline device: exit 3 with what to do', async () => {
+    const fakes = coreml('offline-device');
+    const r = await profile(fakes, '-m', S0, '--device', '00008027-000A2D8E0C8A801E');
+    expect(r.code).toBe(3);
+    expectOneLine(r.stderr, 'Jane’s iPad (00008027-000A2D8E0C8A801E) is offline', 'connect it, unlock it and trust this Mac');
+  });
+
+  it('a simulator is refused (exit 2): it measures the Mac, not a phone', async () => {
+    const fakes = coreml('no-device');
+    const r = await profile(fakes, '-m', S0, '--device', 'iPhone 15 Simulator');
+    expect(r.code).toBe(2);
+    expectOneLine(r.stderr, 'is a simulator');
+  });
+
+  it('a locked iPhone: exit 3 naming the device and the xcodebuild step', async () => {
+    const fakes = coreml('locked');
+    const r = await profile(fakes, '-m', S0, '--device', IPHONE, '--team', 'ABCDE12345');
+    expect(fakes.mismatches()).toEqual([]);
+    expect(r.code).toBe(3);
+    expectOneLine(r.stderr, `Jane’s iPhone (${IPHONE})`, 'xcodebuild test', 'the device is locked');
+  });
+
+  it('a model coremlcompiler rejects: exit 3 naming the compile step and its error', async () => {
+    const fakes = coreml('compile-error');
+    const r = await profile(fakes, '-m', S0);
+    expect(r.code).toBe(3);
+    expectOneLine(r.stderr, 'Jane’s MacBook Pro', 'compile the model (xcrun coremlcompiler)', 'Manifest.json is missing');
+  });
+
+  it('a harness that hangs is stopped by --timeout: exit 3', async () => {
+    const fakes = coreml('timeout');
+    const started = Date.now();
+    const r = await profile(fakes, '-m', S0, '--device', IPHONE, '--team', 'ABCDE12345', '--timeout', '3');
+    expect(r.code).toBe(3);
+    expectOneLine(r.stderr, `Jane’s iPhone (${IPHONE})`, 'xcodebuild test', 'timed out after 3 s');
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(r.results).toBeUndefined();
+  });
+
+  it('a crash on the device during the second model keeps the first result', async () => {
+    const fakes = coreml('crash-mid-run');
+    const r = await profile(fakes, '-m', TWO, '--device', IPHONE, '--team', 'ABCDE12345');
+    expect(fakes.mismatches()).toEqual([]);
+    expect(r.code).toBe(3);
+    expectOneLine(r.stderr, `Jane’s iPhone (${IPHONE})`, 'xcodebuild test', 'crashed');
+    expect(r.results.results.map((x: { model: string }) => x.model)).toEqual([S0]);
+  });
+
+  it('a result bundle without our attachment: exit 3, unreadable output named', async () => {
+    const fakes = coreml('unreadable-result');
+    const r = await profile(fakes, '-m', S0, '--device', IPHONE, '--team', 'ABCDE12345');
+    expect(r.code).toBe(3);
+    expectOneLine(r.stderr, 'read the XCTest result', 'no eformer-result attachment');
+  });
+
+  it('without Xcode: exit 3 saying what to install', async () => {
+    const r = await cliWith({ PATH: '/usr/bin:/bin' }, 'profile', '--backend', 'coreml', '-m', S0, '--quiet');
+    expect(r.code).toBe(3);
+    expectOneLine(r.stderr, 'xcrun not found', 'Xcode');
+  });
+
+  it('device-only and session-only flags are refused as usage errors', async () => {
+    const env = coreml('no-device').env;
+    expect((await cliWith(env, 'profile', '-m', S0, '--compute-units', 'all')).code).toBe(2);
+    const ref = await cliWith(env, 'profile', '-b', 'coreml', '-m', S0, '--reference', 'mobilenetv2_100', '--quiet');
+    expect(ref.code).toBe(2);
+    expectOneLine(ref.stderr, '--reference needs a backend that interleaves');
+  });
+});
+
+describe('eformer devices (fake xcrun and adb)', () => {
+  it('lists Apple and Android devices with their state', async () => {
+    const fakes = fakeTools('devices', ['xcrun', 'adb']);
+    const r = await cliWith(fakes.env, 'devices', '--json');
+    expect(fakes.mismatches()).toEqual([]);
+    expect(r.code).toBe(0);
+    const listings = JSON.parse(r.stdout);
+    const apple = listings.find((l: { platform: string }) => l.platform === 'apple').devices;
+    expect(apple.map((d: { kind: string; state: string }) => `${d.kind}:${d.state}`)).toEqual(['mac:device', 'phone:device', 'phone:offline', 'simulator:device', 'simulator:device']);
+    expect(apple[2]).toMatchObject({ name: 'Jane’s iPad', os: '16.7.8' });
+    expect(apple[3].name).toBe('iPad Air 11-inch (M2) Simulator');
+    const android = listings.find((l: { platform: string }) => l.platform === 'android').devices;
+    expect(android).toMatchObject([{ id: '2B0C1FDH2000AB', name: 'Pixel 7', state: 'device' }, { id: 'R58M41ABCDE', state: 'unauthorized' }]);
+  });
+
+  it('without xcrun and adb: exit 3', async () => {
+    const r = await cliWith({ PATH: '/nonexistent' }, 'devices');
+    expect(r.code).toBe(3);
+    expect(r.stdout).toContain('xcrun not found');
+  });
+});
