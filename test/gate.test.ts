@@ -5,7 +5,7 @@ import { bootstrapChange, gate } from '../src/gate/compare.js';
 import { DEFAULT_BUDGET } from '../src/gate/budgets.js';
 import { mergeResults } from '../src/report/merge.js';
 import { shardOf } from '../src/profile/profile.js';
-import { latencyStats } from '../src/profile/stats.js';
+import { latencyStats, summaryStats } from '../src/profile/stats.js';
 import type { ResultsFile } from '../src/report/results.js';
 import { cli, tempDir } from './helpers.js';
 
@@ -92,6 +92,19 @@ describe('gate decisions', () => {
     const v = gate(base, results([{ model: 'efficientformerv2_s0', ms: 14 * 0.8, seed: 6 }]), options);
     expect(latency(v).outcome).toBe('improvement');
     expect(v.pass).toBe(true);
+  });
+
+  it('a device harness that printed only a summary is gated on its P50 alone (no runs, so no CI)', () => {
+    const summaryOnly = (p50: number): ResultsFile => {
+      const f = results([{ model: 'efficientformerv2_s0', ms: 14 }]);
+      f.results = [{ ...f.results[0], backend: 'ort-android', vs_reference: undefined, latency_ms: summaryStats({ runs: 100, mean: p50, min: p50, max: p50, median: p50, p90: p50, p99: p50 }) }];
+      return f;
+    };
+    const slower = latency(gate(summaryOnly(20), summaryOnly(22), options));
+    expect(slower.outcome).toBe('regression');
+    expect(slower.ci95).toBeUndefined();
+    expect(slower.basis).toContain('no runs, no CI');
+    expect(latency(gate(summaryOnly(20), summaryOnly(20.6), options)).outcome).toBe('pass');
   });
 
   it('gates params and MACs exactly', () => {
