@@ -122,6 +122,12 @@ describe.concurrent('ort-android: a run that works', () => {
 });
 
 describe.concurrent('ort-android: choosing a device', () => {
+  it('--warmup is refused (exit 2): perf_test always runs exactly one warm-up inference', async () => {
+    const r = await profile('no-device', ['--perf-test', perfTestFile(), '--warmup', '5'], {}, ONE_MODEL);
+    expect(r.code).toBe(2);
+    expectOneLine(r.stderr, '--warmup is not available on ort-android');
+  });
+
   it('no device connected: exit 3', async () => {
     const r = await profile('no-device', ['--perf-test', perfTestFile()], {}, ONE_MODEL);
     expect(r.code).toBe(3);

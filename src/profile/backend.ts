@@ -102,6 +102,8 @@ export interface DeviceMeasurement {
 
 export interface DeviceBackend extends BackendBase {
   readonly kind: 'device';
+  /** Set when the harness's warm-up is fixed (onnxruntime_perf_test runs exactly one): --warmup is then refused. */
+  readonly fixedWarmupRuns?: number;
   /** `wanted` is --device (serial, UDID or name); without it, the only suitable device. */
   selectDevice(wanted: string | undefined, options: { timeoutSeconds: number }): Promise<Device>;
   measure(device: Device, model: ModelSource, options: DeviceRunOptions): Promise<DeviceMeasurement>;

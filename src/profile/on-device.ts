@@ -44,6 +44,9 @@ export async function profileOnDevice<P extends object>(
   if (!backend.executionProviders().includes(ep)) {
     throw new UsageError(`${backend.id} offers ${backend.executionProviders().join(', ')}, not '${ep}'`);
   }
+  if (req.warmup !== undefined && backend.fixedWarmupRuns !== undefined) {
+    throw new UsageError(`--warmup is not available on ${backend.id}: its harness always runs ${backend.fixedWarmupRuns} warm-up run(s)`);
+  }
   const options: Omit<DeviceRunOptions, 'workDir'> = {
     threads: req.threads,
     graphOptimization: req.graphOptimization,

@@ -74,6 +74,7 @@ export const ortAndroid: DeviceBackend = {
   kind: 'device',
   id: 'ort-android',
   description: 'ONNX Runtime on an Android device over adb (onnxruntime_perf_test)',
+  fixedWarmupRuns: 1,
 
   async ensureAvailable() {
     const { stdout } = await runTool('adb', ['version'], { device: 'adb', step: 'check adb', timeoutSeconds: 30, install: ADB_INSTALL });
@@ -113,7 +114,7 @@ export const ortAndroid: DeviceBackend = {
       return {
         summary: report.summary,
         // perf_test's first inference is its one and only warm-up run; --warmup cannot change that.
-        warmupRuns: 1,
+        warmupRuns: this.fixedWarmupRuns ?? 1,
         loadMs: report.loadMs,
         firstRunMs: report.firstRunMs,
         settings: { perf_test: basename(perfTest), ...(report.threads !== undefined ? { threads: report.threads } : {}) },
