@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import Table from 'cli-table3';
+import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import ort from 'onnxruntime-node';
 import { BRIDGE, pythonCandidates } from '../../export/python.js';
@@ -37,6 +38,11 @@ export async function doctor(): Promise<Piece[]> {
     { name: 'xcrun', found: await run('xcrun', ['--version']), install: 'macOS only: xcode-select --install' },
     { name: 'xcodebuild', found: await run('xcodebuild', ['-version']), install: 'macOS only: install Xcode from the App Store' },
     { name: 'adb', found: await run('adb', ['version']), install: 'apt-get install -y adb' },
+    {
+      name: 'onnxruntime_perf_test (Android)',
+      found: process.env.EFORMER_PERF_TEST && existsSync(process.env.EFORMER_PERF_TEST) ? process.env.EFORMER_PERF_TEST : undefined,
+      install: "build it for the phone with onnxruntime's build.sh --android, then set EFORMER_PERF_TEST or pass --perf-test",
+    },
     { name: 'chromium', found: await run(process.env.CHROMIUM_PATH ?? 'chromium', ['--version']), install: 'apt-get install -y chromium' },
   ];
 }
