@@ -41,6 +41,7 @@ export const coreml: DeviceBackend = {
   },
 
   async measure(device: Device, model: ModelSource, options: DeviceRunOptions): Promise<DeviceMeasurement> {
+    if (options.threads !== undefined) throw new UsageError('--threads does not apply to Core ML, which schedules its own work: choose --compute-units');
     if (model.inputs.length !== 1 || model.inputs[0].dtype !== 'float32') throw new UsageError(`${model.name}: the Core ML harness feeds exactly one float32 input`);
     const run = { device, timeoutSeconds: options.timeoutSeconds, team: options.team, name: model.name };
     const dir = join(options.workDir, model.name);
