@@ -65,12 +65,6 @@ describe('ort-web: onnxruntime-web in headless Chromium, for real', () => {
     expect(results.results[0].latency_ms.median).toBeGreaterThan(0);
     expect(results.env.onnxruntime_web).toBe('1.30.0');
   });
-
-  it('refuses --breakdown, which needs the native profiler', async () => {
-    const r = await cli('profile', '-b', 'ort-web', '-m', 'mobilenetv2_100', '--runs', '2', '--breakdown', '--quiet');
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--breakdown is not available on ort-web/);
-  });
 });
 
 describe('eformer report', () => {

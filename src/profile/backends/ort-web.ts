@@ -5,11 +5,17 @@
  *
  * Nothing goes over the network: every request the page makes is answered from memory by a
  * route handler, with the cross-origin-isolation headers that WASM threads need.
+ *
+ * Profiling: the WASM runtime cannot write its trace anywhere we can read (its file system is
+ * virtual), so on endProfiling() it prints it to the console instead, one message per line:
+ * `[`, one Chrome-trace event per message (each but the last ending in a comma), `]`. close()
+ * listens for those messages and rebuilds the trace file onnxruntime-node would have written.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MissingToolError, UsageError } from '../../errors.js';
+import { writeFileAtomic } from '../../export/write.js';
 import type { SessionBackend, BackendSession, ModelSource, SessionOptions } from '../backend.js';
 
 // localhost is a secure context (needed for cross-origin isolation); the route answers, nothing listens.
@@ -28,12 +34,12 @@ function chromiumPath(): string {
 const PAGE = `<!doctype html><html><head><script src="/ort/ort.wasm.min.js"></script></head><body>eformer ort-web harness</body></html>`;
 
 /** Runs in the page: create the session and keep the feeds ready. */
-async function pageInit(args: { url: string; threads: number; level: string; inputs: { name: string; shape: number[] }[] }) {
+async function pageInit(args: { url: string; threads: number; level: string; profiling: boolean; inputs: { name: string; shape: number[] }[] }) {
   const ort = (globalThis as any).ort;
   ort.env.wasm.wasmPaths = '/ort/';
   ort.env.wasm.numThreads = args.threads;
   const bytes = new Uint8Array(await (await fetch(args.url)).arrayBuffer());
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: args.level });
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: args.level, enableProfiling: args.profiling });
   const feeds: Record<string, unknown> = {};
   for (const input of args.inputs) {
     const n = input.shape.reduce((a, b) => a * b, 1);
@@ -51,6 +57,68 @@ async function pageRun(): Promise<number> {
   const start = performance.now();
   await session.run(feeds);
   return performance.now() - start;
+}
+
+/** Runs in the page: the runtime prints its whole profile to the console before this returns. */
+function pageEndProfiling(): void {
+  (globalThis as any).__eformer.session.endProfiling();
+}
+
+/**
+ * The trace JSON rebuilt from console messages: the events between the runtime's `[` and `]`
+ * lines, without their trailing commas. Anything else the page printed (warnings, logs, even
+ * in the middle of the profile) is not an event line and is left out.
+ */
+export function traceFromConsole(messages: readonly string[]): string {
+  const start = messages.findIndex((m) => m.trim() === '[');
+  const end = messages.findIndex((m, i) => i > start && m.trim() === ']');
+  if (start < 0 || end < 0) throw new UsageError('onnxruntime-web printed no complete profile to the console');
+  const events = messages.slice(start + 1, end).map(traceEventOf).filter((e) => e !== undefined);
+  return `[\n${events.join(',\n')}\n]\n`;
+}
+
+/** One event line as valid JSON, or undefined for a message that is not one. */
+function traceEventOf(message: string): string | undefined {
+  const text = message.trim().replace(/,$/, '');
+  if (!/^\{\s*"cat"\s*:/.test(text)) return undefined;
+  try {
+    JSON.parse(text);
+    return text;
+  } catch {
+    throw new UsageError(`onnxruntime-web printed a broken profile event: ${text.slice(0, 120)}`);
+  }
+}
+
+// The page prints about 0.45 ms an event here (efficientformerv2_s0: ~170 events a run, 18 s for
+// 231 runs); two minutes means the profile never came.
+const PROFILE_TIMEOUT_MS = 120_000;
+let tracesWritten = 0;
+
+type Page = import('playwright-core').Page;
+type ConsoleMessage = import('playwright-core').ConsoleMessage;
+
+/** End the runtime's profile, rebuild it from the console and write it as `<prefix>_<time>_<n>.json`. */
+async function saveProfile(page: Page, prefix: string): Promise<string> {
+  const messages: string[] = [];
+  let opened = false;
+  const record = (m: ConsoleMessage) => {
+    const text = m.text();
+    opened ||= text.trim() === '[';
+    messages.push(text);
+  };
+  page.on('console', record);
+  try {
+    // Registered after `record`, so the closing `]` is already in `messages` when this resolves.
+    const printed = page.waitForEvent('console', { predicate: (m) => opened && m.text().trim() === ']', timeout: PROFILE_TIMEOUT_MS });
+    await Promise.all([printed, page.evaluate(pageEndProfiling)]);
+  } catch (err) {
+    throw new UsageError(`onnxruntime-web's profile did not arrive: ${firstLine(err)}`);
+  } finally {
+    page.off('console', record);
+  }
+  const path = `${prefix}_${new Date().toISOString().replace(/[:.]/g, '-')}_${++tracesWritten}.json`;
+  writeFileAtomic(path, traceFromConsole(messages));
+  return path;
 }
 
 type Browser = import('playwright-core').Browser;
@@ -92,7 +160,6 @@ export const ortWeb: SessionBackend = {
     if (options.executionProvider !== 'cpu' && options.executionProvider !== 'wasm') {
       throw new UsageError(`ort-web runs the wasm execution provider, not '${options.executionProvider}'`);
     }
-    if (options.profilePrefix) throw new UsageError('--breakdown is not available on ort-web');
     browser ??= launch();
     const page = await (await browser).newPage();
     openSessions++;
@@ -107,7 +174,7 @@ export const ortWeb: SessionBackend = {
       else if (path.startsWith('/ort/') && existsSync(join(dist, path.slice(5)))) body = readFileSync(join(dist, path.slice(5)));
       return body ? route.fulfill({ status: 200, body, headers: { 'Content-Type': type, ...isolation } }) : route.fulfill({ status: 404, body: 'not found' });
     });
-    const close = async () => {
+    const closePage = async () => {
       await page.close();
       if (--openSessions === 0 && browser) {
         const b = browser;
@@ -118,14 +185,28 @@ export const ortWeb: SessionBackend = {
     try {
       await page.goto(`${ORIGIN}/index.html`);
       const threads = options.threads ?? 2;
-      const init = await page.evaluate(pageInit, { url: '/model.onnx', threads, level: options.graphOptimization, inputs: model.inputs.map(({ name, shape }) => ({ name, shape })) });
+      const init = await page.evaluate(pageInit, { url: '/model.onnx', threads, level: options.graphOptimization, profiling: Boolean(options.profilePrefix), inputs: model.inputs.map(({ name, shape }) => ({ name, shape })) });
       // Without cross-origin isolation WASM silently falls back to one thread: say so instead.
       if (threads > 1 && !init.isolated) throw new Error('the page is not cross-origin isolated, so WASM threads are unavailable');
       await page.evaluate(pageRun);
     } catch (err) {
-      await close();
-      throw new UsageError(`onnxruntime-web cannot run ${model.name}: ${String((err as Error).message).split('\n')[0]}`);
+      await closePage();
+      throw new UsageError(`onnxruntime-web cannot run ${model.name}: ${firstLine(err)}`);
     }
-    return { run: () => page.evaluate(pageRun), close: async () => (await close(), undefined) };
+    const prefix = options.profilePrefix;
+    return {
+      run: () => page.evaluate(pageRun),
+      async close() {
+        try {
+          return prefix ? await saveProfile(page, prefix) : undefined;
+        } finally {
+          await closePage();
+        }
+      },
+    };
   },
 };
+
+function firstLine(err: unknown): string {
+  return String((err as Error).message ?? err).split('\n')[0];
+}

@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildWithRandomWeights, onnxBytes } from '../src/index.js';
+import { ortWeb, traceFromConsole } from '../src/profile/backends/ort-web.js';
+import { parseTrace } from '../src/profile/breakdown.js';
+import { cli, tempDir } from './helpers.js';
+
+// What onnxruntime-web prints on endProfiling(), one console message per line (events shortened).
+const event = (name: string, cat = 'Node') => `{"cat" : "${cat}","pid" :42,"tid" :7,"dur" :120,"ts" :5,"ph" : "X","name" :"${name}","args" : {"op_name" : "Conv"}}`;
+
+describe('traceFromConsole: the console capture back to trace JSON', () => {
+  it('strips the trailing commas and leaves out messages that are not events, wherever they come', () => {
+    const messages = [
+      'ort-web harness ready',
+      '[',
+      `${event('stem/Conv_0_kernel_time')},`,
+      'Some warning the page printed in the middle of the profile',
+      '{"not": "an event"}',
+      `${event('model_run', 'Session')}`,
+      ']',
+      'printed after the profile',
+    ];
+    const events = JSON.parse(traceFromConsole(messages));
+    expect(events.map((e: { name: string }) => e.name)).toEqual(['stem/Conv_0_kernel_time', 'model_run']);
+    expect(events[0]).toMatchObject({ cat: 'Node', dur: 120, args: { op_name: 'Conv' } });
+  });
+
+  it('a profile cut short is an error, not an empty trace', () => {
+    expect(() => traceFromConsole(['[', `${event('a_kernel_time')},`])).toThrow(/no complete profile/);
+    expect(() => traceFromConsole(['[', '{"cat" : "Node","dur" :', ']'])).toThrow(/broken profile event/);
+  });
+});
+
+describe('ort-web profiling, for real', () => {
+  it("close() writes onnxruntime-web's own trace, caught from the console, under the prefix", async () => {
+    const prefix = join(tempDir(), 'trace');
+    const onnx = onnxBytes(buildWithRandomWeights({ model: 'efficientformerv2_s0' })).bytes;
+    const session = await ortWeb.open(
+      { name: 'efficientformerv2_s0', onnx, inputs: [{ name: 'image', shape: [1, 3, 224, 224], dtype: 'float32' }] },
+      { threads: 2, graphOptimization: 'all', executionProvider: 'wasm', spinning: false, profilePrefix: prefix },
+    );
+    await session.run();
+    await session.run();
+    const path = await session.close();
+    expect(path?.startsWith(`${prefix}_`)).toBe(true);
+    const events = parseTrace(path!);
+    // open() runs once to check the model, then the two runs above.
+    expect(events.filter((e) => e.cat === 'Session' && e.name === 'model_run')).toHaveLength(3);
+    expect(events.filter((e) => e.name === 'network.0.0.mlp.fc1/Conv_6_kernel_time')).toHaveLength(3);
+  });
+
+  it('--breakdown on ort-web: rows sum to the median and node time lands in model blocks', async () => {
+    const out = join(tempDir(), 'web-breakdown.json');
+    const r = await cli('profile', '-b', 'ort-web', '-m', 'efficientformerv2_s0', '--runs', '3', '--warmup', '1', '--breakdown', '--no-single-session', '--quiet', '--json', out);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(out, 'utf8')).results[0];
+    const b = result.breakdown;
+    expect(result.backend).toBe('ort-web');
+    expect(b.runs).toBe(20);
+    const sum = b.by_op.reduce((s: number, x: { ms: number }) => s + x.ms, 0);
+    expect(sum).toBeCloseTo(result.latency_ms.median, 6);
+    expect(b.by_op.map((x: { key: string }) => x.key)).toContain('Conv');
+    const stages = b.by_stage.map((x: { key: string }) => x.key);
+    expect(stages).toEqual(expect.arrayContaining(['stem', 'stage 2 · attention', 'stage 3 · attention']));
+    const unplaced = b.by_stage.find((x: { key: string }) => x.key.startsWith('(not'));
+    expect(unplaced?.percent ?? 0).toBeLessThan(5);
+  });
+});
