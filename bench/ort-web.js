@@ -88,15 +88,28 @@ async function profilerOverhead(model, rounds = 50, turn = 4) {
   }
 }
 
-async function wasmVsNative(model, rounds = 200) {
+/**
+ * Side by side in one run, in turns of `turn` runs (the first dropped): run-by-run turns slowed the
+ * native runs too (l1: 30.9 ms interleaved against 22.8 ms alone), so each side also runs alone
+ * right after, for the ratio without any switching.
+ */
+async function wasmVsNative(model, rounds = 100, turn = 4) {
   const both = source(model);
   const native = await ortCpu.open(both, OPTIONS);
   const web = await ortWeb.open(both, OPTIONS);
   try {
-    const [n, w] = await interleaved([native, web], rounds);
+    const [n, w] = await interleaved([native, web], rounds, turn);
+    const alone = async (s) => {
+      for (let i = 0; i < WARMUP; i++) await s.run();
+      const t = [];
+      for (let i = 0; i < rounds; i++) t.push(await s.run());
+      return median(t);
+    };
+    const [an, aw] = [await alone(native), await alone(web)];
     console.log(
       `WASM vs native ${model}: ort-cpu median ${ms(median(n))}, ort-web median ${ms(median(w))}, ratio of medians ${(median(w) / median(n)).toFixed(3)}x; ` +
-        `${roundRatios(n, w)} over ${rounds} interleaved rounds`,
+        `${roundRatios(n, w)} over ${rounds} interleaved rounds of ${turn} runs a side (the first dropped); ` +
+        `each alone right after: ${ms(an)} and ${ms(aw)}, ${(aw / an).toFixed(3)}x`,
     );
   } finally {
     await native.close();

@@ -9,6 +9,7 @@
  *   model, the tools and the parsing.
  */
 import type { Device } from '../devices/device.js';
+import type { Turn } from './timing.js';
 
 export interface ModelInput {
   name: string;
@@ -54,6 +55,8 @@ interface BackendBase {
 
 export interface SessionBackend extends BackendBase {
   readonly kind: 'session';
+  /** How to take turns when interleaving several models (default: run by run). */
+  readonly turn?: Turn;
   open(model: ModelSource, options: SessionOptions): Promise<BackendSession>;
 }
 

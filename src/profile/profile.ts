@@ -121,6 +121,7 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
       prepared.map((p, i) => ({ id: p.source.name, run: () => sessions[i].run() })),
       plan,
       req.progress,
+      backend.turn,
     );
   } finally {
     for (const s of sessions) await s.close();
@@ -193,7 +194,7 @@ export function shardOf(models: string[], shard?: { index: number; count: number
   return models.filter((_, i) => i % count === index - 1);
 }
 
-/** Ratios of samples taken in the same round (sample k of every model is round k). */
+/** Ratios of samples taken in the same round (sample k of every model comes from the same turn of the round-robin). */
 function pairedRatios(reference: string, samples: number[], referenceSamples: number[]): ModelResult['vs_reference'] {
   const n = Math.min(samples.length, referenceSamples.length);
   const ratios = Array.from({ length: n }, (_, k) => samples[k] / referenceSamples[k]);

@@ -82,5 +82,7 @@ export function allResults(files: ResultsFile[]): ModelResult[] {
 /** One line describing where the numbers were measured. */
 export function environmentLine(file: ResultsFile): string {
   const e = file.env;
-  return `${e.cpu}, ${e.cores} cores, ${e.os}, node ${e.node}, onnxruntime ${e.onnxruntime ?? '-'}, eformer ${e.eformer}${e.git_commit ? `, commit ${String(e.git_commit).slice(0, 10)}` : ''}`;
+  const runtime = e.onnxruntime ? `onnxruntime ${e.onnxruntime}` : e.onnxruntime_web ? `onnxruntime-web ${e.onnxruntime_web}` : undefined;
+  const parts = [`${e.cpu}, ${e.cores} cores, ${e.os}, node ${e.node}`, runtime, e.device ? `device ${e.device}` : undefined, `eformer ${e.eformer}`];
+  return `${parts.filter(Boolean).join(', ')}${e.git_commit ? `, commit ${String(e.git_commit).slice(0, 10)}` : ''}`;
 }

@@ -136,6 +136,8 @@ async function launch(): Promise<Browser> {
 export const ortWeb: SessionBackend = {
   kind: 'session',
   id: 'ort-web',
+  // Pages pay for switching (see Turn): one discarded run, then three kept, per turn.
+  turn: { keep: 3, rewarm: 1 },
   description: 'onnxruntime-web (WASM, SIMD, threads) in headless Chromium',
 
   async ensureAvailable() {
