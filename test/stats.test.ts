@@ -61,6 +61,18 @@ describe('timing loop', () => {
     expect(measured.slice(0, 4).sort()).toEqual(['a', 'a', 'b', 'b']);
   });
 
+  it('turns with a re-warm run keep none of the runs that pay for switching', async () => {
+    // A session whose first run after another session ran costs 100 ms, then 10 ms.
+    let last = '';
+    const mk = (id: string) => ({ id, run: async () => { const ms = last === id ? 10 : 100; last = id; return ms; } });
+    const plan = { warmup: 1, runs: 7, minTime: 1, minRuns: 1, maxRuns: 1000 };
+    const turns = await measure([mk('a'), mk('b')], plan, undefined, { keep: 3, rewarm: 1 });
+    for (const id of ['a', 'b']) expect(turns.get(id)!.samples).toEqual([10, 10, 10, 10, 10, 10, 10]);
+    // Run by run (the start rotating each round), most kept runs are ones that paid for the switch.
+    const runByRun = await measure([mk('a'), mk('b')], plan);
+    expect(runByRun.get('a')!.samples.filter((ms) => ms === 100).length).toBeGreaterThan(3);
+  });
+
   it('--min-time stops on accumulated time', async () => {
     const t = await measure([scripted('a', () => 100)], { warmup: 0, minTime: 2, minRuns: 5, maxRuns: 1000 });
     const kept = t.get('a')!.samples;
