@@ -68,19 +68,23 @@ func hardwareIdentifier() -> String {
 }
 
 /// A deterministic input: what fills it does not change latency, but NaNs could.
-func makeInput(_ config: BenchmarkConfig) throws -> MLFeatureProvider {
+public func makeInput(_ config: BenchmarkConfig) throws -> MLFeatureProvider {
     let array = try MLMultiArray(shape: config.input_shape.map { NSNumber(value: $0) }, dataType: .float32)
     let values = array.dataPointer.bindMemory(to: Float.self, capacity: array.count)
     for i in 0..<array.count { values[i] = sin(Float(i) * 0.37) }
     return try MLDictionaryFeatureProvider(dictionary: [config.input_name: MLFeatureValue(multiArray: array)])
 }
 
-public func runBenchmark(_ config: BenchmarkConfig, modelURL: URL) throws -> BenchmarkResult {
+/// Loads the compiled model with the config's compute units.
+public func loadModel(_ config: BenchmarkConfig, modelURL: URL) throws -> MLModel {
     let configuration = MLModelConfiguration()
     configuration.computeUnits = try computeUnits(named: config.compute_units)
+    return try MLModel(contentsOf: modelURL, configuration: configuration)
+}
 
+public func runBenchmark(_ config: BenchmarkConfig, modelURL: URL) throws -> BenchmarkResult {
     let loadStart = DispatchTime.now().uptimeNanoseconds
-    let model = try MLModel(contentsOf: modelURL, configuration: configuration)
+    let model = try loadModel(config, modelURL: modelURL)
     let loadMs = millisecondsSince(loadStart)
 
     let input = try makeInput(config)
