@@ -131,7 +131,7 @@ describe('eformer doctor', () => {
     const r = await cli(['doctor', '--json']);
     expect(r.exitCode).toBe(0);
     const pieces = JSON.parse(r.stdout) as { name: string; found?: string; install: string }[];
-    expect(pieces.map((p) => p.name)).toEqual(['python', 'coremltools (+ onnx)', 'Core ML bridge', 'onnxruntime-node', 'xcrun', 'xcodebuild', 'adb', 'chromium']);
+    expect(pieces.map((p) => p.name)).toEqual(['python', 'coremltools (+ onnx)', 'Core ML bridge', 'onnxruntime-node', 'xcrun', 'xcodebuild', 'adb', 'onnxruntime_perf_test (Android)', 'chromium']);
     expect(pieces.find((p) => p.name === 'coremltools (+ onnx)')!.found).toMatch(/^9\.0 via .*\.eformer\/venv/);
     for (const p of pieces) expect(p.install.length).toBeGreaterThan(3);
   });
