@@ -197,12 +197,13 @@ describe.concurrent('ort-android: a device that fails part-way keeps what was me
   });
 });
 
-// Alone, not beside the concurrent runs: every step gets only --timeout 2 here.
+// Alone, not beside the concurrent runs: every step gets --timeout 8 here, ample for a fake adb call
+// on a loaded machine and far below the fake's 60 s hang.
 describe('ort-android: a hung perf_test (exit 3, keeping what was measured)', () => {
   it('perf_test hangs on the second model: --timeout stops it, the folder is removed', async () => {
-    const r = await profile('timeout', ['--perf-test', perfTestFile(), '--timeout', '2']);
+    const r = await profile('timeout', ['--perf-test', perfTestFile(), '--timeout', '8']);
     expect(r.code).toBe(3);
-    expectOneLine(r.stderr, `${PIXEL}: run onnxruntime_perf_test on efficientformer_l1: timed out after 2 s`);
+    expectOneLine(r.stderr, `${PIXEL}: run onnxruntime_perf_test on efficientformer_l1: timed out after 8 s`);
     expect(results(r.results)).toEqual(['efficientformerv2_s0']);
     expectTranscriptPlayed(r.fakes);
     expect(expectWorkFoldersRemoved(r.fakes.calls())).toBe(2);
