@@ -8,43 +8,24 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { buildWithRandomWeights, onnxBytes } from '../dist/index.js';
 import { ortCpu } from '../dist/profile/backends/ort-cpu.js';
-import { parseTrace } from '../dist/profile/breakdown.js';
+import { harnessAgainstOwnTiming, pct, sideBySide, source } from './common.js';
 import { median } from '../dist/profile/stats.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eformer-bench-profile-'));
-const pct = (a, b) => `${(((a - b) / b) * 100).toFixed(2)}%`;
 
-async function fidelity(model, runs = 200) {
-  const onnx = onnxBytes(buildWithRandomWeights({ model })).bytes;
-  const session = await ortCpu.open(
-    { name: model, onnx, inputs: [{ name: 'image', shape: [1, 3, 224, 224], dtype: 'float32' }] },
-    { graphOptimization: 'all', executionProvider: 'cpu', spinning: false, profilePrefix: join(dir, 'fidelity') },
-  );
-  const warmup = 30;
-  for (let i = 0; i < warmup; i++) await session.run();
-  const ours = [];
-  for (let i = 0; i < runs; i++) ours.push(await session.run());
-  const trace = await session.close();
-  // open() ran once to check shapes, then the warm-up runs: skip those model_run events.
-  const ort = parseTrace(trace).filter((e) => e.cat === 'Session' && e.name === 'model_run').slice(1 + warmup).map((e) => e.dur / 1000);
-  const [m1, m2] = [median(ours), median(ort)];
-  console.log(`fidelity ${model}: eformer median ${m1.toFixed(3)} ms, onnxruntime model_run median ${m2.toFixed(3)} ms over the same ${ort.length} runs: harness adds ${pct(m1, m2)}`);
+async function fidelity(model) {
+  const r = await harnessAgainstOwnTiming(ortCpu, model, { graphOptimization: 'all', executionProvider: 'cpu', spinning: false }, join(dir, 'fidelity'));
+  console.log(`fidelity ${model}: eformer median ${r.ours.toFixed(3)} ms, onnxruntime model_run median ${r.own.toFixed(3)} ms over the same ${r.runs} runs: harness adds ${pct(r.ours, r.own)}`);
 }
 
 /** Interleaved: a plain session against one with onnxruntime's profiler on. */
 async function profilerOverhead(model, rounds = 150) {
-  const source = { name: model, onnx: onnxBytes(buildWithRandomWeights({ model })).bytes, inputs: [{ name: 'image', shape: [1, 3, 224, 224], dtype: 'float32' }] };
+  const both = source(model);
   const options = { graphOptimization: 'all', executionProvider: 'cpu', spinning: false };
-  const plain = await ortCpu.open(source, options);
-  const profiled = await ortCpu.open(source, { ...options, profilePrefix: join(dir, 'overhead') });
-  const times = [[], []];
-  for (let i = 0; i < 20; i++) await Promise.all([await plain.run(), await profiled.run()]);
-  for (let i = 0; i < rounds; i++) {
-    const order = i % 2 ? [0, 1] : [1, 0];
-    for (const k of order) times[k].push(await [plain, profiled][k].run());
-  }
+  const plain = await ortCpu.open(both, options);
+  const profiled = await ortCpu.open(both, { ...options, profilePrefix: join(dir, 'overhead') });
+  const times = await sideBySide([plain, profiled], { runs: rounds, warmup: 20 });
   await plain.close();
   await profiled.close();
   const [a, b] = times.map(median);
