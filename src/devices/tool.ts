@@ -27,7 +27,7 @@ export interface ToolOutput {
 }
 
 export async function runTool(cmd: string, args: string[], s: Step): Promise<ToolOutput> {
-  const r = await execa(cmd, args, { reject: false, timeout: s.timeoutSeconds * 1000, cwd: s.cwd, all: true, stripFinalNewline: false });
+  const r = await execa(cmd, args, { reject: false, timeout: s.timeoutSeconds * 1000, cwd: s.cwd });
   if ((r as { code?: string }).code === 'ENOENT') throw new MissingToolError(`${cmd} not found: ${s.install}`);
   const output = `${r.stdout}\n${r.stderr}`;
   if (r.timedOut) throw new DeviceError(s.device, s.step, `timed out after ${s.timeoutSeconds} s (raise --timeout if the device is just slow)`);

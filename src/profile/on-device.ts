@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { label } from '../devices/device.js';
 import { DeviceError, UsageError } from '../errors.js';
-import type { ModelResult } from '../report/results.js';
+import { type ModelResult, RESULTS_SCHEMA, type ResultsFile } from '../report/results.js';
+import { captureEnvironment } from './env.js';
 import type { DeviceBackend, DeviceMeasurement, DeviceRunOptions, ModelSource } from './backend.js';
 import { latencyStats, NOISY_COV, summaryStats } from './stats.js';
 
@@ -29,17 +30,13 @@ export interface DeviceRequest {
 /** What a harness run defaults to: enough runs for a stable median on a phone, no more. */
 export const DEVICE_DEFAULTS = { warmup: 10, runs: 100, timeoutSeconds: 600 };
 
-export interface DeviceModel<P> {
+/** A model ready for the device, with what eformer already knows of it (counts, paper figures). */
+export interface DeviceModel {
   source: ModelSource;
-  partial: P;
+  partial: Omit<ModelResult, 'backend' | 'settings' | 'runs' | 'warmup_runs' | 'latency_ms' | 'noisy'>;
 }
 
-export async function profileOnDevice<P extends object>(
-  backend: DeviceBackend,
-  models: DeviceModel<P>[],
-  req: DeviceRequest,
-  finish: (results: ModelResult[], device: string) => unknown,
-): Promise<{ results: ModelResult[]; device: string }> {
+export async function profileOnDevice(backend: DeviceBackend, models: DeviceModel[], req: DeviceRequest): Promise<ResultsFile> {
   const ep = req.executionProvider ?? backend.executionProviders()[0];
   if (!backend.executionProviders().includes(ep)) {
     throw new UsageError(`${backend.id} offers ${backend.executionProviders().join(', ')}, not '${ep}'`);
@@ -59,25 +56,27 @@ export async function profileOnDevice<P extends object>(
   };
   const device = await backend.selectDevice(req.device, { timeoutSeconds: options.timeoutSeconds });
   const results: ModelResult[] = [];
+  const file = (): ResultsFile => ({ schema: RESULTS_SCHEMA, env: captureEnvironment({ ...backend.environment(), device: label(device) }), results });
   // One work folder for the whole run: a driver may build its harness once and reuse it.
   const workDir = mkdtempSync(join(tmpdir(), `eformer-${backend.id}-`));
   try {
     for (const m of models) {
       req.progress?.({ phase: 'measure', id: m.source.name, done: 0, total: 1 });
       const measured = await backend.measure(device, m.source, { ...options, workDir });
-      results.push({ ...m.partial, ...toResult(backend.id, measured, options), device: { platform: device.platform, id: device.id, name: device.name, model: device.model, os: device.os } } as ModelResult);
+      const where = { platform: device.platform, id: device.id, name: device.name, model: device.model, os: device.os };
+      results.push({ ...m.partial, ...toResult(backend.id, measured, options), device: where });
       req.progress?.({ phase: 'measure', id: m.source.name, done: 1, total: 1 });
     }
   } catch (err) {
-    if (err instanceof DeviceError) err.partial = finish(results, label(device));
+    if (err instanceof DeviceError) err.partial = file();
     throw err;
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
-  return { results, device: label(device) };
+  return file();
 }
 
-function toResult(backendId: string, m: DeviceMeasurement, options: Omit<DeviceRunOptions, 'workDir'>): Partial<ModelResult> {
+function toResult(backendId: string, m: DeviceMeasurement, options: Omit<DeviceRunOptions, 'workDir'>) {
   const stats = m.samples?.length ? latencyStats(m.samples) : m.summary ? summaryStats(m.summary) : undefined;
   if (!stats) throw new Error(`${backendId} returned neither samples nor a summary`);
   return {

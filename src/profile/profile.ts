@@ -90,7 +90,7 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
   const backend = findBackend(req.backend ?? 'ort-cpu');
   if (backend.kind === 'device') checkDeviceRequest(backend.id, req);
   await backend.ensureAvailable();
-  const plan: TimingPlan = { ...DEFAULT_PLAN, ...req.plan };
+  const plan: TimingPlan = { ...DEFAULT_PLAN, ...req.plan, minTime: req.plan?.minTime ?? DEFAULT_PLAN.minTime };
   if (plan.runs !== undefined && plan.runs < 1) throw new UsageError('--runs must be at least 1');
   if (!(plan.minTime > 0)) throw new UsageError('--min-time must be a positive number of seconds');
   const batch = req.batch ?? 1;
@@ -153,35 +153,24 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
 function checkDeviceRequest(id: string, req: ProfileRequest): void {
   if (req.reference) throw new UsageError(`--reference needs a backend that interleaves models run by run (ort-cpu, ort-web), not ${id}`);
   if (req.breakdown) throw new UsageError(`--breakdown is not available on ${id}`);
-  if (req.plan?.minTime !== undefined && req.plan.runs === undefined && req.plan.minTime !== DEFAULT_PLAN.minTime) {
+  if (req.plan?.minTime !== undefined) {
     throw new UsageError(`${id} runs a fixed number of runs on the device: use --runs, not --min-time`);
   }
 }
 
-async function profileDevice(backend: DeviceBackend, prepared: Prepared[], req: ProfileRequest): Promise<ResultsFile> {
-  const file = (results: ModelResult[], device: string): ResultsFile => ({
-    schema: RESULTS_SCHEMA,
-    env: captureEnvironment({ ...backend.environment(), device }),
-    results,
+function profileDevice(backend: DeviceBackend, prepared: Prepared[], req: ProfileRequest): Promise<ResultsFile> {
+  return profileOnDevice(backend, prepared, {
+    device: req.device,
+    threads: req.threads,
+    graphOptimization: req.graphOptimization ?? 'all',
+    executionProvider: req.executionProvider,
+    warmup: req.plan?.warmup,
+    runs: req.plan?.runs,
+    timeoutSeconds: req.timeoutSeconds,
+    team: req.team,
+    perfTest: req.perfTest,
+    progress: req.progress,
   });
-  const { results, device } = await profileOnDevice(
-    backend,
-    prepared,
-    {
-      device: req.device,
-      threads: req.threads,
-      graphOptimization: req.graphOptimization ?? 'all',
-      executionProvider: req.executionProvider,
-      warmup: req.plan?.warmup,
-      runs: req.plan?.runs,
-      timeoutSeconds: req.timeoutSeconds,
-      team: req.team,
-      perfTest: req.perfTest,
-      progress: req.progress,
-    },
-    file,
-  );
-  return file(results, device);
 }
 
 /** A deterministic slice of the model list: every count-th model, starting at index. */

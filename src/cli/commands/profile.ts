@@ -33,7 +33,7 @@ interface ProfileOptions extends GateFlags {
   resolution?: number;
   warmup?: number;
   runs?: number;
-  minTime: number;
+  minTime?: number;
   singleSession: boolean;
   breakdown?: boolean;
   json?: string;
@@ -80,7 +80,7 @@ export function register(program: Command): void {
     .option('-r, --resolution <n>', 'input resolution of zoo models (default 224)', integer('--resolution'))
     .option('--warmup <n>', 'fixed warm-up runs (default: until latency settles; device backends: 10)', integer('--warmup', 0))
     .option('--runs <n>', 'timed runs per model (default: adaptive, see --min-time; device backends: 100)', integer('--runs'))
-    .option('--min-time <s>', 'seconds of timed runs per model when --runs is not given', positiveSeconds('--min-time'), 2)
+    .option('--min-time <s>', 'seconds of timed runs per model when --runs is not given (default: 2)', positiveSeconds('--min-time'))
     .option('--no-single-session', 'skip timing each model alone with thread spinning on (the as-deployed figure)')
     .option('--breakdown', "per-op breakdown from onnxruntime's own profiler (separate sessions, after timing)")
     .option('--json <file>', 'write the results JSON (schema eformer.results/1) to FILE')
