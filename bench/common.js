@@ -1,9 +1,6 @@
 // What several benchmarks share: a zoo model as a backend source, percentage formatting, and
 // "our median against the runtime's own model_run for the same runs".
-import { buildWithRandomWeights, onnxBytes } from '../dist/index.js';
-import { parseTrace } from '../dist/profile/breakdown.js';
-import { median } from '../dist/profile/stats.js';
-import { measure, RUN_BY_RUN } from '../dist/profile/timing.js';
+import { RUN_BY_RUN, buildWithRandomWeights, measure, median, onnxBytes, parseTrace } from '../dist/index.js';
 
 export const pct = (a, b) => `${a > b ? '+' : ''}${(((a - b) / b) * 100).toFixed(2)}%`;
 export const ms = (x) => `${x.toFixed(3)} ms`;

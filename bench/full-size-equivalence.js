@@ -5,8 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { buildWithRandomWeights, buildWithWeights, onnxBytes, stateDictBytes } from '../dist/index.js';
-import { readCheckpoint } from '../dist/weights/checkpoint.js';
+import { buildWithRandomWeights, buildWithWeights, onnxBytes, readCheckpoint, stateDictBytes } from '../dist/index.js';
 
 const dir = process.argv[2] ?? '/tmp/eformer-ref';
 const input = new Float32Array(3 * 224 * 224).map((_, i) => Math.sin(i * 0.37) * 1.5 + Math.cos(i * 0.011));

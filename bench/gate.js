@@ -9,12 +9,9 @@ import { execa } from 'execa';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildWithRandomWeights, countBuilt, onnxBytes } from '../dist/index.js';
-import { ortCpu } from '../dist/profile/backends/ort-cpu.js';
-import { latencyStats } from '../dist/profile/stats.js';
-import { measure } from '../dist/profile/timing.js';
-import { gate } from '../dist/gate/compare.js';
-import { DEFAULT_BUDGET } from '../dist/gate/budgets.js';
+import { DEFAULT_BUDGET, buildWithRandomWeights, countBuilt, findBackend, gate, latencyStats, measure, onnxBytes } from '../dist/index.js';
+
+const ortCpu = findBackend('ort-cpu');
 
 const { values: args } = parseArgs({ options: { comparisons: { type: 'string', default: '100' }, rounds: { type: 'string', default: '200' } } });
 const comparisons = Number(args.comparisons);

@@ -15,8 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { buildWithRandomWeights, onnxBytes, stateDictBytes } from '../dist/index.js';
-import { mulberry32 } from '../dist/util/random.js';
+import { buildWithRandomWeights, mulberry32, onnxBytes, stateDictBytes } from '../dist/index.js';
 
 const { onnx } = onnxProto;
 const MODELS = ['efficientformer_l1', 'efficientformerv2_s0'];

@@ -8,10 +8,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ortCpu } from '../dist/profile/backends/ort-cpu.js';
-import { ortWeb } from '../dist/profile/backends/ort-web.js';
 import { harnessAgainstOwnTiming, ms, pct, sideBySide, source } from './common.js';
-import { median, medianCi, quantile } from '../dist/profile/stats.js';
+import { findBackend, median, medianCi, quantile } from '../dist/index.js';
+
+const ortCpu = findBackend('ort-cpu');
+const ortWeb = findBackend('ort-web');
 
 const dir = mkdtempSync(join(tmpdir(), 'eformer-bench-web-'));
 const WARMUP = 30;

@@ -8,9 +8,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ortCpu } from '../dist/profile/backends/ort-cpu.js';
 import { harnessAgainstOwnTiming, pct, sideBySide, source } from './common.js';
-import { median } from '../dist/profile/stats.js';
+import { findBackend, median } from '../dist/index.js';
+
+const ortCpu = findBackend('ort-cpu');
 
 const dir = mkdtempSync(join(tmpdir(), 'eformer-bench-profile-'));
 

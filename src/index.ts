@@ -1,11 +1,42 @@
-/** eformer's library API. The CLI is a thin shell over these. */
-export * from './api.js';
-export * from './errors.js';
+/**
+ * eformer's library API: the only public face. The CLI is a thin shell over these, and the
+ * benchmarks import nothing else.
+ */
+export * from './core/errors.js';
+export { VERSION } from './core/version.js';
+export { mulberry32 } from './core/random.js';
+export { latencyStats, median, medianCi, quantile, type LatencyStats, type SummaryStats, NOISY_COV } from './core/stats.js';
+
 export * from './models/index.js';
-export { countGraph, type LayerCount, type ModelCounts } from './graph/count.js';
 export { GraphBuilder } from './graph/builder.js';
 export * from './graph/ir.js';
+export { countGraph, type LayerCount, type ModelCounts } from './graph/count.js';
 export { deployGraph, DEPLOY_PASSES, type Pass, foldBatchNorm, foldLayerScale, precomputeAttentionBias, mergeDistillationHeads, rewritePoolingMixer } from './graph/passes/index.js';
 export { randomizeWeights } from './graph/init.js';
-export { lowerToOnnx, encodeOnnx, DEFAULT_OPSET, initializerElements } from './export/onnx.js';
-export { VERSION } from './version.js';
+export { lowerToOnnx, DEFAULT_OPSET, initializerElements, type OnnxGraph } from './onnx/lower.js';
+export { encodeOnnx } from './onnx/encode.js';
+export { loadOnnxFile, type ModelSource, type ModelInput } from './onnx/read.js';
+export { runOnnx, outputSession } from './onnx/runtime.js';
+export { readCheckpoint, readCheckpointBytes } from './weights/checkpoint.js';
+
+export * from './pipeline/index.js';
+export { loadStateDict } from './pipeline/load.js';
+
+export { backends, findBackend, listDevices } from './backends/index.js';
+export type { Backend, SessionBackend, DeviceBackend, BackendSession, SessionOptions, Turn } from './backends/backend.js';
+
+export { RESULTS_SCHEMA, readResults, checkResults, type ResultsFile, type ModelResult, type Environment, type Breakdown } from './results/results.js';
+export { VERDICT_SCHEMA, type Verdict, type Check } from './results/verdict.js';
+export { mergeResults } from './results/merge.js';
+
+export { profile, type ProfileRequest } from './profile/profile.js';
+export { measure, warmUp, RUN_BY_RUN, DEFAULT_PLAN, type TimingPlan, type TimedSession } from './profile/timing.js';
+export { parseTrace, aggregateTrace, scaleToMedian } from './profile/breakdown.js';
+export { gate, bootstrapChange, type GateOptions } from './gate/compare.js';
+export { DEFAULT_BUDGET, readGateConfig, parseAllowance, type Budget, type GateConfig } from './gate/budgets.js';
+export { runGate, type GateSettings } from './gate/run.js';
+export { findFormat, formats } from './report/formats/index.js';
+export { exportOnnx, exportModel, type ExportRequest, type ExportResult, type ModelExportRequest } from './export/index.js';
+export { convertToCoreml, type CoremlOptions } from './coreml/bridge.js';
+export { predict, softmax, topK, type Prediction } from './predict/index.js';
+export { doctor, setup } from './setup/index.js';

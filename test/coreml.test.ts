@@ -2,9 +2,9 @@ import { chmodSync, existsSync, readdirSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { exportModel } from '../src/api.js';
-import { convertToCoreml } from '../src/export/coreml.js';
-import { encodeOnnx } from '../src/export/onnx.js';
+import { exportModel } from '../src/export/index.js';
+import { convertToCoreml } from '../src/coreml/bridge.js';
+import { encodeOnnx } from '../src/onnx/encode.js';
 import { root, tempDir } from './helpers.js';
 
 // The suite's set-up (scripts/setup-test-env.sh) makes .eformer/venv with the pinned coremltools.
@@ -131,7 +131,8 @@ describe('eformer doctor', () => {
     const r = await cli(['doctor', '--json']);
     expect(r.exitCode).toBe(0);
     const pieces = JSON.parse(r.stdout) as { name: string; found?: string; install: string }[];
-    expect(pieces.map((p) => p.name)).toEqual(['python', 'coremltools (+ onnx)', 'Core ML bridge', 'onnxruntime-node', 'xcrun', 'xcodebuild', 'adb', 'onnxruntime_perf_test (Android)', 'chromium']);
+    // The bridge first, then each backend's own pieces in registry order.
+    expect(pieces.map((p) => p.name)).toEqual(['python', 'coremltools (+ onnx)', 'Core ML bridge', 'onnxruntime-node', 'chromium (ort-web)', 'xcrun', 'xcodebuild', 'adb', 'onnxruntime_perf_test (Android)']);
     expect(pieces.find((p) => p.name === 'coremltools (+ onnx)')!.found).toMatch(/^9\.0 via .*\.eformer\/venv/);
     for (const p of pieces) expect(p.install.length).toBeGreaterThan(3);
   });

@@ -1,9 +1,13 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import onnxProto from 'onnx-proto';
 import { buildWithRandomWeights, exportOnnx, onnxBytes, zoo } from '../src/index.js';
-import { maxAbs, maxAbsDiff, runOnnx, tempDir, testInput } from './helpers.js';
+import { maxAbs, maxAbsDiff, root, runOnnx, tempDir, testInput } from './helpers.js';
+
+/** Hashes recorded before the architecture step: the restructure and every later change must keep the bytes. */
+const RECORDED = JSON.parse(readFileSync(join(root, 'fixtures/reference/onnx-sha256.json'), 'utf8')).sha256 as Record<string, string>;
 
 const { onnx } = onnxProto;
 
@@ -14,6 +18,7 @@ describe('every zoo model exports to ONNX that runs in onnxruntime-node', () => 
       const result = exportOnnx({ model: entry.name, outDir: dir });
       expect(result.path).toBe(join(dir, `${entry.name}.onnx`));
       const bytes = readFileSync(result.path);
+      expect(createHash('sha256').update(bytes).digest('hex'), 'byte-identical to the recorded export').toBe(RECORDED[entry.name]);
       const model = onnx.ModelProto.decode(bytes);
       expect(Number(model.opsetImport[0].version)).toBe(17);
       expect(model.graph!.input.map((i) => i.name)).toEqual(['image']);

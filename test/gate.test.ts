@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bootstrapChange, gate } from '../src/gate/compare.js';
 import { DEFAULT_BUDGET } from '../src/gate/budgets.js';
-import { mergeResults } from '../src/report/merge.js';
+import { mergeResults } from '../src/results/merge.js';
 import { shardOf } from '../src/profile/profile.js';
-import { latencyStats, summaryStats } from '../src/profile/stats.js';
-import type { ResultsFile } from '../src/report/results.js';
+import { latencyStats, summaryStats } from '../src/core/stats.js';
+import type { ResultsFile } from '../src/results/results.js';
 import { cli, tempDir } from './helpers.js';
 
 /** Seeded noise, so every verdict here is reproducible. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildWithRandomWeights, onnxBytes } from '../src/index.js';
-import { ortWeb, traceFromConsole } from '../src/profile/backends/ort-web.js';
+import { ortWeb, traceFromConsole } from '../src/backends/ort-web/index.js';
 import { parseTrace } from '../src/profile/breakdown.js';
 import { cli, tempDir } from './helpers.js';
 

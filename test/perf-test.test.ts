@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePerfTest, PerfTestOutputError, perfTestFailure } from '../src/devices/perf-test.js';
+import { parsePerfTest, PerfTestOutputError, perfTestFailure } from '../src/backends/ort-android/perf-test.js';
 
 // What onnxruntime_perf_test -I -m times -r 5 -s -x 1 prints (a recent build).
 const RECENT = `Setting intra_op_num_threads to 1

@@ -1,9 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { imagenetClasses, softmax, topK } from '../src/predict/classify.js';
-import { decodeImage } from '../src/predict/decode.js';
-import { preprocess, resizedSize } from '../src/predict/preprocess.js';
+import { imagenetClasses } from '../src/data/imagenet.js';
+import { efficientFormer } from '../src/models/index.js';
+import { softmax, topK } from '../src/predict/index.js';
+import { decodeImage } from '../src/images/decode.js';
+import { preprocess, resizedSize } from '../src/images/preprocess.js';
 import { cli, maxAbsDiff, root, tempDir } from './helpers.js';
 
 const images = join(root, 'fixtures/images');
@@ -16,7 +18,7 @@ describe("preprocessing equals Hugging Face's EfficientFormerImageProcessor", ()
   // Reference values: scripts/make_fixtures.py ran the processor (shortest_edge 256, bicubic,
   // center crop 224, rescale, ImageNet normalisation) on these files.
   it.each(['gradient.png', 'gradient.jpg'])('%s, to the last bit', async (name) => {
-    const ours = preprocess(await decodeImage(join(images, name)));
+    const ours = preprocess(await decodeImage(join(images, name)), efficientFormer.preprocessing);
     expect(ours.length).toBe(3 * 224 * 224);
     expect(maxAbsDiff(ours, reference(name))).toBe(0);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { latencyStats, medianCi, quantile } from '../src/profile/stats.js';
+import { latencyStats, medianCi, quantile } from '../src/core/stats.js';
 import { measure, warmUp } from '../src/profile/timing.js';
 
 describe('latency statistics', () => {

@@ -3,28 +3,45 @@
  * parses options, calls the library and prints.
  */
 import { Command, CommanderError } from 'commander';
-import { EformerError } from '../errors.js';
-import { VERSION } from '../version.js';
-import * as count from './commands/count.js';
-import * as devicesCommand from './commands/devices.js';
-import * as doctorCommand from './commands/doctor.js';
-import * as setupCommand from './commands/setup.js';
-import * as exportCommand from './commands/export.js';
-import * as gateCommand from './commands/gate.js';
-import * as models from './commands/models.js';
-import * as predictCommand from './commands/predict.js';
-import * as profileCommand from './commands/profile.js';
-import * as report from './commands/report.js';
+import { EformerError } from '../core/errors.js';
+import { VERSION } from '../core/version.js';
 
-const COMMANDS = [models, count, exportCommand, profileCommand, report, predictCommand, gateCommand, setupCommand, doctorCommand, devicesCommand];
+type CommandModule = { register(program: Command): void };
 
-export function buildProgram(): Command {
+/**
+ * Every command, in the order `--help` lists them. A command's module (and what it imports) is
+ * loaded only when that command runs, or when the full list is needed for help: `eformer
+ * --version` loads none of them.
+ */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  models: () => import('./commands/models.js'),
+  count: () => import('./commands/count.js'),
+  export: () => import('./commands/export.js'),
+  profile: () => import('./commands/profile.js'),
+  report: () => import('./commands/report.js'),
+  predict: () => import('./commands/predict.js'),
+  gate: () => import('./commands/gate.js'),
+  setup: () => import('./commands/setup.js'),
+  doctor: () => import('./commands/doctor.js'),
+  devices: () => import('./commands/devices.js'),
+};
+
+/** The commands an invocation needs: the one it names, none for --version, all otherwise (help, a typo). */
+function commandsFor(argv: string[]): string[] {
+  const args = argv.slice(2);
+  const named = args.find((a) => !a.startsWith('-'));
+  if (named && named in COMMANDS) return [named];
+  if (!named && args.length > 0 && args.every((a) => a === '--version' || a === '-V' || a === '--verbose')) return [];
+  return Object.keys(COMMANDS);
+}
+
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('eformer')
     .description('Build, count, export and profile EfficientFormer-family vision transformers for phones.')
     .version(VERSION)
     .option('--verbose', 'print stack traces on errors')
     .exitOverride();
-  for (const command of COMMANDS) command.register(program);
+  for (const name of commandsFor(argv)) (await COMMANDS[name]()).register(program);
   // Commander's own usage errors become one `eformer: ...` line, like ours.
   const output = { writeErr: (s: string) => process.stderr.write(s.replace(/^error: /, 'eformer: ')) };
   for (const cmd of [program, ...program.commands]) cmd.exitOverride().configureOutput(output);
@@ -32,9 +49,9 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   const verbose = argv.includes('--verbose');
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
     return 0;
   } catch (err) {

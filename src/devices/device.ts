@@ -1,5 +1,5 @@
 /** Phones, tablets and Macs that device backends run on, and how one is chosen. */
-import { MissingToolError, UsageError } from '../errors.js';
+import { MissingToolError, UsageError } from '../core/errors.js';
 
 export interface Device {
   platform: 'android' | 'apple';

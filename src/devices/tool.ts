@@ -5,8 +5,8 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { execa } from 'execa';
-import { DeviceError, MissingToolError } from '../errors.js';
+import { DeviceError, MissingToolError } from '../core/errors.js';
+import { lastLine } from '../core/text.js';
 
 export interface Step {
   /** How the device is named in messages. */
@@ -27,6 +27,7 @@ export interface ToolOutput {
 }
 
 export async function runTool(cmd: string, args: string[], s: Step): Promise<ToolOutput> {
+  const { execa } = await import('execa');
   const r = await execa(cmd, args, { reject: false, timeout: s.timeoutSeconds * 1000, cwd: s.cwd });
   if ((r as { code?: string }).code === 'ENOENT') throw new MissingToolError(`${cmd} not found: ${s.install}`);
   const output = `${r.stdout}\n${r.stderr}`;
@@ -36,10 +37,6 @@ export async function runTool(cmd: string, args: string[], s: Step): Promise<Too
     throw new DeviceError(s.device, s.step, known ?? `${cmd} ${r.signal ? `was killed by ${r.signal}` : `exited with ${r.exitCode}`}${lastLine(output) ? `: ${lastLine(output)}` : ''}`);
   }
   return { stdout: r.stdout, stderr: r.stderr };
-}
-
-export function lastLine(text: string): string {
-  return text.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? '';
 }
 
 /** Whether `cmd` is an executable on PATH (without running it). */
@@ -52,4 +49,11 @@ export function onPath(cmd: string): boolean {
       return false;
     }
   });
+}
+
+/** The first line a tool prints for its version, or undefined when it does not run. */
+export async function toolVersion(cmd: string, args: string[]): Promise<string | undefined> {
+  const { execa } = await import('execa');
+  const r = await execa(cmd, args, { reject: false, timeout: 20_000 });
+  return r.exitCode === 0 ? `${r.stdout || r.stderr}`.trim().split('\n')[0] : undefined;
 }

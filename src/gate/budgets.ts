@@ -11,7 +11,7 @@
  * absolute ceiling on the current median.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 
 /** An allowance: `relative` as a fraction (0.05) or `absolute` in the metric's own unit. */
 export type Allowance = { relative: number } | { absolute: number };

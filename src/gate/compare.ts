@@ -10,53 +10,20 @@
  * when the point estimate of the change exceeds the allowed increase (the minimum effect)
  * AND the 95% bootstrap confidence interval of the change lies above zero.
  */
-import { UsageError } from '../errors.js';
-import type { ModelResult, ResultsFile } from '../report/results.js';
-import { mulberry32 } from '../util/random.js';
+import { UsageError } from '../core/errors.js';
+import { mulberry32 } from '../core/random.js';
+import { median } from '../core/stats.js';
+import type { ModelResult, ResultsFile } from '../results/results.js';
+import { type Check, type ModelVerdict, type Outcome, type Verdict, VERDICT_SCHEMA } from '../results/verdict.js';
 import { type Allowance, type Budget, budgetFor, type GateConfig } from './budgets.js';
 
-export const VERDICT_SCHEMA = 'eformer.gate/1';
-
-export type Outcome = 'pass' | 'regression' | 'improvement';
-
-export interface Check {
-  metric: 'latency' | 'latency_ceiling' | 'params' | 'macs';
-  baseline: number;
-  current: number;
-  /** Relative change (current / baseline - 1). */
-  change: number;
-  /** 95% bootstrap CI of the relative change (latency only). */
-  ci95?: [number, number];
-  /** What the check compared: e.g. `median ratio to mobilenetv2_100` or `median ms`. */
-  basis: string;
-  limit: string;
-  outcome: Outcome;
-}
-
-export interface ModelVerdict {
-  model: string;
-  checks: Check[];
-  outcome: 'pass' | 'regression';
-}
-
-export interface Verdict {
-  schema: typeof VERDICT_SCHEMA;
-  reference?: string;
-  pass: boolean;
-  models: ModelVerdict[];
-}
+export { type Check, type ModelVerdict, type Outcome, type Verdict, VERDICT_SCHEMA };
 
 export interface GateOptions {
   config: GateConfig;
   flags: Partial<Budget>;
   reference?: string;
   bootstrap?: number;
-}
-
-function median(xs: ArrayLike<number>): number {
-  const s = Float64Array.from(xs).sort();
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 /** 95% percentile-bootstrap CI of median(b) / median(a) - 1. */

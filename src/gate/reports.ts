@@ -1,7 +1,7 @@
 /** The gate's verdict for people (table, Markdown for CI summaries) and for CI tools (JUnit XML). */
-import Table from 'cli-table3';
-import { plain } from '../report/format.js';
-import type { Check, Verdict } from './compare.js';
+import { renderTable } from '../core/table.js';
+import { escapeMarkup as xml } from '../core/text.js';
+import type { Check, Verdict } from '../results/verdict.js';
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 const value = (c: Check, v: number) => (c.metric === 'params' || c.metric === 'macs' ? v.toLocaleString('en-US') : v.toFixed(c.basis.startsWith('median ratio') ? 4 : 3));
@@ -15,10 +15,8 @@ function rows(verdict: Verdict): string[][] {
 const HEAD = ['model', 'metric', 'compared', 'baseline', 'current', 'change', '95% CI', 'limit', 'verdict'];
 
 export function verdictTable(verdict: Verdict): string {
-  const table = new Table({ ...plain, head: HEAD });
-  for (const r of rows(verdict)) table.push(r);
   const failed = verdict.models.filter((m) => m.outcome === 'regression').map((m) => m.model);
-  return `${table.toString()}\n${verdict.pass ? 'gate passed' : `gate FAILED: ${failed.join(', ')}`}`;
+  return `${renderTable(HEAD, rows(verdict))}\n${verdict.pass ? 'gate passed' : `gate FAILED: ${failed.join(', ')}`}`;
 }
 
 export function verdictMarkdown(verdict: Verdict): string {
@@ -33,8 +31,6 @@ export function verdictMarkdown(verdict: Verdict): string {
   ];
   return `${lines.join('\n')}\n`;
 }
-
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export function verdictJunit(verdict: Verdict): string {
   const cases = verdict.models.flatMap((m) =>

@@ -3,7 +3,7 @@
  * exactly the PyTorch state_dict keys (`network.0.1.mlp.fc1.weight`), and it infers every
  * output shape as the graph is built, failing at the line that made an impossible shape.
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 import type { DType, Graph, ModuleInfo, Node, NodeOp, Param, ParamRole, Value } from './ir.js';
 
 export class ShapeError extends UsageError {}
@@ -34,6 +34,7 @@ export class GraphBuilder {
       name,
       inputs: [],
       outputs: [],
+      outputNames: [],
       values: new Map(),
       params: new Map(),
       nodes: [],
@@ -71,8 +72,10 @@ export class GraphBuilder {
     return value;
   }
 
-  output(value: Value): void {
+  /** Return `value` from the graph as output `name` (e.g. `logits`). */
+  output(value: Value, name: string): void {
     this.graph.outputs.push(value.name);
+    this.graph.outputNames.push(name);
   }
 
   /** A parameter or buffer of the current module, named `<module>.<local>`. */

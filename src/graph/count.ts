@@ -9,7 +9,7 @@
  *  - GELU: the hook tests the rank of output[0] (one rank lower than the output), so a 4-D
  *    activation [B, C, H, W] counts C*H, not C*H*W; a 3-D one [B, N, C] counts N*C.
  *  - LayerNorm: MACs = 2*N*C; params = weight + bias.  AvgPool2d: MACs = output elements * k*k.
- *  - Attention modules: key_dim*N*N2*heads + dh*N*N2.
+ *  - Modules hooked as a whole (attention): what the family recorded for them (ModuleInfo).
  *  - Nothing else (BN, activations other than GELU, adds, bias tables, layer scales).
  * `standard` counts only conv, linear and attention matmul MACs, exactly.
  */
@@ -33,11 +33,10 @@ export interface ModelCounts {
   layers: LayerCount[];
 }
 
-export function groupOf(module: string): string {
-  const parts = module.split('.');
-  if ((parts[0] === 'network' || parts[0] === 'features') && parts.length > 1) return `${parts[0]}.${parts[1]}`;
-  return parts[0] || '(graph)';
-}
+/** How a family groups module paths for subtotals; by default the first path segment. */
+export type GroupOf = (modulePath: string) => string;
+
+const firstSegment: GroupOf = (module) => module.split('.')[0] || '(graph)';
 
 function shapeOf(graph: Graph, name: string): number[] {
   const v = graph.values.get(name);
@@ -93,7 +92,7 @@ function standardMacs(graph: Graph, node: Node): number {
   }
 }
 
-export function countGraph(graph: Graph): ModelCounts {
+export function countGraph(graph: Graph, groupOf: GroupOf = firstSegment): ModelCounts {
   const layers: LayerCount[] = [];
   let standard = 0;
   for (const node of graph.nodes) {
@@ -111,8 +110,7 @@ export function countGraph(graph: Graph): ModelCounts {
         break;
       }
     }
-    const macs = m.keyDim * m.N * m.N2 * m.heads + m.dh * m.N * m.N2;
-    layers.splice(at, 0, { module: m.path, kind: m.type, outShape: [], params: 0, macs, group: groupOf(m.path) });
+    layers.splice(at, 0, { module: m.path, kind: m.kind, outShape: [], params: 0, macs: m.macs, group: groupOf(m.path) });
   }
   let total = 0;
   for (const p of graph.params.values()) if (p.trainable) total += numel(p.shape);

@@ -4,7 +4,6 @@
  * deliberately far from PyTorch's init (BN running stats, layer scales, attention biases) so
  * that folding passes are exercised on non-trivial numbers.
  */
-import { mulberry32 } from '../util/random.js';
 import { type Graph, numel, type Param } from './ir.js';
 
 /** FNV-1a over the name, mixed with the seed. */
@@ -50,10 +49,23 @@ export function randomizeWeights(graph: Graph, seed = 0): void {
   for (const p of graph.params.values()) {
     if (p.dtype !== 'float32') continue;
     const [lo, hi] = range(p);
-    const next = mulberry32(hashSeed(seed, p.name));
-    const data = new Float32Array(numel(p.shape));
-    const span = hi - lo;
-    for (let i = 0; i < data.length; i++) data[i] = lo + span * next();
-    p.data = data;
+    p.data = uniform(numel(p.shape), hashSeed(seed, p.name), lo, hi - lo);
   }
+}
+
+/**
+ * n draws of lo + span * U[0, 1) from mulberry32 seeded with `seed`: the same numbers as calling
+ * mulberry32(seed)() n times, with the generator inlined, because a closure call per element
+ * cost 1.4 s on efficientformer_l7's 82 M weights.
+ */
+function uniform(n: number, seed: number, lo: number, span: number): Float32Array {
+  const data = new Float32Array(n);
+  let a = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    data[i] = lo + span * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
+  }
+  return data;
 }

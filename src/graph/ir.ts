@@ -75,16 +75,16 @@ export type Node = NodeOp & {
   outputs: string[];
 };
 
-/** Module-level facts that per-node data cannot carry (the toolbox's attention hook). */
+/**
+ * A module whose count the toolbox hooks as a whole (an attention module, say): facts that
+ * per-node data cannot carry. The family that builds it says what the hook counts.
+ */
 export interface ModuleInfo {
   path: string;
-  type: 'Attention' | 'Attention4D' | 'Attention4DDownsample';
-  keyDim: number;
-  heads: number;
-  /** Query tokens and key tokens, after the module's own striding. */
-  N: number;
-  N2: number;
-  dh: number;
+  /** The PyTorch class the toolbox hooked, e.g. `Attention4D`. */
+  kind: string;
+  /** MACs the toolbox's hook for this module adds. */
+  macs: number;
 }
 
 export interface Value {
@@ -96,7 +96,10 @@ export interface Value {
 export interface Graph {
   name: string;
   inputs: Value[];
+  /** Values the graph returns. */
   outputs: string[];
+  /** What each output is called outside the graph (ONNX output names), by position. */
+  outputNames: string[];
   /** Every tensor: inputs, activations and parameters (by their graph name). */
   values: Map<string, Value>;
   params: Map<string, Param>;
@@ -137,6 +140,7 @@ export function cloneGraph(graph: Graph): Graph {
     name: graph.name,
     inputs: graph.inputs.map((v) => ({ ...v })),
     outputs: [...graph.outputs],
+    outputNames: [...graph.outputNames],
     values: new Map(graph.values),
     params: new Map(graph.params),
     nodes: graph.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] })),

@@ -1,11 +1,21 @@
-/** The model zoo: every named model, looked up by name. A new family adds one import here. */
-import { UsageError } from '../errors.js';
-import { efficientFormerZoo } from './efficientformer.js';
-import { efficientFormerV2Zoo } from './efficientformer-v2.js';
-import { mobileNetV2Zoo } from './mobilenetv2.js';
-import type { ModelEntry } from './spec.js';
+/** The model registry: one line per family. Every named model is looked up here. */
+import { readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { UsageError } from '../core/errors.js';
+import { efficientFormer, efficientFormerZoo } from './efficientformer/index.js';
+import { efficientFormerV2, efficientFormerV2Zoo } from './efficientformerv2/index.js';
+import { entry, type ModelEntry, type ModelFamily } from './family.js';
+import { mobileNetV2, mobileNetV2Zoo } from './mobilenetv2/index.js';
 
-export const zoo: readonly ModelEntry[] = [...efficientFormerZoo, ...efficientFormerV2Zoo, ...mobileNetV2Zoo];
+const registry: { family: ModelFamily<any>; zoo: readonly ModelEntry[] }[] = [
+  { family: efficientFormer, zoo: efficientFormerZoo },
+  { family: efficientFormerV2, zoo: efficientFormerV2Zoo },
+  { family: mobileNetV2, zoo: mobileNetV2Zoo },
+];
+
+export const families: readonly ModelFamily<unknown>[] = registry.map((r) => r.family);
+
+export const zoo: readonly ModelEntry[] = registry.flatMap((r) => r.zoo);
 
 export const DEFAULT_RESOLUTION = 224;
 
@@ -19,7 +29,25 @@ export function findModel(name: string): ModelEntry {
   return found;
 }
 
-export * from './spec.js';
-export { efficientFormer, efficientFormerConfig, type EfficientFormerConfig } from './efficientformer.js';
-export { efficientFormerV2, efficientFormerV2Config, type EfficientFormerV2Config } from './efficientformer-v2.js';
-export { mobileNetV2, mobileNetV2Config, type MobileNetV2Config } from './mobilenetv2.js';
+/** A Hugging Face `config.json` as a model entry, built by the family that reads its `model_type`. */
+export function entryFromHfConfig(path: string): ModelEntry {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read Hugging Face config '${path}': ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'}`);
+  }
+  const family = families.find((f) => f.hfConfig?.modelTypes.includes(String(raw.model_type)));
+  if (!family?.hfConfig) {
+    const readable = families.flatMap((f) => f.hfConfig?.modelTypes ?? []).map((t) => `'${t}'`);
+    throw new UsageError(`${path}: model_type is '${raw.model_type}', eformer reads ${readable.join(', ')} configs`);
+  }
+  const config = family.hfConfig.read(raw, path);
+  const name = basename(dirname(path)).replace(/[^A-Za-z0-9_.-]/g, '_') || `${family.id}_hf`;
+  return entry({ name, family, config });
+}
+
+export * from './family.js';
+export { efficientFormer, efficientFormerConfig, type EfficientFormerConfig } from './efficientformer/index.js';
+export { efficientFormerV2, efficientFormerV2Config, type EfficientFormerV2Config } from './efficientformerv2/index.js';
+export { mobileNetV2, mobileNetV2Config, type MobileNetV2Config } from './mobilenetv2/index.js';

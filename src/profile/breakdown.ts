@@ -8,7 +8,12 @@
  * convert.
  */
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
+import { median } from '../core/stats.js';
+import type { BlockNamer } from '../models/family.js';
+import type { Breakdown, BreakdownRow } from '../results/results.js';
+
+export type { Breakdown, BreakdownRow };
 
 interface TraceEvent {
   cat?: string;
@@ -16,34 +21,6 @@ interface TraceEvent {
   dur?: number;
   args?: { op_name?: string };
 }
-
-export interface BreakdownRow {
-  key: string;
-  /** This row's share of the measured (un-profiled) median latency, ms. */
-  ms: number;
-  /** Mean kernel time per run as onnxruntime's profiler saw it, ms. */
-  profiler_ms: number;
-  /** Share of all node time. */
-  percent: number;
-  /** Kernel launches per run. */
-  nodes: number;
-}
-
-export interface Breakdown {
-  runs: number;
-  /** The un-profiled median latency the `ms` columns are scaled to. */
-  median_ms: number;
-  /** Mean sum of node kernel times per run, ms. */
-  node_ms: number;
-  /** Median of the profiler's own `model_run` durations, ms. */
-  model_run_ms: number;
-  by_op: BreakdownRow[];
-  by_block: BreakdownRow[];
-  by_stage: BreakdownRow[];
-}
-
-/** Names a node's place in the model: `stage 3 · block 4 · attention`, or undefined. */
-export type BlockNamer = (modulePath: string) => { block: string; stage: string } | undefined;
 
 export function parseTrace(path: string): TraceEvent[] {
   try {
@@ -89,12 +66,11 @@ export function aggregateTrace(events: TraceEvent[], nameBlock: BlockNamer): Bre
     add(byBlock, place?.block ?? UNPLACED, us);
     add(byStage, place?.stage ?? UNPLACED, us);
   }
-  const sorted = [...runDurations].sort((a, b) => a - b);
   return {
     runs,
     median_ms: allUs / runs / 1000,
     node_ms: allUs / runs / 1000,
-    model_run_ms: sorted[Math.floor(runs / 2)] / 1000,
+    model_run_ms: median(runDurations) / 1000,
     by_op: rows(byOp, runs, allUs),
     by_block: rows(byBlock, runs, allUs),
     by_stage: rows(byStage, runs, allUs),
@@ -109,29 +85,4 @@ export function aggregateTrace(events: TraceEvent[], nameBlock: BlockNamer): Bre
 export function scaleToMedian(b: Breakdown, median: number): Breakdown {
   const scale = (rows: BreakdownRow[]) => rows.map((r) => ({ ...r, ms: (r.percent / 100) * median }));
   return { ...b, median_ms: median, by_op: scale(b.by_op), by_block: scale(b.by_block), by_stage: scale(b.by_stage) };
-}
-
-/**
- * Block names for the zoo's module paths: `patch_embed` is the stem, `network.<2i>` stage i,
- * `network.<2i+1>` the embedding into stage i+1, `features.<n>` a MobileNetV2 block.
- */
-export function zooBlockNamer(attentionModules: ReadonlySet<string>): BlockNamer {
-  return (path) => {
-    const parts = path.split('.');
-    if (parts[0] === 'patch_embed') return { block: 'stem', stage: 'stem' };
-    if (['norm', 'head', 'dist_head', 'classifier'].includes(parts[0]) || parts[0].startsWith('head+')) return { block: 'head', stage: 'head' };
-    if (parts[0] === 'features' && parts[1] !== undefined) return { block: `features.${parts[1]}`, stage: `features.${parts[1]}` };
-    if (parts[0] !== 'network' || parts[1] === undefined) return undefined;
-    const index = Number(parts[1]);
-    if (index % 2 === 1) {
-      const into = (index + 1) / 2;
-      const part = parts[2] === 'attn' ? 'attention' : 'conv';
-      return { block: `embedding ${into - 1}->${into} · ${part}`, stage: `embedding ${into - 1}->${into}` };
-    }
-    const stage = `stage ${index / 2}`;
-    if (parts[2] === undefined) return { block: stage, stage };
-    const blockPath = parts.slice(0, 3).join('.');
-    const part = parts[3] === 'token_mixer' ? (attentionModules.has(`${blockPath}.token_mixer`) ? 'attention' : 'pooling') : parts[3] === 'mlp' ? 'mlp' : parts[3] ? 'norm' : 'residual + layout';
-    return { block: `${stage} · block ${parts[2]} · ${part}`, stage: `${stage} · ${part}` };
-  };
 }

@@ -7,12 +7,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DeviceBackend, DeviceMeasurement, DeviceRunOptions } from '../backends/backend.js';
+import { backendOptions as declaredOptions } from '../backends/index.js';
+import { DeviceError, UsageError } from '../core/errors.js';
+import { latencyStats, summaryStats } from '../core/stats.js';
 import { label } from '../devices/device.js';
-import { DeviceError, UsageError } from '../errors.js';
-import { type ModelResult, RESULTS_SCHEMA, type ResultsFile } from '../report/results.js';
-import { captureEnvironment } from './env.js';
-import type { DeviceBackend, DeviceMeasurement, DeviceRunOptions, ModelSource } from './backend.js';
-import { latencyStats, NOISY_COV, summaryStats } from './stats.js';
+import type { ModelResult, ResultsFile } from '../results/results.js';
+import { type Measured, modelResult, type PreparedModel, resultsFile } from './result.js';
 
 export interface DeviceRequest {
   device?: string;
@@ -22,25 +23,29 @@ export interface DeviceRequest {
   warmup?: number;
   runs?: number;
   timeoutSeconds?: number;
-  team?: string;
-  perfTest?: string;
+  backendOptions: Readonly<Record<string, unknown>>;
   progress?: (event: { phase: 'measure'; id: string; done: number; total: number }) => void;
 }
 
 /** What a harness run defaults to: enough runs for a stable median on a phone, no more. */
 export const DEVICE_DEFAULTS = { warmup: 10, runs: 100, timeoutSeconds: 600 };
 
-/** A model ready for the device, with what eformer already knows of it (counts, paper figures). */
-export interface DeviceModel {
-  source: ModelSource;
-  partial: Omit<ModelResult, 'backend' | 'settings' | 'runs' | 'warmup_runs' | 'latency_ms' | 'noisy'>;
-}
-
-export async function profileOnDevice(backend: DeviceBackend, models: DeviceModel[], req: DeviceRequest): Promise<ResultsFile> {
-  const ep = req.executionProvider ?? backend.executionProviders()[0];
+/** The execution provider (or the backend's own name for it, e.g. Core ML compute units), checked. */
+function executionProviderOf(backend: DeviceBackend, req: DeviceRequest): string {
+  const own = backend.executionProviderOption ? (req.backendOptions[backend.executionProviderOption] as string | undefined) : undefined;
+  if (own !== undefined && req.executionProvider !== undefined) {
+    const flag = declaredOptions().find((o) => o.option.key === backend.executionProviderOption)?.option.flags.split(' ')[0];
+    throw new UsageError(`give ${flag} or --ep, not both`);
+  }
+  const ep = own ?? req.executionProvider ?? backend.executionProviders()[0];
   if (!backend.executionProviders().includes(ep)) {
     throw new UsageError(`${backend.id} offers ${backend.executionProviders().join(', ')}, not '${ep}'`);
   }
+  return ep;
+}
+
+export async function profileOnDevice(backend: DeviceBackend, models: PreparedModel[], req: DeviceRequest): Promise<ResultsFile> {
+  const ep = executionProviderOf(backend, req);
   if (req.warmup !== undefined && backend.fixedWarmupRuns !== undefined) {
     throw new UsageError(`--warmup is not available on ${backend.id}: its harness always runs ${backend.fixedWarmupRuns} warm-up run(s)`);
   }
@@ -51,12 +56,11 @@ export async function profileOnDevice(backend: DeviceBackend, models: DeviceMode
     warmup: req.warmup ?? DEVICE_DEFAULTS.warmup,
     runs: req.runs ?? DEVICE_DEFAULTS.runs,
     timeoutSeconds: req.timeoutSeconds ?? DEVICE_DEFAULTS.timeoutSeconds,
-    team: req.team,
-    perfTest: req.perfTest,
+    backendOptions: req.backendOptions,
   };
   const device = await backend.selectDevice(req.device, { timeoutSeconds: options.timeoutSeconds });
   const results: ModelResult[] = [];
-  const file = (): ResultsFile => ({ schema: RESULTS_SCHEMA, env: captureEnvironment({ ...backend.environment(), device: label(device) }), results });
+  const file = (): ResultsFile => resultsFile({ ...backend.environment(), device: label(device) }, results);
   // One work folder for the whole run: a driver may build its harness once and reuse it.
   const workDir = mkdtempSync(join(tmpdir(), `eformer-${backend.id}-`));
   try {
@@ -64,7 +68,7 @@ export async function profileOnDevice(backend: DeviceBackend, models: DeviceMode
       req.progress?.({ phase: 'measure', id: m.source.name, done: 0, total: 1 });
       const measured = await backend.measure(device, m.source, { ...options, workDir });
       const where = { platform: device.platform, id: device.id, name: device.name, model: device.model, os: device.os };
-      results.push({ ...m.partial, ...toResult(backend.id, measured, options), device: where });
+      results.push(modelResult(m.facts, asMeasured(backend.id, measured, options), { device: where, load_ms: measured.loadMs, first_run_ms: measured.firstRunMs }));
       req.progress?.({ phase: 'measure', id: m.source.name, done: 1, total: 1 });
     }
   } catch (err) {
@@ -76,7 +80,7 @@ export async function profileOnDevice(backend: DeviceBackend, models: DeviceMode
   return file();
 }
 
-function toResult(backendId: string, m: DeviceMeasurement, options: Omit<DeviceRunOptions, 'workDir'>) {
+function asMeasured(backendId: string, m: DeviceMeasurement, options: Omit<DeviceRunOptions, 'workDir'>): Measured {
   const stats = m.samples?.length ? latencyStats(m.samples) : m.summary ? summaryStats(m.summary) : undefined;
   if (!stats) throw new Error(`${backendId} returned neither samples nor a summary`);
   return {
@@ -90,10 +94,7 @@ function toResult(backendId: string, m: DeviceMeasurement, options: Omit<DeviceR
       ...m.settings,
     },
     runs: m.samples?.length || m.summary?.runs || 0,
-    warmup_runs: m.warmupRuns,
-    latency_ms: stats,
-    noisy: (stats.cov ?? 0) > NOISY_COV,
-    load_ms: m.loadMs,
-    first_run_ms: m.firstRunMs,
+    warmupRuns: m.warmupRuns,
+    stats,
   };
 }

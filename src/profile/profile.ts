@@ -1,28 +1,27 @@
 /**
  * `eformer profile`: export each zoo model (or take the user's ONNX), open one session per
  * model on the chosen backend, time them round-robin, optionally collect the runtime's own
- * per-node profile, and return a results file.
+ * per-node profile, and return a results file. Device backends hand each model to their
+ * harness instead (on-device.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildWithWeights, countBuilt, type ModelRequest, onnxBytes } from '../api.js';
-import { UsageError } from '../errors.js';
-import type { ModelResult, ResultsFile } from '../report/results.js';
-import { RESULTS_SCHEMA } from '../report/results.js';
-import type { BackendSession, DeviceBackend, SessionBackend, ModelSource, SessionOptions } from './backend.js';
+import type { BackendSession, SessionBackend, SessionOptions } from '../backends/backend.js';
+import { checkBackendOptions, findBackend } from '../backends/index.js';
+import { UsageError } from '../core/errors.js';
+import { latencyStats } from '../core/stats.js';
+import type { ModelRequest } from '../pipeline/index.js';
+import type { ModelResult, ResultsFile } from '../results/results.js';
+import { aggregateTrace, parseTrace, scaleToMedian } from './breakdown.js';
 import { profileOnDevice } from './on-device.js';
-import { findBackend } from './backends/index.js';
-import { aggregateTrace, type BlockNamer, parseTrace, scaleToMedian, zooBlockNamer } from './breakdown.js';
-import { captureEnvironment } from './env.js';
-import { latencyStats, NOISY_COV } from './stats.js';
+import { modelResult, type PreparedModel, prepareFile, prepareModel, resultsFile } from './result.js';
 import { DEFAULT_PLAN, measure, type Progress, type TimingPlan, warmUp } from './timing.js';
-import { loadOnnxFile } from './onnx-inputs.js';
 
 export interface ProfileRequest {
   /** Zoo model names. */
   models?: string[];
-  /** A Hugging Face EfficientFormer config.json to profile instead of zoo models. */
+  /** A Hugging Face config.json to profile instead of zoo models. */
   hfConfig?: string;
   /** Checkpoint for the one model profiled (random weights otherwise). */
   ckpt?: string;
@@ -43,57 +42,51 @@ export interface ProfileRequest {
   /** Also time each model alone with spinning on, as apps deploy it (default true). */
   singleSession?: boolean;
   plan?: Partial<TimingPlan>;
-  /** Collect onnxruntime's per-node profile (in separate sessions, after timing). */
+  /** Collect the runtime's per-node profile (in separate sessions, after timing). */
   breakdown?: boolean;
   breakdownRuns?: number;
   progress?: Progress;
-  /** Device backends: --device (serial, UDID or name), --timeout per step, Apple team for signing. */
+  /** Device backends: --device (serial, UDID or name) and the seconds any one step may take. */
   device?: string;
   timeoutSeconds?: number;
-  team?: string;
-  perfTest?: string;
-}
-
-interface Prepared {
-  source: ModelSource;
-  partial: Omit<ModelResult, 'backend' | 'settings' | 'runs' | 'warmup_runs' | 'latency_ms' | 'noisy' | 'single_session'>;
-  namer?: BlockNamer;
-}
-
-function prepareModel(req: ModelRequest, batch: number): Prepared {
-  const built = buildWithWeights({ ...req, batch });
-  const model = built.entry.name;
-  const { bytes, onnx } = onnxBytes(built);
-  const counts = countBuilt(built, onnx);
-  const paper = built.entry.paper;
-  return {
-    source: { name: model, onnx: bytes, inputs: [{ name: 'image', shape: [batch, 3, built.resolution, built.resolution], dtype: 'float32' }] },
-    partial: {
-      model,
-      resolution: built.resolution,
-      batch,
-      params: counts.params,
-      macs: counts.macs,
-      paper: paper ? { top1: paper.top1Value, params_m: paper.paramsM, macs_g: paper.macsG, iphone12_ms: paper.iphone12Ms } : undefined,
-      baseline: Boolean(built.entry.baseline),
-    },
-    namer: zooBlockNamer(new Set(built.graph.modules.map((m) => m.path))),
-  };
-}
-
-function prepareFile(path: string, shapes: Record<string, number[]>): Prepared {
-  const source = loadOnnxFile(path, shapes);
-  return { source, partial: { model: source.name, batch: source.inputs[0]?.shape[0] ?? 1 } };
+  /** Values of the chosen backend's own options (see Backend.options), passed to it untouched. */
+  backendOptions?: Record<string, unknown>;
 }
 
 export async function profile(req: ProfileRequest): Promise<ResultsFile> {
   const backend = findBackend(req.backend ?? 'ort-cpu');
+  const backendOptions = req.backendOptions ?? {};
+  checkBackendOptions(backend, backendOptions);
   if (backend.kind === 'device') checkDeviceRequest(backend.id, req);
   await backend.ensureAvailable();
   const plan: TimingPlan = { ...DEFAULT_PLAN, ...req.plan, minTime: req.plan?.minTime ?? DEFAULT_PLAN.minTime };
   if (plan.runs !== undefined && plan.runs < 1) throw new UsageError('--runs must be at least 1');
   if (!(plan.minTime > 0)) throw new UsageError('--min-time must be a positive number of seconds');
   const batch = req.batch ?? 1;
+  const requests: ModelRequest[] = req.hfConfig ? [{ hfConfig: req.hfConfig }] : shardOf(req.models ?? [], req.shard).map((model) => ({ model }));
+  if (req.ckpt && requests.length !== 1) throw new UsageError('--ckpt needs exactly one model (--model NAME or --hf-config)');
+  // The checkpoint belongs to the user's model, never to the reference.
+  if (req.ckpt) requests[0].ckpt = req.ckpt;
+  if (req.reference && !requests.some((r) => r.model === req.reference)) requests.push({ model: req.reference });
+  const prepared = [...requests.map((r) => prepareModel({ ...r, resolution: req.resolution }, batch)), ...(req.onnxFiles ?? []).map((f) => prepareFile(f, req.shapes ?? {}))];
+  if (prepared.length === 0) throw new UsageError('nothing to profile: name --model or --onnx');
+  if (backend.kind === 'device') {
+    return profileOnDevice(backend, prepared, {
+      device: req.device,
+      threads: req.threads,
+      graphOptimization: req.graphOptimization ?? 'all',
+      executionProvider: req.executionProvider,
+      warmup: req.plan?.warmup,
+      runs: req.plan?.runs,
+      timeoutSeconds: req.timeoutSeconds,
+      backendOptions,
+      progress: req.progress,
+    });
+  }
+  return profileSessions(backend, prepared, req, plan);
+}
+
+async function profileSessions(backend: SessionBackend, prepared: PreparedModel[], req: ProfileRequest, plan: TimingPlan): Promise<ResultsFile> {
   const options: SessionOptions = {
     threads: req.threads,
     graphOptimization: req.graphOptimization ?? 'all',
@@ -101,18 +94,6 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
     // Interleaved sessions must not spin: idle pools would steal the busy one's cores.
     spinning: false,
   };
-  const requests: ModelRequest[] = req.hfConfig ? [{ hfConfig: req.hfConfig }] : shardOf(req.models ?? [], req.shard).map((model) => ({ model }));
-  if (req.ckpt && requests.length !== 1) throw new UsageError('--ckpt needs exactly one model (--model NAME or --hf-config)');
-  // The checkpoint belongs to the user's model, never to the reference.
-  if (req.ckpt) requests[0].ckpt = req.ckpt;
-  if (req.reference && !requests.some((r) => r.model === req.reference)) requests.push({ model: req.reference });
-  const prepared = [
-    ...requests.map((r) => prepareModel({ ...r, resolution: req.resolution }, batch)),
-    ...(req.onnxFiles ?? []).map((f) => prepareFile(f, req.shapes ?? {})),
-  ];
-  if (prepared.length === 0) throw new UsageError('nothing to profile: name --model or --onnx');
-  if (backend.kind === 'device') return profileDevice(backend, prepared, req);
-
   const sessions: BackendSession[] = [];
   let timings;
   try {
@@ -133,20 +114,20 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
   for (const p of prepared) {
     const t = timings.get(p.source.name)!;
     const stats = latencyStats(t.samples);
-    results.push({
-      ...p.partial,
-      backend: backend.id,
-      settings: { threads, graph_optimization: options.graphOptimization, execution_provider: options.executionProvider, spinning: false, interleaved: prepared.length > 1 },
-      runs: t.samples.length,
-      warmup_runs: t.warmupRuns,
-      latency_ms: stats,
-      noisy: (stats.cov ?? 0) > NOISY_COV,
-      vs_reference: referenceSamples && req.reference ? pairedRatios(req.reference, t.samples, referenceSamples) : undefined,
-      single_session: req.singleSession === false ? undefined : await singleSession(backend, p, options, plan),
-      breakdown: req.breakdown ? scaleToMedian(await breakdownOf(backend, p, options, req.breakdownRuns ?? 20), stats.median) : undefined,
-    });
+    const settings = { threads, graph_optimization: options.graphOptimization, execution_provider: options.executionProvider, spinning: false, interleaved: prepared.length > 1 };
+    results.push(
+      modelResult(
+        p.facts,
+        { backend: backend.id, settings, runs: t.samples.length, warmupRuns: t.warmupRuns, stats },
+        {
+          vs_reference: referenceSamples && req.reference ? pairedRatios(req.reference, t.samples, referenceSamples) : undefined,
+          single_session: req.singleSession === false ? undefined : await singleSession(backend, p, options, plan),
+          breakdown: req.breakdown ? scaleToMedian(await breakdownOf(backend, p, options, req.breakdownRuns ?? 20), stats.median) : undefined,
+        },
+      ),
+    );
   }
-  return { schema: RESULTS_SCHEMA, env: captureEnvironment({ ...backend.environment(), threads: String(threads) }), results };
+  return resultsFile({ ...backend.environment(), threads: String(threads) }, results);
 }
 
 /** What only an in-process, interleaving backend can do. */
@@ -156,21 +137,6 @@ function checkDeviceRequest(id: string, req: ProfileRequest): void {
   if (req.plan?.minTime !== undefined) {
     throw new UsageError(`${id} runs a fixed number of runs on the device: use --runs, not --min-time`);
   }
-}
-
-function profileDevice(backend: DeviceBackend, prepared: Prepared[], req: ProfileRequest): Promise<ResultsFile> {
-  return profileOnDevice(backend, prepared, {
-    device: req.device,
-    threads: req.threads,
-    graphOptimization: req.graphOptimization ?? 'all',
-    executionProvider: req.executionProvider,
-    warmup: req.plan?.warmup,
-    runs: req.plan?.runs,
-    timeoutSeconds: req.timeoutSeconds,
-    team: req.team,
-    perfTest: req.perfTest,
-    progress: req.progress,
-  });
 }
 
 /** A deterministic slice of the model list: every count-th model, starting at index. */
@@ -191,7 +157,7 @@ function pairedRatios(reference: string, samples: number[], referenceSamples: nu
 }
 
 /** The model alone, one live session, spinning on: the latency an app sees. */
-async function singleSession(backend: SessionBackend, p: Prepared, options: SessionOptions, plan: TimingPlan): Promise<ModelResult['single_session']> {
+async function singleSession(backend: SessionBackend, p: PreparedModel, options: SessionOptions, plan: TimingPlan): Promise<ModelResult['single_session']> {
   const session = await backend.open(p.source, { ...options, spinning: true });
   try {
     const own: TimingPlan = { ...plan, runs: plan.runs, minTime: plan.minTime / 2 };
@@ -203,7 +169,7 @@ async function singleSession(backend: SessionBackend, p: Prepared, options: Sess
 }
 
 /** A separate profiling session: the profiler's own overhead must not touch the timed runs. */
-async function breakdownOf(backend: SessionBackend, p: Prepared, options: SessionOptions, runs: number) {
+async function breakdownOf(backend: SessionBackend, p: PreparedModel, options: SessionOptions, runs: number) {
   const dir = mkdtempSync(join(tmpdir(), 'eformer-ortprof-'));
   try {
     const session = await backend.open(p.source, { ...options, profilePrefix: join(dir, 'trace') });

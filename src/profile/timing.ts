@@ -11,6 +11,10 @@
  * their single-session latency. The profiler therefore runs this loop with spinning off
  * and measures single-session latency with spinning on separately (see profile.ts).
  */
+import type { Turn } from '../backends/backend.js';
+import { median } from '../core/stats.js';
+
+export type { Turn };
 
 export interface TimedSession {
   id: string;
@@ -44,11 +48,6 @@ const SETTLE_TOLERANCE = 0.05;
 const MAX_WARMUP_RUNS = 200;
 const MAX_WARMUP_MS = 5000;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
-
 /** Warm one session up; returns the runs spent and the last latency seen. */
 export async function warmUp(session: TimedSession, fixed?: number): Promise<{ runs: number; latency: number }> {
   const seen: number[] = [];
@@ -70,16 +69,11 @@ export async function warmUp(session: TimedSession, fixed?: number): Promise<{ r
 }
 
 /**
- * How a model's turn in the round-robin goes. Run by run (keep 1, rewarm 0) suits onnxruntime-node.
- * Some backends pay for switching: in Chromium, the first ort-web run after another page ran was
- * about 50% slower (efficientformerv2_s0: 92 against 61 ms), so each turn there starts with
- * discarded re-warm runs and keeps a few runs after them.
+ * Run by run (keep 1, rewarm 0) suits onnxruntime-node. Some backends pay for switching: in
+ * Chromium, the first ort-web run after another page ran was about 50% slower
+ * (efficientformerv2_s0: 92 against 61 ms), so each turn there starts with discarded re-warm
+ * runs and keeps a few runs after them (the backend declares its Turn).
  */
-export interface Turn {
-  keep: number;
-  rewarm: number;
-}
-
 export const RUN_BY_RUN: Turn = { keep: 1, rewarm: 0 };
 
 export async function measure(sessions: TimedSession[], plan: TimingPlan, progress?: Progress, turn: Turn = RUN_BY_RUN): Promise<Map<string, Timing>> {

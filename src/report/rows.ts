@@ -1,5 +1,5 @@
 /** The summary row every report format shows per result, computed from the results file only. */
-import type { ModelResult, ResultsFile } from './results.js';
+import type { ModelResult, ResultsFile } from '../results/results.js';
 
 export interface SummaryRow {
   model: string;

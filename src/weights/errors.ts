@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 
 /** Anything wrong with a checkpoint file: one clear line, exit 2. */
 export class CheckpointError extends UsageError {}

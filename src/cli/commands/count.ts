@@ -1,27 +1,21 @@
 import type { Command } from 'commander';
-import { countModel } from '../../api.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../core/errors.js';
 import { findModel, modelNames, zoo } from '../../models/index.js';
-import { countTable, layerTable } from '../../report/count-table.js';
-import { integer, modelList } from '../options.js';
+import { countModel } from '../../pipeline/index.js';
+import { countTable, layerTable } from '../../report/count-tables.js';
+import { addModelFlags, type ModelFlags } from '../flags.js';
 
-interface CountOptions {
+interface CountOptions extends ModelFlags {
   model?: string[];
-  hfConfig?: string;
-  ckpt?: string;
-  resolution?: number;
   json?: boolean;
   byLayer?: boolean;
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('count')
-    .description("count params and MACs: the paper's toolbox convention, exact totals, and what the deployed ONNX holds")
-    .option('-m, --model <names>', 'model name(s), comma-separated or repeated; "all" for the zoo (default: all)', modelList)
-    .option('-r, --resolution <n>', 'input resolution (default 224)', integer('--resolution'))
-    .option('--hf-config <file>', 'count the architecture a Hugging Face EfficientFormer config.json defines')
-    .option('--ckpt <file>', 'also load this checkpoint, strictly, to prove it matches the model')
+    .description("count params and MACs: the paper's toolbox convention, exact totals, and what the deployed ONNX holds");
+  addModelFlags(cmd, { several: true, help: 'model name(s), comma-separated or repeated; "all" for the zoo (default: all)' }, 'also load this checkpoint, strictly, to prove it matches the model')
     .option('--json', 'print an array of JSON records')
     .option('--by-layer', 'per-layer table with per-stage subtotals')
     .action((opts: CountOptions) => {

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import Table from 'cli-table3';
-import { listDevices } from '../../devices/index.js';
-import { MissingToolError } from '../../errors.js';
-import { plain } from '../../report/format.js';
+import { listDevices } from '../../backends/index.js';
+import { MissingToolError } from '../../core/errors.js';
+import { renderTable } from '../../core/table.js';
 
 export function register(program: Command): void {
   program
@@ -13,10 +12,8 @@ export function register(program: Command): void {
       const listings = await listDevices();
       if (opts.json) console.log(JSON.stringify(listings, null, 2));
       else {
-        const table = new Table({ ...plain, head: ['platform', 'id (--device)', 'name', 'kind', 'os', 'state'] });
-        for (const l of listings) for (const d of l.devices) table.push([l.platform, d.id, d.name, d.kind, d.os ?? '-', d.state]);
-        if (listings.some((l) => l.devices.length)) console.log(table.toString());
-        else console.log('no devices connected');
+        const rows = listings.flatMap((l) => l.devices.map((d) => [l.platform, d.id, d.name, d.kind, d.os ?? '-', d.state]));
+        console.log(rows.length ? renderTable(['platform', 'id (--device)', 'name', 'kind', 'os', 'state'], rows) : 'no devices connected');
         for (const l of listings) if (l.problem) console.log(`${l.platform}: ${l.problem}`);
       }
       // Exit 3 only when no platform's tool could even be asked.

@@ -1,19 +1,14 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { exportModel } from '../../api.js';
-import { UsageError } from '../../errors.js';
-import { DEFAULT_OPSET } from '../../export/onnx.js';
+import { UsageError } from '../../core/errors.js';
+import { exportModel } from '../../export/index.js';
 import { zoo } from '../../models/index.js';
+import { DEFAULT_OPSET } from '../../onnx/lower.js';
+import { countTable } from '../../report/count-tables.js';
+import { addModelFlags, CKPT_HELP, integer, type ModelFlags } from '../flags.js';
 
-const paperOf = (name: string) => zoo.find((m) => m.name === name)?.paper;
-import { countTable } from '../../report/count-table.js';
-import { integer } from '../options.js';
-
-interface ExportOptions {
+interface ExportOptions extends ModelFlags {
   model?: string;
-  hfConfig?: string;
-  ckpt?: string;
-  resolution?: number;
   onnx?: boolean;
   outDir: string;
   opset: number;
@@ -29,14 +24,11 @@ interface ExportOptions {
   verify?: boolean;
 }
 
+const paperOf = (name: string) => zoo.find((m) => m.name === name)?.paper;
+
 export function register(program: Command): void {
-  program
-    .command('export')
-    .description('build a model from its TypeScript spec and write DIR/NAME.onnx (atomically)')
-    .option('-m, --model <name>', 'model name (see `eformer models`)')
-    .option('--hf-config <file>', 'build the architecture from a Hugging Face EfficientFormer config.json instead')
-    .option('--ckpt <file>', 'weights: .pth/.pt (zip) or .safetensors, original, timm or Hugging Face naming')
-    .option('-r, --resolution <n>', 'input resolution (default 224)', integer('--resolution'))
+  const cmd = program.command('export').description('build a model from its TypeScript spec and write DIR/NAME.onnx (atomically)');
+  addModelFlags(cmd, { several: false, help: 'model name (see `eformer models`)' }, CKPT_HELP)
     .option('--onnx', 'write ONNX')
     .option('-o, --out-dir <dir>', 'output folder (created if missing)', '.')
     .option('--opset <n>', `ONNX opset, 17 to 21`, integer('--opset'), DEFAULT_OPSET)
@@ -47,7 +39,7 @@ export function register(program: Command): void {
     .addOption(new Option('--precision <p>', 'Core ML compute precision (default fp16 for mlprogram, fp32 for neuralnetwork)').choices(['fp16', 'fp32']))
     .option('--min-target <target>', 'minimum deployment target, iOS16 or later', 'iOS16')
     .addOption(new Option('--input-type <type>', 'an ImageType input with ImageNet normalisation folded in, or a plain tensor').choices(['image', 'tensor']).default('image'))
-    .addOption(new Option('--quantize <mode>', "coremltools weight compression (ML Program only)").choices(['int8', 'palettize4', 'palettize6']))
+    .addOption(new Option('--quantize <mode>', 'coremltools weight compression (ML Program only)').choices(['int8', 'palettize4', 'palettize6']))
     .option('--timeout <s>', 'seconds before the Core ML bridge is stopped', integer('--timeout'), 600)
     .option('--verify', 'on macOS, also run the Core ML model and compare it with onnxruntime (max error)')
     .action(async (opts: ExportOptions) => {

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
-import { readResults } from '../../report/results.js';
-import { addGateOptions, type GateFlags, runGate } from '../gate-run.js';
+import { GateFailure } from '../../core/errors.js';
+import { type GateSettings, runGate } from '../../gate/run.js';
+import { readResults } from '../../results/results.js';
+import { addGateFlags } from '../flags.js';
 
-interface GateOptions extends GateFlags {
+interface GateOptions extends GateSettings {
   baseline: string;
   current: string;
 }
@@ -14,7 +16,12 @@ export function register(program: Command): void {
     .requiredOption('--baseline <file>', 'results JSON of the main branch')
     .requiredOption('--current <file>', 'results JSON of the change')
     .option('--reference <model>', 'compare latency as the per-round ratio to this model (it must be in both files, measured with --reference)');
-  addGateOptions(cmd).action((opts: GateOptions) => {
-    runGate(opts.baseline, readResults(opts.current), opts.current, opts);
-  });
+  addGateFlags(cmd).action((opts: GateOptions) => gateAndReport(opts.baseline, readResults(opts.current), opts.current, opts));
+}
+
+/** Run the gate, print its verdict, and fail (exit 1) on a regression. Shared with `profile --baseline`. */
+export function gateAndReport(...args: Parameters<typeof runGate>): void {
+  const run = runGate(...args);
+  for (const line of run.lines) console.log(line);
+  if (run.failed.length) throw new GateFailure(`regression in ${run.failed.join(', ')}`);
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { zoo } from '../../models/index.js';
-import { modelsTable } from '../../report/count-table.js';
+import { modelsTable } from '../../report/count-tables.js';
 
 export function register(program: Command): void {
   program

@@ -1,36 +1,33 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { writeFileAtomic } from '../../export/write.js';
-import { modelNames, findModel } from '../../models/index.js';
-import { profile, type ProfileRequest } from '../../profile/profile.js';
-import { DeviceError, UsageError } from '../../errors.js';
-import type { ResultsFile } from '../../report/results.js';
-import { parseShapeOption } from '../../profile/onnx-inputs.js';
-import { backends } from '../../profile/backends/index.js';
-import { findFormat } from '../../report/formats/index.js';
+import { backends } from '../../backends/index.js';
+import { DeviceError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/fs.js';
+import { referenceFor } from '../../gate/run.js';
+import { findModel, modelNames } from '../../models/index.js';
+import { parseShapeOption } from '../../onnx/read.js';
+import { profile } from '../../profile/profile.js';
+import { findFormat, formats } from '../../report/formats/index.js';
+import type { ResultsFile } from '../../results/results.js';
+import { addBackendFlags, backendOptionValues } from '../backend-flags.js';
+import { addGateFlags, addModelFlags, integer, type ModelFlags, positiveSeconds } from '../flags.js';
 import { progressBar } from '../progress.js';
-import { addGateOptions, type GateFlags, referenceFor, runGate } from '../gate-run.js';
-import { integer, modelList } from '../options.js';
+import { gateAndReport } from './gate.js';
 
-interface ProfileOptions extends GateFlags {
+interface ProfileOptions extends ModelFlags {
+  [flag: string]: unknown;
   shard?: { index: number; count: number };
   baseline?: string;
   model?: string[];
-  hfConfig?: string;
-  ckpt?: string;
   onnx?: string[];
   shape?: Record<string, number[]>;
   backend: string;
   threads?: number;
   graphOpt: 'disabled' | 'basic' | 'extended' | 'all';
   ep?: string;
-  computeUnits?: string;
   device?: string;
   timeout?: number;
-  team?: string;
-  perfTest?: string;
   batch: number;
-  resolution?: number;
   warmup?: number;
   runs?: number;
   minTime?: number;
@@ -39,13 +36,9 @@ interface ProfileOptions extends GateFlags {
   json?: string;
   format: string;
   quiet?: boolean;
+  reference?: string;
+  config?: string;
 }
-
-const positiveSeconds = (flag: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number of seconds, got '${value}'`);
-  return n;
-};
 
 const shapes = (value: string, previous: Record<string, number[]> = {}) => {
   const [name, shape] = parseShapeOption(value);
@@ -58,44 +51,39 @@ const shardOption = (value: string) => {
   return { index: Number(m[1]), count: Number(m[2]) };
 };
 
+/** Formats that print to a terminal (the HTML report is for `eformer report -o`). */
+const PRINTABLE = formats.filter((f) => f.id !== 'html').map((f) => f.id);
+
 export function register(program: Command): void {
   const cmd = program
     .command('profile')
-    .description('measure params, MACs and latency; with no arguments, the paper zoo on the embedded ONNX Runtime CPU backend')
-    .option('-m, --model <names>', 'zoo model(s), comma-separated or repeated (default: the whole zoo unless --onnx)', modelList)
-    .option('--hf-config <file>', 'profile the architecture a Hugging Face EfficientFormer config.json defines')
-    .option('--ckpt <file>', 'weights for the one model profiled (default: seeded random weights)')
+    .description('measure params, MACs and latency; with no arguments, the paper zoo on the embedded ONNX Runtime CPU backend');
+  addModelFlags(cmd, { several: true, help: 'zoo model(s), comma-separated or repeated (default: the whole zoo unless --onnx)' }, 'weights for the one model profiled (default: seeded random weights)')
     .option('--onnx <files...>', 'profile ONNX files you bring instead of (or besides) zoo models')
     .option('--shape <name=dims>', 'input shape for a dynamic input of --onnx, e.g. image=1x3x224x224 (repeatable)', shapes)
-    .addOption(new Option('-b, --backend <id>', 'where to run').choices(backends.map((b) => b.id)).default('ort-cpu'))
+    .addOption(new Option('-b, --backend <id>', `where to run: ${backends.map((b) => `${b.id} (${b.description})`).join('; ')}`).choices(backends.map((b) => b.id)).default('ort-cpu'))
     .option('-t, --threads <n>', "intra-op threads (default: all cores; on a device, the runtime's choice)", integer('--threads'))
     .addOption(new Option('--graph-opt <level>', 'onnxruntime graph optimisation level').choices(['disabled', 'basic', 'extended', 'all']).default('all'))
-    .option('--ep <provider>', 'execution provider: cpu (default) and what onnxruntime-node bundles; wasm on ort-web; cpu, xnnpack, nnapi on ort-android')
-    .addOption(new Option('--compute-units <units>', 'Core ML compute units (coreml backend)').choices(['all', 'cpuOnly', 'cpuAndGPU', 'cpuAndNeuralEngine']))
-    .option('--device <id>', 'device backends: the adb serial, or the UDID or name of the iPhone, iPad or Mac (see `eformer devices`)')
-    .option('--timeout <s>', 'device backends: seconds any one step on the device may take (default 600)', positiveSeconds('--timeout'))
-    .option('--team <id>', 'coreml on an iPhone/iPad: the Apple development team that signs the test harness')
-    .option('--perf-test <file>', 'ort-android: an onnxruntime_perf_test built for the device (default: $EFORMER_PERF_TEST)')
+    .option('--ep <provider>', 'execution provider: cpu (default) and what onnxruntime-node bundles; wasm on ort-web; cpu, xnnpack, nnapi on ort-android');
+  addBackendFlags(cmd)
     .option('--batch <n>', 'batch size', integer('--batch'), 1)
-    .option('-r, --resolution <n>', 'input resolution of zoo models (default 224)', integer('--resolution'))
     .option('--warmup <n>', 'fixed warm-up runs (default: until latency settles; device backends: 10)', integer('--warmup', 0))
     .option('--runs <n>', 'timed runs per model (default: adaptive, see --min-time; device backends: 100)', integer('--runs'))
     .option('--min-time <s>', 'seconds of timed runs per model when --runs is not given (default: 2)', positiveSeconds('--min-time'))
     .option('--no-single-session', 'skip timing each model alone with thread spinning on (the as-deployed figure)')
     .option('--breakdown', "per-op breakdown from onnxruntime's own profiler (separate sessions, after timing)")
     .option('--json <file>', 'write the results JSON (schema eformer.results/1) to FILE')
-    .addOption(new Option('--format <format>', 'what to print').choices(['table', 'markdown', 'csv']).default('table'))
+    .addOption(new Option('--format <format>', 'what to print').choices(PRINTABLE).default('table'))
     .option('-q, --quiet', 'no progress bar')
     .option('--reference <model>', "also time this model every round and record each model's ratio to it (what the gate compares)")
     .option('--shard <i/n>', 'measure only slice I of N of the models (the reference is always measured)', shardOption)
     .option('--baseline <file>', 'then gate the results against this baseline (exit 1 on a regression)');
-  addGateOptions(cmd)
-    .action(async (opts: ProfileOptions) => {
-      if (opts.computeUnits && opts.backend !== 'coreml') throw new UsageError('--compute-units belongs to --backend coreml');
-      if (opts.computeUnits && opts.ep) throw new UsageError('give --compute-units or --ep, not both');
-      const models = opts.model ?? (opts.onnx?.length || opts.hfConfig ? [] : modelNames());
-      models.forEach(findModel);
-      const request: ProfileRequest = {
+  addGateFlags(cmd).action(async (opts: ProfileOptions) => {
+    const models = opts.model ?? (opts.onnx?.length || opts.hfConfig ? [] : modelNames());
+    models.forEach(findModel);
+    let results: ResultsFile;
+    try {
+      results = await profile({
         models,
         hfConfig: opts.hfConfig,
         ckpt: opts.ckpt,
@@ -106,29 +94,25 @@ export function register(program: Command): void {
         batch: opts.batch,
         threads: opts.threads,
         graphOptimization: opts.graphOpt,
-        executionProvider: opts.computeUnits ?? opts.ep,
+        executionProvider: opts.ep,
         device: opts.device,
         timeoutSeconds: opts.timeout,
-        team: opts.team,
-        perfTest: opts.perfTest,
+        backendOptions: backendOptionValues(opts),
         singleSession: opts.singleSession,
         reference: referenceFor(opts),
         shard: opts.shard,
         breakdown: opts.breakdown,
         plan: { warmup: opts.warmup, runs: opts.runs, minTime: opts.minTime },
         progress: progressBar([...models, ...(opts.onnx ?? []).map((f) => f.replace(/^.*\//, '').replace(/\.onnx$/, ''))], Boolean(opts.quiet)),
-      };
-      let results: ResultsFile;
-      try {
-        results = await profile(request);
-      } catch (err) {
-        // A device that failed part-way: keep what it measured, then report the failure.
-        if (err instanceof DeviceError && (err.partial as ResultsFile | undefined)?.results.length) show(err.partial as ResultsFile, opts);
-        throw err;
-      }
-      show(results, opts);
-      if (opts.baseline) runGate(opts.baseline, results, opts.json, opts);
-    });
+      });
+    } catch (err) {
+      // A device that failed part-way: keep what it measured, then report the failure.
+      if (err instanceof DeviceError && (err.partial as ResultsFile | undefined)?.results.length) show(err.partial as ResultsFile, opts);
+      throw err;
+    }
+    show(results, opts);
+    if (opts.baseline) gateAndReport(opts.baseline, results, opts.json, opts);
+  });
 }
 
 /** Write the JSON (when asked) and print the report. */

@@ -1,5 +1,6 @@
 /**
- * EfficientFormer V1's 4-D token mixer, x + ls * (pool(x) - x), rewritten as
+ * The pooling token mixer (PoolFormer's, used by EfficientFormer V1), x + ls * (pool(x) - x),
+ * rewritten as
  *   depthwise_1x1(x; 1 - ls) + depthwise_1x1(pool(x); ls),
  * the same function in real arithmetic. The Sub and the broadcast Mul force onnxruntime
  * to leave its channel-blocked (NCHWc) layout around every block; two depthwise 1x1 convs

@@ -25,8 +25,8 @@ export function absorbInto(graph: Graph, producer: Node, node: Node): void {
 }
 
 /**
- * Scale output channel o of a conv or linear weight by factor[o] (and its bias, when
- * present). `perChannel` has one entry per output channel.
+ * Scale output channel o of a conv or linear weight, and its bias (zero when absent), by
+ * `factor(o)`. Returns new arrays; the inputs are left as they are.
  */
 export function scaleOutputChannels(
   weight: Float32Array | undefined,

@@ -1,4 +1,4 @@
-import type { ResultsFile } from '../results.js';
+import type { ResultsFile } from '../../results/results.js';
 
 /** A report format: one file each under formats/. */
 export interface ReportFormat {

@@ -4,10 +4,9 @@
  * bars. Inline CSS and SVG only: no scripts, no network.
  */
 import { allResults, columnsFor, environmentLine, summaryRow } from '../rows.js';
-import type { ModelResult, ResultsFile } from '../results.js';
+import { escapeMarkup as esc } from '../../core/text.js';
+import type { ModelResult, ResultsFile } from '../../results/results.js';
 import type { ReportFormat } from './format.js';
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 const W = 720;
 const H = 420;

@@ -1,5 +1,5 @@
 /** Report formats by id. A new format is one file in this folder and one line here. */
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../core/errors.js';
 import { csvFormat } from './csv.js';
 import type { ReportFormat } from './format.js';
 import { htmlFormat } from './html.js';

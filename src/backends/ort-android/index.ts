@@ -1,0 +1,143 @@
+/**
+ * ONNX Runtime on an Android phone over adb: each model goes to a fresh folder under
+ * /data/local/tmp with an onnxruntime_perf_test built for the device, which loads it, runs it
+ * once (its only warm-up), times --runs runs and prints the statistics eformer reads back.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { DeviceError, MissingToolError } from '../../core/errors.js';
+import { chooseDevice, type Device, label } from '../../devices/device.js';
+import { runTool, type Step, type ToolOutput, toolVersion } from '../../devices/tool.js';
+import type { DeviceBackend, DeviceRunOptions } from '../backend.js';
+import { ADB_INSTALL, listAndroidDevices } from './devices.js';
+import { parsePerfTest, PerfTestOutputError, perfTestFailure } from './perf-test.js';
+
+const PERF_TEST = 'onnxruntime_perf_test';
+const PERF_TEST_HOWTO =
+  "build it with onnxruntime's ./build.sh --android --android_abi arm64-v8a --android_sdk_path SDK --android_ndk_path NDK --config Release " +
+  '(add --use_xnnpack or --use_nnapi for those providers; it lands in build/Android/Release/), then pass --perf-test PATH (or set EFORMER_PERF_TEST)';
+const LEVELS: Record<DeviceRunOptions['graphOptimization'], number> = { disabled: 0, basic: 1, extended: 2, all: 99 };
+
+// What adb prints when the device went away between (or during) steps.
+const GONE = [/device '[^']*' not found/, /device not found/, /device offline/, /error: closed/, /no devices\/emulators found/];
+
+function adbFailure(output: string): string | undefined {
+  if (GONE.some((re) => re.test(output))) return 'the device disconnected (reconnect it, check `adb devices`, then run again)';
+  if (/device unauthorized/.test(output)) return 'the device is no longer authorized: unlock it and accept the USB debugging prompt';
+  return undefined;
+}
+
+let adbVersion: string | undefined;
+
+/** The perf_test binary to push: --perf-test, else $EFORMER_PERF_TEST. */
+function findPerfTest(given: string | undefined): string {
+  const path = given ?? process.env.EFORMER_PERF_TEST;
+  if (!path) throw new MissingToolError(`ort-android needs an ${PERF_TEST} built for the device: ${PERF_TEST_HOWTO}`);
+  if (!existsSync(path)) throw new MissingToolError(`${PERF_TEST} not found at ${path}: ${PERF_TEST_HOWTO}`);
+  return path;
+}
+
+/** `adb -s SERIAL ...` for one step on one device, failing as one line that names both. */
+function adbOn(device: Device, timeoutSeconds: number) {
+  return (step: string, args: string[], explain: Step['explain'] = adbFailure): Promise<ToolOutput> =>
+    runTool('adb', ['-s', device.id, ...args], { device: label(device), step, timeoutSeconds, install: ADB_INSTALL, explain });
+}
+
+/** `getprop` prints `[ro.product.model]: [Pixel 7]` lines. */
+export function parseGetprop(text: string): Record<string, string> {
+  return Object.fromEntries([...text.matchAll(/^\[([^\]]+)\]:\s*\[(.*)\]\s*$/gm)].map((m) => [m[1], m[2]]));
+}
+
+/** The one shell command that runs perf_test in the work folder. */
+function perfTestCommand(dir: string, options: DeviceRunOptions, withLibrary: boolean): string {
+  const args = ['-I', '-m', 'times', '-r', String(options.runs), '-s', '-e', options.executionProvider];
+  // perf_test hands -x to XNNPACK's own pool as well (and turns spinning off for it), so one
+  // thread count serves every provider.
+  if (options.threads !== undefined) args.push('-x', String(options.threads));
+  args.push('-o', String(LEVELS[options.graphOptimization]), 'model.onnx');
+  const env = withLibrary ? `LD_LIBRARY_PATH=${dir} ` : '';
+  return `cd ${dir} && ${env}./${PERF_TEST} ${args.join(' ')}`;
+}
+
+/** perf_test's figures, or a DeviceError saying which are missing. */
+function readReport(stdout: string, device: Device, modelName: string) {
+  try {
+    return parsePerfTest(stdout);
+  } catch (err) {
+    if (!(err instanceof PerfTestOutputError)) throw err;
+    throw new DeviceError(label(device), `read ${PERF_TEST} output`, `could not read the figures for ${modelName}: ${err.message}`);
+  }
+}
+
+export const ortAndroid: DeviceBackend = {
+  kind: 'device',
+  id: 'ort-android',
+  platform: 'android',
+  description: 'ONNX Runtime on an Android device over adb (onnxruntime_perf_test)',
+  fixedWarmupRuns: 1,
+  options: [{ flags: '--perf-test <file>', key: 'perfTest', description: 'an onnxruntime_perf_test built for the device (default: $EFORMER_PERF_TEST)' }],
+
+  async ensureAvailable() {
+    const { stdout } = await runTool('adb', ['version'], { device: 'adb', step: 'check adb', timeoutSeconds: 30, install: ADB_INSTALL });
+    adbVersion = stdout.split('\n')[0].trim() || undefined;
+  },
+
+  executionProviders: () => ['cpu', 'xnnpack', 'nnapi'],
+
+  environment: (): Record<string, string> => (adbVersion ? { adb: adbVersion } : {}),
+
+  async probe() {
+    const perfTest = process.env.EFORMER_PERF_TEST;
+    return [
+      { name: 'adb', found: await toolVersion('adb', ['version']), install: 'apt-get install -y adb' },
+      {
+        name: 'onnxruntime_perf_test (Android)',
+        found: perfTest && existsSync(perfTest) ? perfTest : undefined,
+        install: "build it for the phone with onnxruntime's build.sh --android, then set EFORMER_PERF_TEST or pass --perf-test",
+      },
+    ];
+  },
+
+  listDevices: (timeoutSeconds) => listAndroidDevices(timeoutSeconds),
+
+  async selectDevice(wanted, { timeoutSeconds }) {
+    const device = chooseDevice(await listAndroidDevices(timeoutSeconds), wanted, 'Android devices');
+    const { stdout } = await adbOn(device, timeoutSeconds)('read device properties', ['shell', 'getprop']);
+    const props = parseGetprop(stdout);
+    const model = props['ro.product.model'] || device.model;
+    const release = props['ro.build.version.release'];
+    return { ...device, model, name: device.name === device.id && model ? model : device.name, os: release ? `Android ${release}` : device.os };
+  },
+
+  async measure(device, model, options) {
+    const perfTest = findPerfTest(options.backendOptions.perfTest as string | undefined);
+    const library = join(dirname(perfTest), 'libonnxruntime.so');
+    const withLibrary = existsSync(library);
+    const adb = adbOn(device, options.timeoutSeconds);
+    const dir = `/data/local/tmp/eformer-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const onnx = join(options.workDir, 'model.onnx');
+    writeFileSync(onnx, model.onnx);
+
+    await adb('create a work folder on the device', ['shell', `mkdir -p ${dir}`]);
+    try {
+      await adb(`push ${model.name}`, ['push', onnx, `${dir}/model.onnx`]);
+      await adb(`push ${PERF_TEST}`, ['push', perfTest, `${dir}/${PERF_TEST}`]);
+      if (withLibrary) await adb('push libonnxruntime.so', ['push', library, `${dir}/libonnxruntime.so`]);
+      await adb(`make ${PERF_TEST} executable`, ['shell', `chmod 755 ${dir}/${PERF_TEST}`]);
+      const { stdout } = await adb(`run ${PERF_TEST} on ${model.name}`, ['shell', perfTestCommand(dir, options, withLibrary)], (output, code) => adbFailure(output) ?? perfTestFailure(output, code));
+      const report = readReport(stdout, device, model.name);
+      return {
+        summary: report.summary,
+        // perf_test's first inference is its one and only warm-up run; --warmup cannot change that.
+        warmupRuns: this.fixedWarmupRuns ?? 1,
+        loadMs: report.loadMs,
+        firstRunMs: report.firstRunMs,
+        settings: { perf_test: basename(perfTest), ...(report.threads !== undefined ? { threads: report.threads } : {}) },
+      };
+    } finally {
+      // Best effort: a folder left behind must never hide why the run failed.
+      await adb('remove the work folder', ['shell', `rm -rf ${dir}`]).catch(() => undefined);
+    }
+  },
+};

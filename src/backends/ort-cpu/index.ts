@@ -1,0 +1,112 @@
+/** The embedded desktop runtime: onnxruntime-node, in this process. */
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import type { Tensor } from 'onnxruntime-node';
+import { MissingToolError, UsageError } from '../../core/errors.js';
+import { firstLine } from '../../core/text.js';
+import { onnxruntime } from '../../onnx/runtime.js';
+import type { BackendSession, ModelSource, SessionBackend, SessionOptions } from '../backend.js';
+
+/** Deterministic input data: what fills an input does not change CPU latency, but NaNs could. */
+function fill(shape: number[], dtype: 'float32' | 'int64'): Tensor {
+  const ort = onnxruntime();
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (dtype === 'int64') return new ort.Tensor('int64', new BigInt64Array(n), shape);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = Math.sin(i * 0.37);
+  return new ort.Tensor('float32', data, shape);
+}
+
+function newestTrace(prefix: string): string | undefined {
+  const dir = dirname(prefix);
+  if (!existsSync(dir)) return undefined;
+  const files = readdirSync(dir).filter((f) => f.startsWith(basename(prefix)) && f.endsWith('.json'));
+  return files.length ? join(dir, files.sort().at(-1)!) : undefined;
+}
+
+export const ortCpu: SessionBackend = {
+  kind: 'session',
+  id: 'ort-cpu',
+  description: 'ONNX Runtime on this machine (onnxruntime-node, in-process)',
+
+  async ensureAvailable() {
+    try {
+      onnxruntime();
+    } catch (err) {
+      throw new MissingToolError(`onnxruntime-node does not load: ${firstLine(err)}; run 'npm ci'`);
+    }
+  },
+
+  /** The providers whose binaries ship inside the installed onnxruntime-node package. */
+  executionProviders() {
+    return onnxruntime()
+      .listSupportedBackends()
+      .filter((b) => b.bundled)
+      .map((b) => b.name);
+  },
+
+  environment() {
+    const ort = onnxruntime();
+    return { onnxruntime: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown' };
+  },
+
+  async probe() {
+    let found: string | undefined;
+    try {
+      found = `${this.environment().onnxruntime} (${this.executionProviders().join(', ')})`;
+    } catch {
+      found = undefined;
+    }
+    return [{ name: 'onnxruntime-node', found, install: 'npm ci' }];
+  },
+
+  async open(model: ModelSource, options: SessionOptions): Promise<BackendSession> {
+    const ort = onnxruntime();
+    const ep = options.executionProvider;
+    const known = ort.listSupportedBackends().find((b) => b.name === ep);
+    if (!known) throw new UsageError(`unknown execution provider '${ep}'; this onnxruntime-node offers: ${this.executionProviders().join(', ')}`);
+    if (!known.bundled) {
+      throw new MissingToolError(
+        `execution provider '${ep}' is not installed: onnxruntime-node fetches its ${ep} binaries at install time; on a machine with the ${ep} runtime, ` +
+          `drop 'onnxruntime-node-install=skip' from .npmrc and run 'npm ci' again (installed here: ${this.executionProviders().join(', ')})`,
+      );
+    }
+    let session: import('onnxruntime-node').InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(model.onnx, {
+        intraOpNumThreads: options.threads ?? 0,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: options.graphOptimization,
+        executionProviders: [options.executionProvider],
+        enableProfiling: Boolean(options.profilePrefix),
+        profileFilePrefix: options.profilePrefix,
+        extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
+      });
+    } catch (err) {
+      if (ep !== 'cpu') throw new MissingToolError(`execution provider '${ep}' could not start on this machine: ${firstLine(err)}`);
+      throw new UsageError(`onnxruntime cannot load ${model.name}: ${firstLine(err)}`);
+    }
+    const feeds = Object.fromEntries(model.inputs.map((i) => [i.name, fill(i.shape, i.dtype)]));
+    // Check the shapes once, outside any timing.
+    try {
+      await session.run(feeds);
+    } catch (err) {
+      await session.release();
+      const shapes = model.inputs.map((i) => `${i.name}=${i.shape.join('x')}`).join(', ');
+      throw new UsageError(`${model.name} rejects input ${shapes}: ${firstLine(err)}`);
+    }
+    return {
+      async run() {
+        const start = performance.now();
+        await session.run(feeds);
+        return performance.now() - start;
+      },
+      async close() {
+        if (options.profilePrefix) session.endProfiling();
+        await session.release();
+        return options.profilePrefix ? newestTrace(options.profilePrefix) : undefined;
+      },
+    };
+  },
+};

@@ -1,0 +1,60 @@
+/**
+ * Flags that several commands share, each defined once with one help text, and the option
+ * parsers that turn bad values into usage errors (exit 2) with one clear line.
+ */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { modelNames } from '../models/index.js';
+
+export function integer(what: string, min = 1) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${what} must be an integer of at least ${min}, got '${value}'`);
+    }
+    return n;
+  };
+}
+
+export const positiveSeconds = (flag: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number of seconds, got '${value}'`);
+  return n;
+};
+
+/** `--model a,b` or repeated `--model`; `all` means the whole zoo. */
+export function modelList(value: string, previous: string[] = []): string[] {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  return [...previous, ...names.flatMap((n) => (n === 'all' ? modelNames() : [n]))];
+}
+
+/** What picks the model: a zoo name (or several), or a Hugging Face config, with optional weights and size. */
+export interface ModelFlags {
+  hfConfig?: string;
+  ckpt?: string;
+  resolution?: number;
+}
+
+export function addModelFlags(cmd: Command, model: { several: boolean; help: string }, ckptHelp: string): Command {
+  const flag = model.several ? new Option('-m, --model <names>', model.help).argParser(modelList) : new Option('-m, --model <name>', model.help);
+  return cmd
+    .addOption(flag)
+    .option('--hf-config <file>', 'build the architecture a Hugging Face config.json defines (its model_type names the family) instead of a zoo model')
+    .option('--ckpt <file>', ckptHelp)
+    .option('-r, --resolution <n>', 'input resolution (default: the family\'s, 224 for the zoo)', integer('--resolution'));
+}
+
+export const CKPT_HELP = 'weights: .pth/.pt (zip) or .safetensors, in any naming the family accepts (original, timm, Hugging Face)';
+
+/** The regression gate's flags: `eformer gate` and `eformer profile --baseline`. */
+export function addGateFlags(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'budgets file (default: ./eformer.config.json when present)')
+    .option('--max-latency-increase <pct>', 'largest tolerated slowdown, also the minimum effect reported (default 5%)')
+    .option('--max-params-increase <n|pct>', 'params allowance, absolute or a percentage (default 0)')
+    .option('--max-macs-increase <n|pct>', 'MACs allowance, absolute or a percentage (default 0)')
+    .option('--max-latency-ms <ms>', "absolute ceiling on every model's current median")
+    .option('--junit <file>', 'also write the verdict as JUnit XML')
+    .option('--verdict <file>', 'also write the verdict as JSON (schema eformer.gate/1)')
+    .option('--markdown <file>', 'also write the Markdown summary (it is appended to $GITHUB_STEP_SUMMARY when set)')
+    .option('--update-baseline', 'after reporting, make the current results the new baseline and exit 0');
+}

@@ -1,0 +1,101 @@
+/**
+ * The one statistics module: every median, quantile and latency summary in eformer comes from
+ * here, so a figure means the same thing in the timing loop, the results file, the breakdown
+ * and the gate.
+ *
+ * Quantiles interpolate linearly between the two closest ranks: position (n - 1) * q in the
+ * sorted data (numpy's default, Hyndman & Fan type 7). The median of an even count is therefore
+ * the mean of the two middle values. Device harnesses that print their own summary may use
+ * another rule (onnxruntime_perf_test picks the nearest rank); such figures are marked
+ * `from_summary` in the results.
+ */
+
+export interface LatencyStats {
+  median: number;
+  mean: number;
+  p90: number;
+  p99: number;
+  min: number;
+  max: number;
+  /** Absent when only a harness's summary is known. */
+  std?: number;
+  /** Coefficient of variation: std / mean. */
+  cov?: number;
+  /** Distribution-free 95% confidence interval of the median (order statistics). */
+  median_ci95?: [number, number];
+  /** Every kept run, in order; empty when the harness printed only a summary. */
+  samples: number[];
+  /** True when these figures are a device harness's own summary, not computed from samples. */
+  from_summary?: boolean;
+}
+
+/** A latency summary when a harness prints statistics but not the runs themselves. */
+export interface SummaryStats {
+  runs: number;
+  mean: number;
+  min: number;
+  max: number;
+  median: number;
+  p90: number;
+  p99: number;
+}
+
+/** Quantile q of data already sorted ascending (type 7, see above). */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const pos = (n - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/** Ascending copy as a Float64Array (typed sort is numeric and fast in hot loops). */
+export function sortedCopy(values: ArrayLike<number>): Float64Array {
+  return Float64Array.from(values).sort();
+}
+
+export function median(values: ArrayLike<number>): number {
+  return quantile(sortedCopy(values), 0.5);
+}
+
+/**
+ * Ranks j < k with P(X(j) <= median <= X(k)) >= 95% for n samples, by the normal
+ * approximation to Binomial(n, 1/2): n/2 -+ 1.96 sqrt(n)/2.
+ */
+export function medianCi(sorted: ArrayLike<number>): [number, number] {
+  const n = sorted.length;
+  if (n < 6) return [sorted[0], sorted[n - 1]];
+  const half = (1.96 * Math.sqrt(n)) / 2;
+  const j = Math.max(0, Math.floor(n / 2 - half) - 1);
+  const k = Math.min(n - 1, Math.ceil(n / 2 + half));
+  return [sorted[j], sorted[k]];
+}
+
+export function latencyStats(samples: readonly number[]): LatencyStats {
+  const sorted = sortedCopy(samples);
+  const n = sorted.length;
+  const mean = sorted.reduce((s, v) => s + v, 0) / n;
+  const variance = n > 1 ? sorted.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1) : 0;
+  const std = Math.sqrt(variance);
+  return {
+    median: quantile(sorted, 0.5),
+    mean,
+    p90: quantile(sorted, 0.9),
+    p99: quantile(sorted, 0.99),
+    min: sorted[0],
+    max: sorted[n - 1],
+    std,
+    cov: mean > 0 ? std / mean : 0,
+    median_ci95: medianCi(sorted),
+    samples: [...samples],
+  };
+}
+
+/** Statistics a harness printed itself (P50 as the median); no samples, so no spread or CI. */
+export function summaryStats(s: SummaryStats): LatencyStats {
+  return { median: s.median, mean: s.mean, p90: s.p90, p99: s.p99, min: s.min, max: s.max, samples: [], from_summary: true };
+}
+
+/** Above this coefficient of variation a measurement is flagged as noisy. */
+export const NOISY_COV = 0.1;

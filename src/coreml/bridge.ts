@@ -1,0 +1,101 @@
+/**
+ * `eformer export --coreml`: the ONNX graph eformer wrote, rebuilt as a Core ML model by
+ * python/onnx_to_coreml.py (coremltools' MIL builder), called through execa. The package is
+ * written under a temporary name and renamed, so a failed conversion leaves nothing behind.
+ */
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { MissingToolError, UsageError } from '../core/errors.js';
+import { imagenetClasses } from '../data/imagenet.js';
+import { BRIDGE, findPython } from './python.js';
+
+/** A picture and onnxruntime's logits for it, for the bridge to compare Core ML against. */
+export interface ReferencePrediction {
+  /** Row-major RGB bytes of the model's input size. */
+  rgb: Uint8Array;
+  logits: Float32Array;
+}
+
+export interface CoremlOptions {
+  format?: 'mlprogram' | 'neuralnetwork';
+  precision?: 'fp16' | 'fp32';
+  minTarget?: string;
+  inputType?: 'image' | 'tensor';
+  quantize?: 'int8' | 'palettize4' | 'palettize6';
+  /** Attached class labels (ImageNet names when the model has 1000 classes). */
+  classes?: number;
+  metadata?: Record<string, string>;
+  /** Seconds before the bridge is stopped. */
+  timeout?: number;
+  /** On macOS, run the model through Core ML and compare it with this reference. */
+  verify?: ReferencePrediction;
+}
+
+export interface CoremlResult {
+  path: string;
+  bytes: number;
+  seconds: number;
+  report: { ops: Record<string, number>; inputs: { name: string }[]; outputs: { name: string }[]; weights_checked?: number; [k: string]: unknown };
+}
+
+const TARGET = /^(iOS|macOS)\d+$/;
+
+function sizeOf(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.size;
+  return readdirSync(path).reduce((sum, f) => sum + sizeOf(join(path, f)), 0);
+}
+
+/** Convert ONNX bytes to `out` (.mlpackage or .mlmodel). */
+export async function convertToCoreml(onnx: Uint8Array, out: string, options: CoremlOptions = {}): Promise<CoremlResult> {
+  const format = options.format ?? 'mlprogram';
+  if (format === 'neuralnetwork' && options.quantize) throw new UsageError('--quantize needs --coreml-format mlprogram');
+  const minTarget = options.minTarget ?? 'iOS16';
+  if (!TARGET.test(minTarget) || (minTarget.startsWith('iOS') && Number(minTarget.slice(3)) < 16)) {
+    throw new UsageError(`--min-target ${minTarget} is not supported: use iOS16 or later (or macOS13 and later)`);
+  }
+  const python = await findPython();
+  const work = mkdtempSync(join(tmpdir(), 'eformer-coreml-'));
+  const temp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp${format === 'mlprogram' ? '.mlpackage' : '.mlmodel'}`);
+  try {
+    writeFileSync(join(work, 'model.onnx'), onnx);
+    const args = [BRIDGE, '--onnx', join(work, 'model.onnx'), '--out', temp, '--format', format, '--min-target', minTarget, '--input-type', options.inputType ?? 'image', '--report', join(work, 'report.json')];
+    if (options.precision) args.push('--precision', options.precision);
+    if (options.quantize) args.push('--quantize', options.quantize);
+    if (options.classes === 1000) {
+      writeFileSync(join(work, 'labels.txt'), imagenetClasses().join('\n'));
+      args.push('--labels', join(work, 'labels.txt'));
+    }
+    args.push('--metadata', JSON.stringify(options.metadata ?? {}));
+    if (options.verify) {
+      const { rgb, logits } = options.verify;
+      writeFileSync(join(work, 'image.rgb'), rgb);
+      writeFileSync(join(work, 'logits.f32'), new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
+      args.push('--verify-image', join(work, 'image.rgb'), '--verify-logits', join(work, 'logits.f32'));
+    }
+    const start = performance.now();
+    const { execa } = await import('execa');
+    const r = await execa(python.path, args, { reject: false, timeout: (options.timeout ?? 600) * 1000, env: { PYTHONWARNINGS: 'ignore' } });
+    const seconds = (performance.now() - start) / 1000;
+    if (r.exitCode !== 0) throw bridgeError(r, python.source);
+    rmSync(out, { recursive: true, force: true });
+    renameSync(temp, out);
+    const report = JSON.parse(readFileSync(join(work, 'report.json'), 'utf8'));
+    return { path: out, bytes: sizeOf(out), seconds, report };
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The bridge's last stderr line is its message; the exit code says whose fault it is. */
+function bridgeError(r: { exitCode?: number; signal?: string; timedOut?: boolean; stderr: string }, source: string): Error {
+  const last = r.stderr.trim().split('\n').filter((l) => !/libcoremlpython|^\s/.test(l)).at(-1) ?? '';
+  if (r.timedOut) return new UsageError('the Core ML bridge timed out; raise --timeout or check the machine');
+  if (r.signal) return new UsageError(`the Core ML bridge was killed (${r.signal}) before it finished; nothing was written`);
+  if (r.exitCode === 11) return new MissingToolError(`${last} (Python from ${source})`);
+  if (r.exitCode === 10) return new UsageError(`cannot convert to Core ML: ${last}`);
+  if (r.exitCode === 12) return new UsageError(last);
+  return new UsageError(`the Core ML bridge failed (exit ${r.exitCode}): ${last || 'no message'}`);
+}

@@ -1,0 +1,113 @@
+/**
+ * Building blocks shared by several families: the snap-research EfficientFormer lineage's
+ * attention bias, stem, distilled head and module layout, and the toolbox's attention hook.
+ */
+import type { GraphBuilder } from '../graph/builder.js';
+import type { Graph, Value } from '../graph/ir.js';
+import type { BlockNamer } from './family.js';
+
+/**
+ * Relative-position bias indices. Offsets (|dy|, |dx|) between every query point and every
+ * key point are numbered in order of first appearance, scanning queries then keys row-major;
+ * a query point (y, x) on a coarse grid sits at (y * step, x * step) on the key grid.
+ */
+export function attentionBiasIndices(queryRes: number, keyRes: number, step = 1): { idxs: BigInt64Array; offsets: number } {
+  const numbering = new Map<string, number>();
+  const idxs = new BigInt64Array(queryRes * queryRes * keyRes * keyRes);
+  let i = 0;
+  for (let qy = 0; qy < queryRes; qy++) {
+    for (let qx = 0; qx < queryRes; qx++) {
+      for (let ky = 0; ky < keyRes; ky++) {
+        for (let kx = 0; kx < keyRes; kx++) {
+          const key = `${Math.abs(qy * step - ky)},${Math.abs(qx * step - kx)}`;
+          let id = numbering.get(key);
+          if (id === undefined) {
+            id = numbering.size;
+            numbering.set(key, id);
+          }
+          idxs[i++] = BigInt(id);
+        }
+      }
+    }
+  }
+  return { idxs, offsets: numbering.size };
+}
+
+/** `attention_biases[:, attention_bias_idxs]` as parameters of the current module. */
+export function attentionBias(b: GraphBuilder, heads: number, queryRes: number, keyRes: number, step = 1): Value {
+  const { idxs, offsets } = attentionBiasIndices(queryRes, keyRes, step);
+  const table = b.param('attention_biases', [heads, offsets], 'attention_biases');
+  const nq = queryRes * queryRes;
+  const nk = keyRes * keyRes;
+  const index = b.param('attention_bias_idxs', [nq, nk], 'attention_bias_idxs', {
+    dtype: 'int64',
+    trainable: false,
+    data: idxs,
+  });
+  return b.gather(table, index, 1);
+}
+
+/** Two stride-2 3x3 convs with BN and an activation: `patch_embed.{0..5}`. */
+export function stem(b: GraphBuilder, x: Value, width: number, act: (v: Value, name: number) => Value): Value {
+  return b.within('patch_embed', () => {
+    let y = b.conv(0, x, { out: width / 2, kernel: 3, stride: 2, pad: 1 });
+    y = act(b.batchNorm(1, y), 2);
+    y = b.conv(3, y, { out: width, kernel: 3, stride: 2, pad: 1 });
+    return act(b.batchNorm(4, y), 5);
+  });
+}
+
+/** `head` and `dist_head` on pooled features; at inference their average. */
+export function distilledHead(b: GraphBuilder, pooled: Value, classes: number, distillation: boolean): Value {
+  const head = b.linear('head', pooled, classes);
+  if (!distillation) return head;
+  const dist = b.linear('dist_head', pooled, classes);
+  return b.scale(b.add(head, dist), 0.5);
+}
+
+/** The largest power-of-two downsampling keeps `ceil`: what a chain of stride-2 convs gives. */
+export function downsampled(resolution: number, times: number): number {
+  let r = resolution;
+  for (let i = 0; i < times; i++) r = Math.ceil(r / 2);
+  return r;
+}
+
+/** The toolbox hook of an attention module: key_dim*N*N2*heads + dh*N*N2 (N queries, N2 keys). */
+export function toolboxAttentionMacs(a: { keyDim: number; heads: number; N: number; N2: number; dh: number }): number {
+  return a.keyDim * a.N * a.N2 * a.heads + a.dh * a.N * a.N2;
+}
+
+/** Subtotal groups of an indexed top-level container (`network.3`, `features.7`); otherwise the first path segment. */
+export function groupByIndex(container: string): (modulePath: string) => string {
+  return (module) => {
+    const parts = module.split('.');
+    if (parts[0] === container && parts.length > 1) return `${parts[0]}.${parts[1]}`;
+    return parts[0] || '(graph)';
+  };
+}
+
+/**
+ * Breakdown names for the snap-research layout: `patch_embed` is the stem, `network.<2i>` stage
+ * i, `network.<2i+1>` the embedding into stage i+1, `norm` and the heads the head. A block's
+ * token mixer is attention when the graph recorded an attention module there, else pooling.
+ */
+export function snapLayoutNamer(graph: Graph): BlockNamer {
+  const attentionModules = new Set(graph.modules.map((m) => m.path));
+  return (path) => {
+    const parts = path.split('.');
+    if (parts[0] === 'patch_embed') return { block: 'stem', stage: 'stem' };
+    if (['norm', 'head', 'dist_head'].includes(parts[0]) || parts[0].startsWith('head+')) return { block: 'head', stage: 'head' };
+    if (parts[0] !== 'network' || parts[1] === undefined) return undefined;
+    const index = Number(parts[1]);
+    if (index % 2 === 1) {
+      const into = (index + 1) / 2;
+      const part = parts[2] === 'attn' ? 'attention' : 'conv';
+      return { block: `embedding ${into - 1}->${into} · ${part}`, stage: `embedding ${into - 1}->${into}` };
+    }
+    const stage = `stage ${index / 2}`;
+    if (parts[2] === undefined) return { block: stage, stage };
+    const blockPath = parts.slice(0, 3).join('.');
+    const part = parts[3] === 'token_mixer' ? (attentionModules.has(`${blockPath}.token_mixer`) ? 'attention' : 'pooling') : parts[3] === 'mlp' ? 'mlp' : parts[3] ? 'norm' : 'residual + layout';
+    return { block: `${stage} · block ${parts[2]} · ${part}`, stage: `${stage} · ${part}` };
+  };
+}

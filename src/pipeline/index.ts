@@ -1,0 +1,152 @@
+/**
+ * The build pipeline every use case starts from: resolve the model (zoo name, Hugging Face
+ * config or a custom entry) -> build the PyTorch-faithful graph -> fill it with weights (a
+ * checkpoint, strictly matched, or seeded random ones) -> run the deployment passes -> lower to
+ * ONNX (-> bytes). Counts are read off the built graph and the lowered one.
+ */
+import { basename } from 'node:path';
+import { UsageError } from '../core/errors.js';
+import { VERSION } from '../core/version.js';
+import { countGraph, type LayerCount } from '../graph/count.js';
+import { randomizeWeights } from '../graph/init.js';
+import type { Graph } from '../graph/ir.js';
+import { DEPLOY_PASSES, deployGraph, type Pass } from '../graph/passes/index.js';
+import { DEFAULT_RESOLUTION, entryFromHfConfig, findModel, type ModelEntry } from '../models/index.js';
+import { encodeOnnx } from '../onnx/encode.js';
+import { DEFAULT_OPSET, initializerElements, lowerToOnnx, type OnnxGraph } from '../onnx/lower.js';
+import type { ModelSource } from '../onnx/read.js';
+import { readCheckpoint } from '../weights/checkpoint.js';
+import { encodeSafetensors } from '../weights/safetensors.js';
+import { loadStateDict } from './load.js';
+
+export interface ModelRequest {
+  /** A zoo model name; or give `hfConfig`. */
+  model?: string;
+  /** A Hugging Face config.json that defines the architecture (its family reads it). */
+  hfConfig?: string;
+  /** A custom variant: any family with its own config (library use). */
+  spec?: ModelEntry;
+  /** Checkpoint to load (.pth/.pt zip or .safetensors; any naming the family accepts). */
+  ckpt?: string;
+  resolution?: number;
+  batch?: number;
+  /** Seed for the random weights used when no checkpoint is given. */
+  seed?: number;
+}
+
+export interface BuiltModel {
+  entry: ModelEntry;
+  resolution: number;
+  /** The PyTorch-faithful graph (what counting reads). */
+  graph: Graph;
+  /** Where the weights came from, for metadata and reports. */
+  weights: string;
+}
+
+/** The zoo entry or the custom spec a request names. */
+export function resolveEntry(req: ModelRequest): ModelEntry {
+  if (req.spec) return req.spec;
+  if (req.hfConfig) return entryFromHfConfig(req.hfConfig);
+  if (!req.model) throw new UsageError('name a model with --model (see `eformer models`) or give --hf-config');
+  return findModel(req.model);
+}
+
+/** The resolution a request builds at: the flag, else the family's default. */
+export function resolutionOf(req: ModelRequest, entry: ModelEntry): number {
+  return req.resolution ?? entry.family.defaultResolution ?? DEFAULT_RESOLUTION;
+}
+
+/** The network as PyTorch defines it, with shapes but no weights yet. */
+export function buildModel(req: ModelRequest): BuiltModel {
+  const entry = resolveEntry(req);
+  const resolution = resolutionOf(req, entry);
+  const graph = entry.family.build(entry.config, { resolution, batch: req.batch ?? 1, name: entry.name });
+  return { entry, resolution, graph, weights: 'none' };
+}
+
+/** The same graph without weight data: passes then only reshape, which is all counting needs. */
+function stripWeights(graph: Graph): Graph {
+  const params = new Map([...graph.params].map(([name, p]) => [name, { ...p, data: undefined }]));
+  return { ...graph, params };
+}
+
+/** The model with deterministic random weights (seeded per parameter name). */
+export function buildWithRandomWeights(req: ModelRequest): BuiltModel {
+  const built = buildModel(req);
+  const seed = req.seed ?? 0;
+  randomizeWeights(built.graph, seed);
+  return { ...built, weights: `random (seed ${seed})` };
+}
+
+/** The model with the request's checkpoint loaded strictly, or random weights without one. */
+export function buildWithWeights(req: ModelRequest): BuiltModel {
+  if (!req.ckpt) return buildWithRandomWeights(req);
+  const built = buildModel(req);
+  const ckpt = readCheckpoint(req.ckpt);
+  const report = loadStateDict(built.graph, ckpt.stateDict, built.entry);
+  return { ...built, weights: `${basename(req.ckpt)} (${report.naming} naming, ${ckpt.format})` };
+}
+
+/** The record `eformer count --json` prints. */
+export interface CountRecord {
+  model: string;
+  resolution: number;
+  params: { toolbox: number; total: number; deployed: number };
+  macs: { toolbox: number; standard: number };
+  layers: LayerCount[];
+}
+
+/** Counts need only shapes; with a checkpoint it is also loaded, to prove it matches. */
+export function countModel(req: ModelRequest): CountRecord {
+  const built = req.ckpt ? buildWithWeights({ ...req, batch: 1 }) : buildModel({ ...req, batch: 1 });
+  return countBuilt(built);
+}
+
+/** Counts of a built model; pass the lowered ONNX graph when there is one, to skip re-folding. */
+export function countBuilt(built: BuiltModel, lowered?: OnnxGraph): CountRecord {
+  const counts = countGraph(built.graph, (path) => built.entry.family.groupOf(path));
+  const deployed = initializerElements(lowered ?? lowerToOnnx(deployGraph(stripWeights(built.graph)), DEFAULT_OPSET));
+  return {
+    model: built.entry.name,
+    resolution: built.resolution,
+    params: { ...counts.params, deployed },
+    macs: counts.macs,
+    layers: counts.layers,
+  };
+}
+
+export interface OnnxOptions {
+  opset?: number;
+  /** Deployment passes to run; `[]` exports the graph exactly as PyTorch computes it. */
+  passes?: readonly Pass[];
+}
+
+/** Serialise a built model (weights must be present) to ONNX bytes. */
+export function onnxBytes(built: BuiltModel, options: OnnxOptions = {}): { bytes: Uint8Array; onnx: OnnxGraph } {
+  const onnx = lowerToOnnx(deployGraph(built.graph, options.passes ?? DEPLOY_PASSES), options.opset ?? DEFAULT_OPSET);
+  const bytes = encodeOnnx(onnx, {
+    producerVersion: VERSION,
+    docString: `${built.entry.name} at ${built.resolution}x${built.resolution}, exported by eformer ${VERSION}`,
+    metadata: { model: built.entry.name, resolution: String(built.resolution), weights: built.weights },
+  });
+  return { bytes, onnx };
+}
+
+/** The built model as backends and runtimes take it: bytes plus the graph's own input signature. */
+export function modelSource(built: BuiltModel, bytes: Uint8Array): ModelSource {
+  return { name: built.entry.name, onnx: bytes, inputs: built.graph.inputs.map((i) => ({ name: i.name, shape: i.shape, dtype: i.dtype })) };
+}
+
+/** How many classes the model scores: the last dimension of its (first) output. */
+export function classCount(built: BuiltModel): number {
+  return built.graph.values.get(built.graph.outputs[0])!.shape.at(-1)!;
+}
+
+/** The model's weights as a PyTorch state_dict in safetensors form (names are the checkpoint keys). */
+export function stateDictBytes(built: BuiltModel): Uint8Array {
+  const tensors = [...built.graph.params.values()].map((p) => {
+    if (!p.data) throw new Error(`parameter ${p.name} has no data`);
+    return { name: p.name, shape: p.shape, data: p.data };
+  });
+  return encodeSafetensors(tensors, { format: 'pt', producer: `eformer ${VERSION}`, model: built.entry.name });
+}

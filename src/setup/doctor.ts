@@ -1,0 +1,12 @@
+/** `eformer doctor`: every external piece eformer can use, found or missing, with how to install it. */
+import { backends } from '../backends/index.js';
+import type { Probe } from '../core/probe.js';
+import { probeBridge } from '../coreml/python.js';
+
+export type { Probe };
+
+export async function doctor(): Promise<Probe[]> {
+  const probes = await probeBridge();
+  for (const backend of backends) probes.push(...(await backend.probe()));
+  return probes;
+}
