@@ -1,12 +1,13 @@
 // What several benchmarks share: a zoo model as a backend source, percentage formatting, and
 // "our median against the runtime's own model_run for the same runs".
-import { RUN_BY_RUN, buildWithRandomWeights, measure, median, onnxBytes, parseTrace } from '../dist/index.js';
+import { RUN_BY_RUN, buildWithRandomWeights, measure, median, onnxBytes, parseTrace, modelSource } from '../dist/index.js';
 
 export const pct = (a, b) => `${a > b ? '+' : ''}${(((a - b) / b) * 100).toFixed(2)}%`;
 export const ms = (x) => `${x.toFixed(3)} ms`;
 
 export function source(model) {
-  return { name: model, onnx: onnxBytes(buildWithRandomWeights({ model })).bytes, inputs: [{ name: 'image', shape: [1, 3, 224, 224], dtype: 'float32' }] };
+  const built = buildWithRandomWeights({ model });
+  return modelSource(built, onnxBytes(built).bytes);
 }
 
 /**

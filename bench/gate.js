@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_BUDGET, buildWithRandomWeights, countBuilt, findBackend, gate, latencyStats, measure, onnxBytes } from '../dist/index.js';
+import { DEFAULT_BUDGET, buildWithRandomWeights, countBuilt, findBackend, gate, latencyStats, measure, onnxBytes, modelSource } from '../dist/index.js';
 
 const ortCpu = findBackend('ort-cpu');
 
@@ -24,7 +24,7 @@ async function open(model) {
   const built = buildWithRandomWeights({ model });
   const { bytes, onnx } = onnxBytes(built);
   const session = await ortCpu.open(
-    { name: model, onnx: bytes, inputs: [{ name: 'image', shape: [1, 3, 224, 224], dtype: 'float32' }] },
+    modelSource(built, bytes),
     { graphOptimization: 'all', executionProvider: 'cpu', spinning: false },
   );
   return { session, counts: countBuilt(built, onnx) };

@@ -34,16 +34,22 @@ export interface ModelFlags {
   resolution?: number;
 }
 
-export function addModelFlags(cmd: Command, model: { several: boolean; help: string }, ckptHelp: string): Command {
-  const flag = model.several ? new Option('-m, --model <names>', model.help).argParser(modelList) : new Option('-m, --model <name>', model.help);
+export const CKPT_HELP = 'weights: .pth/.pt (zip) or .safetensors, in any naming the family accepts (original, timm, Hugging Face), loaded strictly';
+
+/**
+ * `--model` (one name, or several where the command takes several: `defaults` says what none
+ * means), `--hf-config`, `--ckpt` and `--resolution`, with the same help everywhere.
+ */
+export function addModelFlags(cmd: Command, several: { defaults: string } | false): Command {
+  const flag = several
+    ? new Option('-m, --model <names>', `model name(s), comma-separated or repeated, "all" for the zoo (default: ${several.defaults})`).argParser(modelList)
+    : new Option('-m, --model <name>', 'model name (see `eformer models`)');
   return cmd
     .addOption(flag)
     .option('--hf-config <file>', 'build the architecture a Hugging Face config.json defines (its model_type names the family) instead of a zoo model')
-    .option('--ckpt <file>', ckptHelp)
-    .option('-r, --resolution <n>', 'input resolution (default: the family\'s, 224 for the zoo)', integer('--resolution'));
+    .option('--ckpt <file>', CKPT_HELP)
+    .option('-r, --resolution <n>', "input resolution (default: the family's, 224 for the zoo)", integer('--resolution'));
 }
-
-export const CKPT_HELP = 'weights: .pth/.pt (zip) or .safetensors, in any naming the family accepts (original, timm, Hugging Face)';
 
 /** The regression gate's flags: `eformer gate` and `eformer profile --baseline`. */
 export function addGateFlags(cmd: Command): Command {

@@ -32,11 +32,32 @@ export interface CoremlOptions {
   verify?: ReferencePrediction;
 }
 
+/** What python/onnx_to_coreml.py reports about the package it wrote (its --report JSON). */
+export interface BridgeReport {
+  format: 'mlprogram' | 'neuralnetwork';
+  precision: 'fp16' | 'fp32';
+  input_type: 'image' | 'tensor';
+  coremltools: string;
+  /** Op histogram of the saved model. */
+  ops: Record<string, number>;
+  inputs: { name: string; type: string }[];
+  outputs: { name: string; type: string }[];
+  /** fp32 ML Programs: how many weights were compared with their ONNX initializers, and which differed. */
+  weights_checked?: number;
+  weights_differing?: string[];
+  /** The saved model's interface and op histogram matched the ONNX graph. */
+  verified: boolean;
+  quantize?: string;
+  bytes_before_quantization?: number;
+  /** --verify: Core ML's own prediction against onnxruntime (macOS only). */
+  prediction?: { ran: boolean; reason?: string; compared?: 'probabilities' | 'logits'; max_abs_error?: number };
+}
+
 export interface CoremlResult {
   path: string;
   bytes: number;
   seconds: number;
-  report: { ops: Record<string, number>; inputs: { name: string }[]; outputs: { name: string }[]; weights_checked?: number; [k: string]: unknown };
+  report: BridgeReport;
 }
 
 const TARGET = /^(iOS|macOS)\d+$/;
@@ -81,7 +102,7 @@ export async function convertToCoreml(onnx: Uint8Array, out: string, options: Co
     if (r.exitCode !== 0) throw bridgeError(r, python.source);
     rmSync(out, { recursive: true, force: true });
     renameSync(temp, out);
-    const report = JSON.parse(readFileSync(join(work, 'report.json'), 'utf8'));
+    const report = JSON.parse(readFileSync(join(work, 'report.json'), 'utf8')) as BridgeReport;
     return { path: out, bytes: sizeOf(out), seconds, report };
   } finally {
     rmSync(temp, { recursive: true, force: true });

@@ -17,8 +17,6 @@ export const families: readonly ModelFamily<unknown>[] = registry.map((r) => r.f
 
 export const zoo: readonly ModelEntry[] = registry.flatMap((r) => r.zoo);
 
-export const DEFAULT_RESOLUTION = 224;
-
 export function modelNames(): string[] {
   return zoo.map((m) => m.name);
 }

@@ -11,7 +11,7 @@ import { countGraph, type LayerCount } from '../graph/count.js';
 import { randomizeWeights } from '../graph/init.js';
 import type { Graph } from '../graph/ir.js';
 import { DEPLOY_PASSES, deployGraph, type Pass } from '../graph/passes/index.js';
-import { DEFAULT_RESOLUTION, entryFromHfConfig, findModel, type ModelEntry } from '../models/index.js';
+import { entryFromHfConfig, findModel, type ModelEntry } from '../models/index.js';
 import { encodeOnnx } from '../onnx/encode.js';
 import { DEFAULT_OPSET, initializerElements, lowerToOnnx, type OnnxGraph } from '../onnx/lower.js';
 import type { ModelSource } from '../onnx/read.js';
@@ -53,7 +53,7 @@ export function resolveEntry(req: ModelRequest): ModelEntry {
 
 /** The resolution a request builds at: the flag, else the family's default. */
 export function resolutionOf(req: ModelRequest, entry: ModelEntry): number {
-  return req.resolution ?? entry.family.defaultResolution ?? DEFAULT_RESOLUTION;
+  return req.resolution ?? entry.family.defaultResolution;
 }
 
 /** The network as PyTorch defines it, with shapes but no weights yet. */

@@ -5,9 +5,11 @@ import type { ModelEntry } from '../models/family.js';
 import type { CountRecord } from '../pipeline/index.js';
 import { billions, grouped, millions } from './format.js';
 
-export function countTable(records: CountRecord[], paper: (name: string) => ModelEntry['paper']): string {
+/** Params and MACs per model; the paper's figures where the entry has them (MACs only at the family's published resolution). */
+export function countTable(records: CountRecord[], entryOf: (name: string) => ModelEntry | undefined): string {
   const rows = records.map((r) => {
-    const p = paper(r.model);
+    const entry = entryOf(r.model);
+    const p = entry?.paper;
     return [
       r.model,
       r.resolution,
@@ -17,7 +19,7 @@ export function countTable(records: CountRecord[], paper: (name: string) => Mode
       billions(r.macs.toolbox),
       billions(r.macs.standard),
       p ? p.paramsM.toFixed(p.paramsDigits) : '-',
-      p && r.resolution === 224 ? p.macsG.toFixed(p.macsDigits) : '-',
+      p && r.resolution === entry!.family.defaultResolution ? p.macsG.toFixed(p.macsDigits) : '-',
     ];
   });
   const head = ['model', 'res', 'params (toolbox) M', 'params total', 'params deployed', 'MACs (toolbox) G', 'MACs standard G', 'paper params M', 'paper MACs G'];

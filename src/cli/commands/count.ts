@@ -15,7 +15,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('count')
     .description("count params and MACs: the paper's toolbox convention, exact totals, and what the deployed ONNX holds");
-  addModelFlags(cmd, { several: true, help: 'model name(s), comma-separated or repeated; "all" for the zoo (default: all)' }, 'also load this checkpoint, strictly, to prove it matches the model')
+  addModelFlags(cmd, { defaults: 'all' })
     .option('--json', 'print an array of JSON records')
     .option('--by-layer', 'per-layer table with per-stage subtotals')
     .action((opts: CountOptions) => {
@@ -30,6 +30,6 @@ export function register(program: Command): void {
         return;
       }
       if (opts.byLayer) for (const r of records) console.log(layerTable(r));
-      console.log(countTable(records, (name) => zoo.find((m) => m.name === name)?.paper));
+      console.log(countTable(records, (name) => zoo.find((m) => m.name === name)));
     });
 }

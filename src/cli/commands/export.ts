@@ -5,7 +5,7 @@ import { exportModel } from '../../export/index.js';
 import { zoo } from '../../models/index.js';
 import { DEFAULT_OPSET } from '../../onnx/lower.js';
 import { countTable } from '../../report/count-tables.js';
-import { addModelFlags, CKPT_HELP, integer, type ModelFlags } from '../flags.js';
+import { addModelFlags, integer, type ModelFlags } from '../flags.js';
 
 interface ExportOptions extends ModelFlags {
   model?: string;
@@ -24,11 +24,11 @@ interface ExportOptions extends ModelFlags {
   verify?: boolean;
 }
 
-const paperOf = (name: string) => zoo.find((m) => m.name === name)?.paper;
+const entryOf = (name: string) => zoo.find((m) => m.name === name);
 
 export function register(program: Command): void {
   const cmd = program.command('export').description('build a model from its TypeScript spec and write DIR/NAME.onnx (atomically)');
-  addModelFlags(cmd, { several: false, help: 'model name (see `eformer models`)' }, CKPT_HELP)
+  addModelFlags(cmd, false)
     .option('--onnx', 'write ONNX')
     .option('-o, --out-dir <dir>', 'output folder (created if missing)', '.')
     .option('--opset <n>', `ONNX opset, 17 to 21`, integer('--opset'), DEFAULT_OPSET)
@@ -64,11 +64,11 @@ export function register(program: Command): void {
         const ops = Object.entries(c.report.ops).filter(([op]) => op !== 'const').map(([op, n]) => `${op} ${n}`).join(', ');
         console.log(`wrote ${c.path} (${(c.bytes / 1e6).toFixed(1)} MB, ${c.seconds.toFixed(1)} s): inputs ${c.report.inputs.map((i) => i.name).join(', ')}; outputs ${c.report.outputs.map((o) => o.name).join(', ')}`);
         console.log(`  ops: ${ops}${c.report.weights_checked ? `; ${c.report.weights_checked} fp32 weights equal their ONNX initializers` : ''}`);
-        const prediction = c.report.prediction as { ran: boolean; reason?: string; compared?: string; max_abs_error?: number } | undefined;
+        const prediction = c.report.prediction;
         if (prediction) console.log(prediction.ran ? `  Core ML vs onnxruntime: max |diff| of ${prediction.compared} ${prediction.max_abs_error?.toExponential(2)}` : `  --verify: prediction skipped (${prediction.reason}); the package was checked structurally`);
-        const before = c.report.bytes_before_quantization as number | undefined;
+        const before = c.report.bytes_before_quantization;
         if (before) console.log(`  ${opts.quantize}: ${(before / 1e6).toFixed(1)} MB before, ${(c.bytes / 1e6).toFixed(1)} MB after`);
       }
-      console.log(countTable([result.counts], paperOf));
+      console.log(countTable([result.counts], entryOf));
     });
 }

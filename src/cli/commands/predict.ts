@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .command('predict')
     .description("classify JPEG/PNG images: the family's preprocessing (Hugging Face's for EfficientFormer), the exported ONNX graph, top-k ImageNet labels")
     .argument('<images...>', 'JPEG or PNG files');
-  addModelFlags(cmd, { several: false, help: 'model name (see `eformer models`)' }, 'trained weights (.pth/.pt zip or .safetensors; original, timm or Hugging Face naming)')
+  addModelFlags(cmd, false)
     .option('-k, --top <n>', 'how many classes to show', integer('--top'), 5)
     .option('--json', 'print JSON')
     .action(async (images: string[], opts: PredictOptions) => {

@@ -58,7 +58,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('profile')
     .description('measure params, MACs and latency; with no arguments, the paper zoo on the embedded ONNX Runtime CPU backend');
-  addModelFlags(cmd, { several: true, help: 'zoo model(s), comma-separated or repeated (default: the whole zoo unless --onnx)' }, 'weights for the one model profiled (default: seeded random weights)')
+  addModelFlags(cmd, { defaults: 'the whole zoo unless --onnx or --hf-config' })
     .option('--onnx <files...>', 'profile ONNX files you bring instead of (or besides) zoo models')
     .option('--shape <name=dims>', 'input shape for a dynamic input of --onnx, e.g. image=1x3x224x224 (repeatable)', shapes)
     .addOption(new Option('-b, --backend <id>', `where to run: ${backends.map((b) => `${b.id} (${b.description})`).join('; ')}`).choices(backends.map((b) => b.id)).default('ort-cpu'))
