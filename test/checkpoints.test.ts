@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,7 +13,7 @@ import {
 } from '../src/index.js';
 import { readCheckpointBytes } from '../src/weights/checkpoint.js';
 import { CheckpointError } from '../src/weights/errors.js';
-import { cli, maxAbsDiff, root, runOnnx, tempDir, testInput } from './helpers.js';
+import { cli, EQUIVALENCE_RTOL, equivalence, root, runOnnx, tempDir, testInput } from './helpers.js';
 
 const dir = join(root, 'fixtures/checkpoints');
 const fixture = (name: string) => JSON.parse(readFileSync(join(dir, name), 'utf8'));
@@ -29,7 +29,7 @@ async function logitsOf(spec: ModelEntry | undefined, ckpt: string, hfConfig?: s
   return runOnnx(onnxBytes(built).bytes, testInput(), [1, 3, 224, 224]);
 }
 
-describe('checkpoints load into graphs that equal the PyTorch reference (max |diff| <= 1e-4)', () => {
+describe(`checkpoints load into graphs that equal the PyTorch reference (max |diff| <= ${EQUIVALENCE_RTOL} x max |logit|)`, () => {
   const v1 = fixture('v1_tiny.json');
   const v2 = fixture('v2_tiny.json');
   const hf = fixture('v1_tiny_hf.json');
@@ -49,11 +49,20 @@ describe('checkpoints load into graphs that equal the PyTorch reference (max |di
     it(label, async () => {
       const ours = await logitsOf(spec, join(dir, file), config && join(dir, config));
       expect(ours.length).toBe(expected.length);
-      const diff = maxAbsDiff(ours, Float32Array.from(expected));
-      if (process.env.EFORMER_PRINT_DIFFS) console.log(`${label}: max |diff| ${diff.toExponential(2)}`);
-      expect(diff).toBeLessThanOrEqual(1e-4);
+      const { diff, bound } = equivalence(ours, expected);
+      if (process.env.EFORMER_PRINT_DIFFS) console.log(`${label}: max |diff| ${diff.toExponential(2)} (bound ${bound.toExponential(2)})`);
+      expect(diff).toBeLessThanOrEqual(bound);
     });
   }
+
+  it('the bound catches a real mistake: the Hugging Face LayerNorm eps read as PyTorch\'s 1e-5, not 1e-12', async () => {
+    const folder = tempDir();
+    const config = JSON.parse(readFileSync(join(dir, hf.files.config), 'utf8'));
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...config, layer_norm_eps: 1e-5 }));
+    const ours = await logitsOf(undefined, join(dir, hf.files.hf), join(folder, 'config.json'));
+    const { diff, bound } = equivalence(ours, hf.logits);
+    expect(diff).toBeGreaterThan(2 * bound);
+  });
 
   it('the fixtures really contain every block type and stay small', () => {
     for (const f of readdirSync(dir).filter((n) => /\.(pth|safetensors)$/.test(n))) expect(readFileSync(join(dir, f)).length).toBeLessThan(700_000);

@@ -3,10 +3,12 @@
  * fixtures/transcripts/apple/ (hand-written from Xcode's documented output, not recorded on
  * hardware). The Core ML conversion in between is real (coremltools in .eformer/venv).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cliWith, fakeTools } from './fakes.js';
+import { execa } from 'execa';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cliWith, FAKE_TOOL, fakeTools } from './fakes.js';
 import { tempDir } from './helpers.js';
 
 const IPHONE = '00008101-001E30D43C38001E';
@@ -55,7 +57,8 @@ describe('coreml backend (fake Xcode tools)', () => {
     expect(l1.latency_ms.median).toBeCloseTo(1.62, 1);
     expect(s0.load_ms).toBe(48.1);
     expect(s0.first_run_ms).toBe(7.9);
-    expect(s0.settings).toMatchObject({ compute_units: 'all', hardware: 'Mac14,2', precision: 'fp16' });
+    // The harness echoes the compute units it ran with; eformer checks them against the request.
+    expect(s0.settings).toMatchObject({ compute_units: 'cpuAndNeuralEngine', hardware: 'Mac14,2', precision: 'fp16' });
     expect(s0.params.toolbox).toBeGreaterThan(3e6);
     expect(r.results.env.device).toContain('MacBook');
     expect(r.stdout).toContain('load ms');
@@ -74,6 +77,23 @@ describe('coreml backend (fake Xcode tools)', () => {
     expect(s0.latency_ms.median).toBeCloseTo(1.02, 1);
   });
 
+  it('Xcode 15+: runs on an iPhone that xctrace calls offline but devicectl calls connected', async () => {
+    const fakes = coreml('iphone-offline-in-xctrace');
+    const r = await profile(fakes, '-m', S0, '--device', 'Jane’s iPhone', '--team', 'ABCDE12345');
+    expect(fakes.mismatches()).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.results.results[0].device).toMatchObject({ id: IPHONE, name: 'Jane’s iPhone' });
+  });
+
+  it('a harness that ran with other compute units than asked: exit 3, the numbers are not kept', async () => {
+    const fakes = coreml('compute-units-mismatch');
+    const r = await profile(fakes, '-m', S0, '--compute-units', 'cpuAndNeuralEngine');
+    expect(fakes.mismatches()).toEqual([]);
+    expect(r.code).toBe(3);
+    expectOneLine(r.stderr, "compute units 'all', not the requested 'cpuAndNeuralEngine'");
+    expect(r.results).toBeUndefined();
+  });
+
   it('a device that is not connected: exit 3, one line', async () => {
     const fakes = coreml('no-device');
     const r = await profile(fakes, '-m', S0, '--device', '00008110-FFFF00000000001E');
@@ -86,7 +106,8 @@ describe('coreml backend (fake Xcode tools)', () => {
     const fakes = coreml('offline-device');
     const r = await profile(fakes, '-m', S0, '--device', '00008027-000A2D8E0C8A801E');
     expect(r.code).toBe(3);
-    expectOneLine(r.stderr, 'Jane’s iPad (00008027-000A2D8E0C8A801E) is offline', 'connect it, unlock it and trust this Mac');
+    // xctrace lists it offline and devicectl says it is unavailable: devicectl's word wins.
+    expectOneLine(r.stderr, 'Jane’s iPad (00008027-000A2D8E0C8A801E) is unavailable', 'connect it, unlock it and trust this Mac');
   });
 
   it('a simulator is refused (exit 2): it measures the Mac, not a phone', async () => {
@@ -133,7 +154,8 @@ describe('coreml backend (fake Xcode tools)', () => {
     const fakes = coreml('unreadable-result');
     const r = await profile(fakes, '-m', S0, '--device', IPHONE, '--team', 'ABCDE12345');
     expect(r.code).toBe(3);
-    expectOneLine(r.stderr, 'read the XCTest result', 'no eformer-result attachment');
+    expect(fakes.mismatches()).toEqual([]);
+    expectOneLine(r.stderr, 'read the XCTest result', 'the harness test failed', 'The model could not be loaded', 'attached no result');
   });
 
   it('without Xcode: exit 3 saying what to install', async () => {
@@ -159,7 +181,7 @@ describe('eformer devices (fake xcrun and adb)', () => {
     expect(r.code).toBe(0);
     const listings = JSON.parse(r.stdout);
     const apple = listings.find((l: { platform: string }) => l.platform === 'apple').devices;
-    expect(apple.map((d: { kind: string; state: string }) => `${d.kind}:${d.state}`)).toEqual(['mac:device', 'phone:device', 'phone:offline', 'simulator:device', 'simulator:device']);
+    expect(apple.map((d: { kind: string; state: string }) => `${d.kind}:${d.state}`)).toEqual(['mac:device', 'phone:device', 'tablet:unavailable', 'simulator:device', 'simulator:device']);
     expect(apple[2]).toMatchObject({ name: 'Jane’s iPad', os: '16.7.8' });
     expect(apple[3].name).toBe('iPad Air 11-inch (M2) Simulator');
     const android = listings.find((l: { platform: string }) => l.platform === 'android').devices;
@@ -170,5 +192,50 @@ describe('eformer devices (fake xcrun and adb)', () => {
     const r = await cliWith({ PATH: '/nonexistent' }, 'devices');
     expect(r.code).toBe(3);
     expect(r.stdout).toContain('xcrun not found');
+  });
+});
+
+describe('the fake Xcode tools check what matters on the iPhone path', () => {
+  /** Call the fake xcodebuild of the iphone-success transcript the way eformer would, from `cwd`. */
+  async function xcodebuild(prepare: (pkg: string) => void, folder = 'package-efficientformerv2_s0') {
+    const fakes = coreml('iphone-success');
+    const pkg = join(tempDir(), folder);
+    mkdirSync(join(pkg, 'Tests/EformerBenchTests/Resources/Model.mlmodelc'), { recursive: true });
+    writeFileSync(join(pkg, 'Package.swift'), '// harness');
+    const config = { model: 'Model.mlmodelc', input_name: 'image', input_shape: [1, 3, 224, 224], compute_units: 'all', warmup: 5, runs: 20 };
+    writeFileSync(join(pkg, 'Tests/EformerBenchTests/Resources/config.json'), JSON.stringify(config));
+    prepare(pkg);
+    // Skip the listing and compile calls: start the transcript at xcodebuild.
+    writeFileSync(join(fakes.env.EFORMER_FAKE_STATE, 'next'), '3');
+    const args = ['test', '-scheme', 'EformerBench', '-destination', `platform=iOS,id=${IPHONE}`, '-resultBundlePath', join(pkg, '..', 'efficientformerv2_s0.xcresult'), '-only-testing:EformerBenchTests/BenchmarkTests/testBenchmark', '-allowProvisioningUpdates', 'DEVELOPMENT_TEAM=ABCDE12345'];
+    const r = await execa(process.execPath, [FAKE_TOOL, 'xcodebuild', ...args], { cwd: pkg, env: fakes.env, reject: false });
+    return { code: r.exitCode, mismatch: fakes.mismatches().join('\n') };
+  }
+  const config = (pkg: string) => join(pkg, 'Tests/EformerBenchTests/Resources/config.json');
+
+  it('accepts what eformer prepares', async () => {
+    expect(await xcodebuild(() => {})).toEqual({ code: 0, mismatch: '' });
+  });
+
+  it('refuses a harness config asking for one run', async () => {
+    const r = await xcodebuild((pkg) => writeFileSync(config(pkg), JSON.stringify({ ...JSON.parse(readFileSync(config(pkg), 'utf8')), runs: 1 })));
+    expect(r.code).toBe(99);
+    expect(r.mismatch).toContain('config.json has runs=1, expected 20');
+  });
+
+  it('refuses unknown compute units', async () => {
+    const r = await xcodebuild((pkg) => writeFileSync(config(pkg), JSON.stringify({ ...JSON.parse(readFileSync(config(pkg), 'utf8')), compute_units: 'bogus' })));
+    expect(r.mismatch).toContain('compute_units="bogus"');
+  });
+
+  it('refuses a package without the compiled model', async () => {
+    const r = await xcodebuild((pkg) => rmSync(join(pkg, 'Tests/EformerBenchTests/Resources/Model.mlmodelc'), { recursive: true }));
+    expect(r.mismatch).toContain('Model.mlmodelc is missing');
+  });
+
+  it('refuses to run from another working folder', async () => {
+    const r = await xcodebuild(() => {}, 'elsewhere');
+    expect(r.code).toBe(99);
+    expect(r.mismatch).toMatch(/ran in .*\/elsewhere, expected re:\.\*\/package-efficientformerv2_s0/);
   });
 });

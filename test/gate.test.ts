@@ -97,7 +97,7 @@ describe('gate decisions', () => {
   it('a device harness that printed only a summary is gated on its P50 alone (no runs, so no CI)', () => {
     const summaryOnly = (p50: number): ResultsFile => {
       const f = results([{ model: 'efficientformerv2_s0', ms: 14 }]);
-      f.results = [{ ...f.results[0], backend: 'ort-android', vs_reference: undefined, latency_ms: summaryStats({ runs: 100, mean: p50, min: p50, max: p50, median: p50, p90: p50, p99: p50 }) }];
+      f.results = [{ ...f.results[0], backend: 'ort-android', vs_reference: undefined, latency_ms: summaryStats({ runs: 100, mean: p50, min: p50, max: p50, median: p50, p90: p50, p99: p50 }, 'nearest-rank') }];
       return f;
     };
     const slower = latency(gate(summaryOnly(20), summaryOnly(22), options));

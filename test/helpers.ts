@@ -42,3 +42,16 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 export function maxAbs(a: Float32Array): number {
   return a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 }
+
+/**
+ * How close eformer's ONNX must be to the PyTorch reference: max |diff| over the logits at most
+ * this fraction of the largest |logit|. Float32 reordering gave at most 3.7e-7 here; a real mistake
+ * such as the wrong LayerNorm eps in a Hugging Face config gives 7e-6 (checkpoints.test.ts keeps it).
+ */
+export const EQUIVALENCE_RTOL = 1e-6;
+
+/** Whether `ours` equals the reference within EQUIVALENCE_RTOL, and by how much it differs. */
+export function equivalence(ours: Float32Array, reference: ArrayLike<number>): { diff: number; bound: number } {
+  const ref = Float32Array.from(reference);
+  return { diff: maxAbsDiff(ours, ref), bound: EQUIVALENCE_RTOL * Math.max(maxAbs(ref), 1e-3) };
+}

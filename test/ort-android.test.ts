@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseGetprop } from '../src/backends/ort-android/index.js';
+import { parseGetprop } from '../src/backends/ort-android/devices.js';
 import { cliWith, type Fakes, fakeTools } from './fakes.js';
 import { tempDir } from './helpers.js';
 
@@ -115,7 +115,8 @@ describe.concurrent('ort-android: a run that works', () => {
     expect(r.results.results[1]).toMatchObject({
       model: 'efficientformer_l1',
       settings: { threads: 2, execution_provider: 'xnnpack', graph_optimization: 'basic' },
-      device: { id: 'R58M41ABCDE', name: 'SM S901B', model: 'SM-S901B', os: 'Android 13' },
+      // adb lists it as SM_S901B; the phone's own getprop says SM-S901B.
+      device: { id: 'R58M41ABCDE', name: 'SM-S901B', model: 'SM-S901B', os: 'Android 13' },
     });
     expect(r.results.results[1].latency_ms.median).toBeCloseTo(23.9915, 9);
   });
@@ -138,7 +139,7 @@ describe.concurrent('ort-android: choosing a device', () => {
   it('several devices and no --device: exit 2, naming them', async () => {
     const r = await profile('several-devices', ['--perf-test', perfTestFile()], {}, ONE_MODEL);
     expect(r.code).toBe(2);
-    expectOneLine(r.stderr, '2 Android devices are connected', PIXEL, 'SM S901B (R58M41ABCDE)', 'choose one with --device');
+    expectOneLine(r.stderr, '2 Android devices are connected', PIXEL, 'SM-S901B (R58M41ABCDE)', 'choose one with --device');
     expectTranscriptPlayed(r.fakes);
   });
 

@@ -102,8 +102,9 @@ export interface DeviceRunOptions {
 export interface DeviceMeasurement {
   /** Per-run latencies in milliseconds, when the harness reports each run. */
   samples?: number[];
-  /** Otherwise the harness's own summary. */
+  /** Otherwise the harness's own summary, and the rule its percentiles follow. */
   summary?: SummaryStats;
+  quantileRule?: string;
   warmupRuns: number;
   /** Loading (and compiling) the model on the device, ms. */
   loadMs?: number;

@@ -27,7 +27,12 @@ export interface LatencyStats {
   samples: number[];
   /** True when these figures are a device harness's own summary, not computed from samples. */
   from_summary?: boolean;
+  /** How the median and percentiles were computed (LINEAR_QUANTILES, or a harness's own rule). */
+  quantile_rule?: string;
 }
+
+/** eformer's own rule, recorded with every statistic it computes. */
+export const LINEAR_QUANTILES = 'linear: sorted[(n-1)q] interpolated (numpy default)';
 
 /** A latency summary when a harness prints statistics but not the runs themselves. */
 export interface SummaryStats {
@@ -89,12 +94,13 @@ export function latencyStats(samples: readonly number[]): LatencyStats {
     cov: mean > 0 ? std / mean : 0,
     median_ci95: medianCi(sorted),
     samples: [...samples],
+    quantile_rule: LINEAR_QUANTILES,
   };
 }
 
-/** Statistics a harness printed itself (P50 as the median); no samples, so no spread or CI. */
-export function summaryStats(s: SummaryStats): LatencyStats {
-  return { median: s.median, mean: s.mean, p90: s.p90, p99: s.p99, min: s.min, max: s.max, samples: [], from_summary: true };
+/** Statistics a harness printed itself (P50 as the median) by its own `rule`; no samples, so no spread or CI. */
+export function summaryStats(s: SummaryStats, rule: string): LatencyStats {
+  return { median: s.median, mean: s.mean, p90: s.p90, p99: s.p99, min: s.min, max: s.max, samples: [], from_summary: true, quantile_rule: rule };
 }
 
 /** Above this coefficient of variation a measurement is flagged as noisy. */

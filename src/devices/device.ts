@@ -8,9 +8,12 @@ export interface Device {
   name: string;
   /** 'device' (usable), or why not: 'offline', 'unauthorized', 'unavailable', ... */
   state: string;
-  kind: 'phone' | 'mac' | 'emulator' | 'simulator';
+  kind: 'phone' | 'tablet' | 'watch' | 'tv' | 'vision' | 'mac' | 'emulator' | 'simulator' | 'unknown';
   os?: string;
+  /** The hardware model as the device reports it (adb's own listing sanitises it: SM_S901B for SM-S901B). */
   model?: string;
+  /** A simulator's paired device (Xcode pairs watch simulators with phone simulators). */
+  paired?: string;
 }
 
 export const isReady = (d: Device) => d.state === 'device';

@@ -81,7 +81,7 @@ export async function profileOnDevice(backend: DeviceBackend, models: PreparedMo
 }
 
 function asMeasured(backendId: string, m: DeviceMeasurement, options: Omit<DeviceRunOptions, 'workDir'>): Measured {
-  const stats = m.samples?.length ? latencyStats(m.samples) : m.summary ? summaryStats(m.summary) : undefined;
+  const stats = m.samples?.length ? latencyStats(m.samples) : m.summary ? summaryStats(m.summary, m.quantileRule ?? 'the harness\'s own (not stated)') : undefined;
   if (!stats) throw new Error(`${backendId} returned neither samples nor a summary`);
   return {
     backend: backendId,

@@ -69,7 +69,7 @@ export function summaryRow(r: ModelResult): SummaryRow {
     device: r.device ? r.device.name : '-',
     load_ms: f(r.load_ms, 1),
     first_ms: f(r.first_run_ms, 3),
-    flag: [r.noisy ? 'NOISY' : '', s.from_summary ? 'P50 from harness summary' : ''].filter(Boolean).join('; '),
+    flag: [r.noisy ? 'NOISY' : '', s.from_summary ? `P50 from harness summary${s.quantile_rule?.startsWith('nearest-rank') ? ', nearest-rank' : ''}` : ''].filter(Boolean).join('; '),
     paper_top1: f(r.paper?.top1, 1),
     paper_iphone12_ms: f(r.paper?.iphone12_ms, 1),
   };

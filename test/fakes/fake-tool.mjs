@@ -8,7 +8,7 @@
 // Usage: fake-tool.mjs TOOL ARGS...   (the bin/ links call it with their own name)
 // Environment: EFORMER_FAKE_TRANSCRIPT (the JSON), EFORMER_FAKE_STATE (a folder for the call
 // counter and the log of calls).
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,6 +34,26 @@ const matches = (pattern, value) => pattern === '*' || (pattern.startsWith('re:'
 if (expected.tool !== tool) fail(`call #${index + 1}: expected ${expected.tool}, got ${tool} ${args.join(' ')}`);
 if (expected.args.length !== args.length || !expected.args.every((p, i) => matches(p, args[i]))) {
   fail(`call #${index + 1}: expected ${tool} ${expected.args.join(' ')}\n  got ${tool} ${args.join(' ')}`);
+}
+
+// `cwd` (a literal or "re:" pattern) is where the driver must run the tool.
+if (expected.cwd && !matches(expected.cwd, process.cwd())) fail(`call #${index + 1}: ran in ${process.cwd()}, expected ${expected.cwd}`);
+
+// `expectFiles` are paths the driver must have prepared before the call, relative to the working
+// folder or, with `base`, to the folder of the file named after that argument: a folder (`dir`),
+// or a JSON file whose listed keys must match (`json`).
+for (const f of expected.expectFiles ?? []) {
+  const at = f.base ? args.findIndex((a) => matches(f.base, a)) : -1;
+  if (f.base && (at < 0 || at + 1 >= args.length)) fail(`call #${index + 1}: no value after ${f.base}`);
+  const path = join(f.base ? dirname(args[at + 1]) : process.cwd(), f.path);
+  if (!existsSync(path)) fail(`call #${index + 1}: ${f.path} is missing in ${process.cwd()}`);
+  if (f.dir && !statSync(path).isDirectory()) fail(`call #${index + 1}: ${f.path} is not a folder`);
+  if (f.json) {
+    const got = JSON.parse(readFileSync(path, 'utf8'));
+    for (const [key, value] of Object.entries(f.json)) {
+      if (JSON.stringify(got?.[key]) !== JSON.stringify(value)) fail(`call #${index + 1}: ${f.path} has ${key}=${JSON.stringify(got?.[key])}, expected ${JSON.stringify(value)}`);
+    }
+  }
 }
 
 // `expect` checks a JSON file the driver wrote (e.g. the harness config): every listed key must match.

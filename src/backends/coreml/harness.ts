@@ -38,17 +38,98 @@ interface Run {
   timeoutSeconds: number;
 }
 
-/** Known xcodebuild / harness failures, as one line the user can act on. */
-export function explainXcodeFailure(output: string): string | undefined {
-  const rules: [RegExp, string][] = [
-    [/device (?:is|was) locked|could not be,? unlocked|passcode protected|unlock .{0,40}to continue/i, 'the device is locked: unlock it and keep the screen on during the run'],
-    [/requires a development team|no account for team|no profiles for|provisioning profile/i, 'code signing failed: pass --team with your Apple development team ID (and sign in to Xcode)'],
-    [/lost connection|(?:device|destination) (?:was|has been) disconnected|not connected|unable to find a destination matching/i, 'the device disconnected (or Xcode cannot see it)'],
-    [/crash|unexpected exit|signal (?:segv|abrt|kill|bus)|terminated due to signal/i, 'the harness crashed on the device'],
-  ];
-  for (const [pattern, reason] of rules) if (pattern.test(output)) return reason;
+/**
+ * Known xcodebuild / harness failures, as one line the user can act on. xcodebuild prints a lot,
+ * including lines about other attached devices (any locked device is reported "passcode
+ * protected"), so causes that concern the build or this device are checked first, and a lock is
+ * blamed only when nothing else explains the failure. `device` is the UDID the run targeted.
+ */
+export function explainXcodeFailure(output: string, device?: { id: string; name?: string }): string | undefined {
+  if (/requires a development team|no account for team|no profiles for|provisioning profile|code signing error/i.test(output)) {
+    return 'code signing failed: pass --team with your Apple development team ID (and sign in to Xcode)';
+  }
+  const busy = device && ineligibleReason(output, device.id);
+  const busyText = busy ?? /Device is busy \(([^)]*)\)?/.exec(output)?.[0];
+  if (busyText && /busy/i.test(busyText)) {
+    const what = /busy \(([^)]*)/.exec(busyText)?.[1]?.replace(/[.…]+$/, '');
+    return `the device is busy${what ? ` (${what})` : ''}: wait until Xcode has finished preparing it, then run again`;
+  }
+  if (/Timed out waiting for all destinations/i.test(output)) {
+    return "Xcode could not reach the device in time (timed out waiting for the destination): unlock it, keep it connected, and check it in Xcode's Devices and Simulators window";
+  }
+  if (/Unable to find a destination matching/i.test(output)) {
+    if (busy) return `Xcode cannot use the device: ${busy}`;
+    return 'Xcode cannot see the device (no destination matches its id): connect it, unlock it, trust this Mac, and check `eformer devices`';
+  }
+  if (/lost connection|(?:device|destination) (?:was|has been) disconnected|not connected/i.test(output)) return 'the device disconnected (or Xcode cannot see it)';
+  if (/test crashed|crash|unexpected exit|signal (?:segv|abrt|kill|bus|trap)|terminated due to signal/i.test(output)) return 'the harness crashed on the device';
+  if (/device (?:is|was) locked|could not be,? unlocked|passcode protected|unlock .{0,40}to continue/i.test(output)) return 'the device is locked: unlock it and keep the screen on during the run';
   const error = output.split('\n').find((l) => /\berror:/.test(l));
   return error ? `the harness failed: ${error.trim().replace(/^.*?\berror:\s*/, '')}` : undefined;
+}
+
+/** Why `xcrun coremlcompiler compile` failed, from what it printed. */
+export function explainCompilerFailure(output: string): string | undefined {
+  if (/unable to find utility "coremlcompiler"/.test(output)) {
+    return 'coremlcompiler is not there: select a full Xcode (sudo xcode-select -s /Applications/Xcode.app); the Command Line Tools alone lack it';
+  }
+  if (/intended for a newer version of Xcode|model version \d+ or earlier/i.test(output)) return `this Xcode is too old for the package: ${lineMatching(output, /newer version of Xcode/)}`;
+  const error = lineMatching(output, /(?:coremlc|coremlcompiler): [Ee]rror:/);
+  return error ? `the compiler refused the model: ${error.replace(/^.*?[Ee]rror:\s*/, '')}` : undefined;
+}
+
+/** Why `xcrun xcresulttool` failed: its `Error:` line. */
+export function explainXcresulttoolFailure(output: string): string | undefined {
+  if (/--legacy flag is required/.test(output)) return 'this Xcode retired the xcresulttool command eformer used (it asks for --legacy): please report it with your Xcode version';
+  const error = lineMatching(output, /^\s*Error:/);
+  return error ? `xcresulttool: ${error.replace(/^\s*Error:\s*/, '')}` : undefined;
+}
+
+const lineMatching = (output: string, re: RegExp) => output.split('\n').find((l) => re.test(l))?.trim() ?? '';
+
+interface TestNode {
+  name?: string;
+  nodeType?: string;
+  result?: string;
+  children?: TestNode[];
+}
+
+/**
+ * A test's result in `xcrun xcresulttool get test-results tests` JSON (Xcode 16 and later): its
+ * outcome and failure messages, when the bundle holds a test case of that name.
+ */
+export function testOutcome(json: string, testName: string): { result: string; failures: string[] } | undefined {
+  const data = JSON.parse(json) as { testNodes?: TestNode[] };
+  const walk = (nodes: TestNode[] | undefined): TestNode | undefined => {
+    for (const n of nodes ?? []) {
+      if (n.nodeType === 'Test Case' && n.name?.replace(/\(\)$/, '') === testName) return n;
+      const found = walk(n.children);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const test = walk(data.testNodes);
+  if (!test) return undefined;
+  const failures: string[] = [];
+  const collect = (nodes: TestNode[] | undefined) => {
+    for (const n of nodes ?? []) {
+      if (n.nodeType === 'Failure Message' && n.name && !failures.includes(n.name)) failures.push(n.name);
+      collect(n.children);
+    }
+  };
+  collect(test.children);
+  return { result: test.result ?? 'unknown', failures };
+}
+
+/** The `error:` xcodebuild gives for this device among its ineligible destinations, if it lists it. */
+function ineligibleReason(output: string, id: string): string | undefined {
+  for (const m of output.matchAll(/\{([^{}]*)\}/g)) {
+    const fields = m[1];
+    if (!fields.includes(`id:${id}`)) continue;
+    const error = /error:\s*(.*?)\s*$/.exec(fields)?.[1];
+    if (error) return error;
+  }
+  return undefined;
 }
 
 /** Build the Mac harness once per run folder; returns the binary. */
@@ -57,14 +138,14 @@ export async function buildMacHarness(workDir: string, run: Run): Promise<string
   if (existsSync(binary)) return binary;
   mkdirSync(join(workDir, 'harness'), { recursive: true });
   const sources = [join(HARNESS_SOURCES, 'Sources/EformerBench/Benchmark.swift'), join(HARNESS_SOURCES, 'cli/main.swift')];
-  await runTool('xcrun', ['swiftc', '-O', '-o', binary, ...sources], { ...steps(run, 'build the Mac harness (xcrun swiftc)'), explain: explainXcodeFailure });
+  await runTool('xcrun', ['swiftc', '-O', '-o', binary, ...sources], { ...steps(run, 'build the Mac harness (xcrun swiftc)'), explain: (output) => explainXcodeFailure(output) });
   return binary;
 }
 
 /** Run the benchmark on this Mac; `modelDir` holds config.json and the compiled model. */
 export async function runMacHarness(binary: string, modelDir: string, run: Run): Promise<HarnessResult> {
   const out = join(modelDir, 'result.json');
-  await runTool(binary, ['--config', join(modelDir, 'config.json'), '--out', out], { ...steps(run, 'run the Mac harness'), explain: explainXcodeFailure });
+  await runTool(binary, ['--config', join(modelDir, 'config.json'), '--out', out], { ...steps(run, 'run the Mac harness'), explain: (output) => explainXcodeFailure(output) });
   return readResult(out, run, 'read the Mac harness result');
 }
 
@@ -78,35 +159,53 @@ export async function runDeviceHarness(compiledModel: string, config: HarnessCon
   const bundle = join(workDir, `${run.name}.xcresult`);
   const args = ['test', '-scheme', 'EformerBench', '-destination', `platform=iOS,id=${run.device.id}`, '-resultBundlePath', bundle, '-only-testing:EformerBenchTests/BenchmarkTests/testBenchmark'];
   if (run.team) args.push('-allowProvisioningUpdates', `DEVELOPMENT_TEAM=${run.team}`);
-  await runTool('xcodebuild', args, { ...steps(run, 'build and run the XCTest harness (xcodebuild test)'), cwd: pkg, explain: explainXcodeFailure });
+  await runTool('xcodebuild', args, { ...steps(run, 'build and run the XCTest harness (xcodebuild test)'), cwd: pkg, explain: (output) => explainXcodeFailure(output, run.device) });
   const exported = join(workDir, `${run.name}-attachments`);
-  await runTool('xcrun', ['xcresulttool', 'export', 'attachments', '--path', bundle, '--output-path', exported], steps(run, 'export the results (xcrun xcresulttool)'));
-  return readResult(join(exported, attachmentFile(exported, run)), run, 'read the XCTest result');
+  await runTool('xcrun', ['xcresulttool', 'export', 'attachments', '--path', bundle, '--output-path', exported], { ...steps(run, 'export the results (xcrun xcresulttool)'), explain: explainXcresulttoolFailure });
+  const file = attachmentFile(exported, run);
+  if (!file) throw new DeviceError(label(run.device), 'read the XCTest result', await whyNoResult(bundle, run));
+  return readResult(join(exported, file), run, 'read the XCTest result');
 }
 
-/** The exported file of the "eformer-result" attachment, from xcresulttool's manifest.json. */
-function attachmentFile(dir: string, run: Run): string {
-  const step = 'read the XCTest result';
+/** The exported file of the "eformer-result" attachment, from xcresulttool's manifest.json (undefined when there is none). */
+function attachmentFile(dir: string, run: Run): string | undefined {
   let manifest: { attachments?: { suggestedHumanReadableName?: string; exportedFileName?: string }[] }[];
   try {
     manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   } catch {
-    throw new DeviceError(label(run.device), step, 'xcresulttool exported no readable manifest.json');
+    throw new DeviceError(label(run.device), 'read the XCTest result', 'xcresulttool exported no readable manifest.json');
   }
-  const found = (Array.isArray(manifest) ? manifest : []).flatMap((t) => t.attachments ?? []).find((a) => a.suggestedHumanReadableName?.startsWith('eformer-result'));
-  if (!found?.exportedFileName) throw new DeviceError(label(run.device), step, 'the result bundle has no eformer-result attachment (did the test run?)');
-  return found.exportedFileName;
+  return (Array.isArray(manifest) ? manifest : []).flatMap((t) => t.attachments ?? []).find((a) => a.suggestedHumanReadableName?.startsWith('eformer-result'))?.exportedFileName;
+}
+
+/** No result attachment: ask the bundle what happened to the harness test. */
+async function whyNoResult(bundle: string, run: Run): Promise<string> {
+  const fallback = 'the result bundle has no eformer-result attachment (did the test run?)';
+  try {
+    const { stdout } = await runTool('xcrun', ['xcresulttool', 'get', 'test-results', 'tests', '--path', bundle], steps(run, 'read the test results (xcrun xcresulttool)'));
+    const outcome = testOutcome(stdout, 'testBenchmark');
+    if (!outcome) return `${fallback}; the bundle holds no testBenchmark result`;
+    return `the harness test ${outcome.result.toLowerCase()}${outcome.failures.length ? `: ${outcome.failures[0]}` : ''}, and attached no result`;
+  } catch {
+    return fallback;
+  }
 }
 
 function readResult(path: string, run: Run, step: string): HarnessResult {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new DeviceError(label(run.device), step, `the harness wrote no result (${path})`);
+  }
   let r: HarnessResult;
   try {
-    r = JSON.parse(readFileSync(path, 'utf8'));
+    r = JSON.parse(text);
   } catch {
-    throw new DeviceError(label(run.device), step, `the harness wrote no readable result (${path})`);
+    throw new DeviceError(label(run.device), step, `cannot read the harness result: "${text.trim().split('\n')[0].slice(0, 80)}"`);
   }
-  const ok = Number.isFinite(r?.load_ms) && Number.isFinite(r?.first_run_ms) && Array.isArray(r?.samples_ms) && r.samples_ms.length > 0 && r.samples_ms.every(Number.isFinite);
-  if (!ok) throw new DeviceError(label(run.device), step, 'the harness result lacks load_ms, first_run_ms or samples_ms');
+  const ok = Number.isFinite(r?.load_ms) && Number.isFinite(r?.first_run_ms) && Array.isArray(r?.samples_ms) && r.samples_ms.length > 0 && r.samples_ms.every((x) => Number.isFinite(x) && x > 0) && typeof r.compute_units === 'string';
+  if (!ok) throw new DeviceError(label(run.device), step, 'the harness result lacks load_ms, first_run_ms, compute_units or positive samples_ms');
   return r;
 }
 

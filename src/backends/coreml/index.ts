@@ -3,15 +3,15 @@
  * `eformer export --coreml`), compile it with `xcrun coremlcompiler`, and time it with the
  * Swift harness in harness/apple/, on this Mac (default) or on an iPhone/iPad (--device).
  */
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MissingToolError, UsageError } from '../../core/errors.js';
+import { DeviceError, MissingToolError, UsageError } from '../../core/errors.js';
 import { cachedCoreml } from '../../coreml/cache.js';
 import { chooseDevice, type Device, label } from '../../devices/device.js';
 import { onPath, runTool, toolVersion } from '../../devices/tool.js';
 import type { DeviceBackend, DeviceMeasurement, DeviceRunOptions, ModelSource } from '../backend.js';
 import { listAppleDevices, XCODE_INSTALL } from './devices.js';
-import { buildMacHarness, type HarnessConfig, runDeviceHarness, runMacHarness } from './harness.js';
+import { buildMacHarness, explainCompilerFailure, type HarnessConfig, runDeviceHarness, runMacHarness } from './harness.js';
 
 export const COMPUTE_UNITS = ['all', 'cpuOnly', 'cpuAndGPU', 'cpuAndNeuralEngine'];
 
@@ -52,6 +52,9 @@ export const coreml: DeviceBackend = {
     const chosen = wanted ? chooseDevice(devices, wanted, 'Apple devices') : devices.find((d) => d.kind === 'mac');
     if (!chosen) throw new MissingToolError('Xcode lists no Mac to run on: pass --device with an iPhone or iPad (see `eformer devices`)');
     if (chosen.kind === 'simulator') throw new UsageError(`${label(chosen)} is a simulator: it runs on the Mac's CPU and says nothing about device latency`);
+    if (chosen.kind === 'watch' || chosen.kind === 'tv' || chosen.kind === 'vision') {
+      throw new UsageError(`${label(chosen)} is an Apple ${chosen.kind === 'tv' ? 'TV' : chosen.kind === 'watch' ? 'Watch' : 'Vision device'}: the harness runs on iPhone, iPad and Mac`);
+    }
     return chosen;
   },
 
@@ -67,13 +70,10 @@ export const coreml: DeviceBackend = {
     // coremlcompiler names its output after the package: copy the cached package under the model's name.
     const pkg = join(dir, `${model.name}.mlpackage`);
     cpSync(converted.path, pkg, { recursive: true });
-    await runTool('xcrun', ['coremlcompiler', 'compile', pkg, dir], {
-      device: label(device),
-      step: 'compile the model (xcrun coremlcompiler)',
-      timeoutSeconds: options.timeoutSeconds,
-      install: XCODE_INSTALL,
-    });
+    const compileStep = 'compile the model (xcrun coremlcompiler)';
+    await runTool('xcrun', ['coremlcompiler', 'compile', pkg, dir], { device: label(device), step: compileStep, timeoutSeconds: options.timeoutSeconds, install: XCODE_INSTALL, explain: explainCompilerFailure });
     const compiled = join(dir, `${model.name}.mlmodelc`);
+    if (!existsSync(compiled)) throw new DeviceError(label(device), compileStep, `coremlcompiler ended without error but wrote no ${model.name}.mlmodelc`);
     const config: HarnessConfig = {
       model: `${model.name}.mlmodelc`,
       input_name: model.inputs[0].name,
@@ -84,6 +84,10 @@ export const coreml: DeviceBackend = {
     };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
     const result = device.kind === 'mac' ? await runMacHarness(await buildMacHarness(options.workDir, run), dir, run) : await runDeviceHarness(compiled, config, options.workDir, run);
+    // The harness echoes what it ran with: a mismatch means the numbers are not the ones asked for.
+    if (result.compute_units !== config.compute_units) {
+      throw new DeviceError(label(device), 'check the harness result', `the harness ran ${model.name} with compute units '${result.compute_units}', not the requested '${config.compute_units}'`);
+    }
     return {
       samples: result.samples_ms,
       warmupRuns: options.warmup,

@@ -1,35 +1,103 @@
-/** Android devices as adb sees them (`adb devices -l`). */
+/**
+ * Android devices as adb sees them: `adb devices -l`, then `getprop` on each reachable device for
+ * what adb's own listing cannot say (the real model name, the Android version, phone or tablet).
+ */
 import type { Device } from '../../devices/device.js';
 import { runTool } from '../../devices/tool.js';
 
 export const ADB_INSTALL = 'install the Android platform tools (apt-get install -y adb) or put adb on PATH';
 
+// What adb prints when the device went away between (or during) steps.
+const GONE = [/device '[^']*' not found/, /device not found/, /device offline/, /error: closed/, /no devices\/emulators found/];
+
 /**
- * Parses `adb devices -l`:
+ * Why an adb step failed, from everything it printed: adb writes its own errors to stderr but some
+ * push failures to stdout, and its server preamble (`* daemon not running; starting now`,
+ * `adb server version (40) doesn't match this client (41); killing...`) to stderr, which is never the reason.
+ */
+export function adbFailure(output: string): string | undefined {
+  if (/device unauthorized/.test(output)) return 'the device is not authorized: unlock it and accept the USB debugging prompt';
+  if (GONE.some((re) => re.test(output))) return 'the device disconnected (reconnect it, check `adb devices`, then run again)';
+  const push = /(?:adb: error: |^error: )(failed to copy .*|stat failed .*|failed to read copy response.*)$/m.exec(output)?.[1];
+  if (push) return `the copy failed: ${push.trim()}`;
+  const error =
+    /^\s*(?:adb: )?error: (.*)$/m.exec(output)?.[1] ?? /^\s*adb: (.*)$/m.exec(output)?.[1] ?? /((?:failed to|cannot) connect to .*)$/m.exec(output)?.[1];
+  return error ? `adb: ${error.trim()}` : undefined;
+}
+
+/** Every state adb prints (adb's ConnectionStateToString); `no permissions` carries adb's advice after it. */
+const STATES = ['device', 'offline', 'unauthorized', 'bootloader', 'recovery', 'sideload', 'rescue', 'unknown', 'detached', 'host', 'authorizing', 'connecting', 'no permissions'];
+const STATE = new RegExp(`^(.+?)\\s+(${STATES.join('|')})(?=\\s|$)(.*)$`);
+
+/**
+ * Parses `adb devices [-l]`:
  *   List of devices attached
- *   2B0C1FDH2000AB  device usb:1-1 product:panther model:Pixel_7 device:panther transport_id:3
- *   emulator-5554   offline transport_id:1
+ *   2B0C1FDH2000AB         device usb:1-1 product:panther model:Pixel_7 device:panther transport_id:3
+ *   adb-R5CT-3xk (2)._adb-tls-connect._tcp	device          <- mDNS serials hold spaces
+ *   (no serial number)     no permissions (missing udev rules? ...); see [http://...]
+ * Lines adb's server mixes in (`* daemon started successfully`, `adb server version (39) doesn't
+ * match ...`) are not devices. The short form separates serial and state with a tab, the long
+ * form with spaces, so a serial runs up to the first known state word.
  */
 export function parseAdbDevices(text: string): Device[] {
+  const lines = text.split(/\r?\n/);
+  // Real adb always prints the header first; what comes before it (a command echo, a server
+  // restart) is not a device. A pasted line without the header is still read.
+  const header = lines.findIndex((l) => l.startsWith('List of devices'));
   const devices: Device[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^(\S+)\s+(device|offline|unauthorized|bootloader|recovery|sideload|no permissions|authorizing|connecting|host)\b(.*)$/.exec(line.trim());
-    if (!m || line.startsWith('List of devices') || line.startsWith('*')) continue;
-    const props = Object.fromEntries([...m[3].matchAll(/(\w+):(\S+)/g)].map((p) => [p[1], p[2]]));
-    const model = props.model?.replace(/_/g, ' ');
+  for (const raw of lines.slice(header + 1)) {
+    const line = raw.trimEnd();
+    if (!line.trim() || line.startsWith('*') || line.startsWith('adb ')) continue;
+    const tab = line.indexOf('\t');
+    const m = tab >= 0 ? /^(.+?)\t+(\S+(?: permissions)?)(.*)$/.exec(line) : STATE.exec(line);
+    if (!m || !STATES.includes(m[2])) continue;
+    const [, serial, state, rest] = m;
+    // After the state come only `key:value` properties (-l), or adb's advice for `no permissions`:
+    // anything else is a sentence that happens to contain a state word ("error: device unauthorized.").
+    if (state !== 'no permissions' && !/^(?:\s+[\w.]+:\S+)*\s*$/.test(rest)) continue;
+    if (/[:'"]\s|:$/.test(serial.trim())) continue;
+    const props = Object.fromEntries([...rest.matchAll(/(\w+):(\S+)/g)].map((p) => [p[1], p[2]]));
+    const id = serial.trim();
     devices.push({
       platform: 'android',
-      id: m[1],
-      name: model ?? m[1],
-      state: m[2],
-      kind: m[1].startsWith('emulator-') ? 'emulator' : 'phone',
-      model,
+      id,
+      name: id,
+      state: state === 'no permissions' ? `no permissions${rest.split(/\s+(?:usb|product|model|device|transport_id):/)[0]}`.trim() : state,
+      kind: id.startsWith('emulator-') ? 'emulator' : 'unknown',
+      model: props.model,
     });
   }
   return devices;
 }
 
+/** `getprop` prints `[ro.product.model]: [Pixel 7]` lines. */
+export function parseGetprop(text: string): Record<string, string> {
+  return Object.fromEntries([...text.matchAll(/^\[([^\]]+)\]:\s*\[(.*)\]\s*$/gm)].map((m) => [m[1], m[2]]));
+}
+
+/** A listed device with what its properties say: the model as it calls itself, its Android version, its kind. */
+export function withProperties(device: Device, props: Record<string, string>): Device {
+  const model = props['ro.product.model'] || device.model;
+  const release = props['ro.build.version.release'];
+  const characteristics = props['ro.build.characteristics'] ?? '';
+  const kind = device.kind === 'emulator' ? 'emulator' : /\btablet\b/.test(characteristics) ? 'tablet' : /\bwatch\b/.test(characteristics) ? 'watch' : /\btv\b/.test(characteristics) ? 'tv' : 'phone';
+  return { ...device, model, name: model ?? device.name, os: release ? `Android ${release}` : device.os, kind };
+}
+
 export async function listAndroidDevices(timeoutSeconds = 30): Promise<Device[]> {
   const { stdout } = await runTool('adb', ['devices', '-l'], { device: 'adb', step: 'list devices', timeoutSeconds, install: ADB_INSTALL });
-  return parseAdbDevices(stdout);
+  const devices = parseAdbDevices(stdout);
+  // Only a device in the `device` state answers; the others keep what the listing said.
+  const out: Device[] = [];
+  for (const d of devices) {
+    if (d.state !== 'device') {
+      out.push(d);
+      continue;
+    }
+    const props = await runTool('adb', ['-s', d.id, 'shell', 'getprop'], { device: d.id, step: 'read device properties', timeoutSeconds, install: ADB_INSTALL })
+      .then((r) => parseGetprop(r.stdout))
+      .catch(() => ({}));
+    out.push(withProperties(d, props));
+  }
+  return out;
 }

@@ -10,7 +10,7 @@ import { DeviceError, MissingToolError } from '../../core/errors.js';
 import { chooseDevice, type Device, label } from '../../devices/device.js';
 import { runTool, type Step, type ToolOutput, toolVersion } from '../../devices/tool.js';
 import type { DeviceBackend, DeviceRunOptions } from '../backend.js';
-import { ADB_INSTALL, listAndroidDevices } from './devices.js';
+import { ADB_INSTALL, adbFailure, listAndroidDevices } from './devices.js';
 import { parsePerfTest, PerfTestOutputError, perfTestFailure } from './perf-test.js';
 
 const PERF_TEST = 'onnxruntime_perf_test';
@@ -18,15 +18,6 @@ const PERF_TEST_HOWTO =
   "build it with onnxruntime's ./build.sh --android --android_abi arm64-v8a --android_sdk_path SDK --android_ndk_path NDK --config Release " +
   '(add --use_xnnpack or --use_nnapi for those providers; it lands in build/Android/Release/), then pass --perf-test PATH (or set EFORMER_PERF_TEST)';
 const LEVELS: Record<DeviceRunOptions['graphOptimization'], number> = { disabled: 0, basic: 1, extended: 2, all: 99 };
-
-// What adb prints when the device went away between (or during) steps.
-const GONE = [/device '[^']*' not found/, /device not found/, /device offline/, /error: closed/, /no devices\/emulators found/];
-
-function adbFailure(output: string): string | undefined {
-  if (GONE.some((re) => re.test(output))) return 'the device disconnected (reconnect it, check `adb devices`, then run again)';
-  if (/device unauthorized/.test(output)) return 'the device is no longer authorized: unlock it and accept the USB debugging prompt';
-  return undefined;
-}
 
 let adbVersion: string | undefined;
 
@@ -42,11 +33,6 @@ function findPerfTest(given: string | undefined): string {
 function adbOn(device: Device, timeoutSeconds: number) {
   return (step: string, args: string[], explain: Step['explain'] = adbFailure): Promise<ToolOutput> =>
     runTool('adb', ['-s', device.id, ...args], { device: label(device), step, timeoutSeconds, install: ADB_INSTALL, explain });
-}
-
-/** `getprop` prints `[ro.product.model]: [Pixel 7]` lines. */
-export function parseGetprop(text: string): Record<string, string> {
-  return Object.fromEntries([...text.matchAll(/^\[([^\]]+)\]:\s*\[(.*)\]\s*$/gm)].map((m) => [m[1], m[2]]));
 }
 
 /** The one shell command that runs perf_test in the work folder. */
@@ -102,12 +88,8 @@ export const ortAndroid: DeviceBackend = {
   listDevices: (timeoutSeconds) => listAndroidDevices(timeoutSeconds),
 
   async selectDevice(wanted, { timeoutSeconds }) {
-    const device = chooseDevice(await listAndroidDevices(timeoutSeconds), wanted, 'Android devices');
-    const { stdout } = await adbOn(device, timeoutSeconds)('read device properties', ['shell', 'getprop']);
-    const props = parseGetprop(stdout);
-    const model = props['ro.product.model'] || device.model;
-    const release = props['ro.build.version.release'];
-    return { ...device, model, name: device.name === device.id && model ? model : device.name, os: release ? `Android ${release}` : device.os };
+    // The listing already read each reachable device's properties (its model and Android version).
+    return chooseDevice(await listAndroidDevices(timeoutSeconds), wanted, 'Android devices');
   },
 
   async measure(device, model, options) {
@@ -129,6 +111,7 @@ export const ortAndroid: DeviceBackend = {
       const report = readReport(stdout, device, model.name);
       return {
         summary: report.summary,
+        quantileRule: report.quantileRule,
         // perf_test's first inference is its one and only warm-up run; --warmup cannot change that.
         warmupRuns: this.fixedWarmupRuns ?? 1,
         loadMs: report.loadMs,

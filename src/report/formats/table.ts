@@ -1,3 +1,4 @@
+import { LINEAR_QUANTILES } from '../../core/stats.js';
 import { renderTable } from '../../core/table.js';
 import type { ResultsFile } from '../../results/results.js';
 import { allResults, columnsFor, environmentLine, summaryRow } from '../rows.js';
@@ -35,6 +36,8 @@ export const tableFormat: ReportFormat = {
     const breakdown = breakdownTables(files);
     if (breakdown) lines.push(breakdown);
     if (allResults(files).some((r) => r.noisy)) lines.push('NOISY: coefficient of variation above 10%; the machine was busy or the run too short, so treat the median with care.');
+    const rules = [...new Set(allResults(files).map((r) => r.latency_ms.quantile_rule).filter((q): q is string => Boolean(q) && q !== LINEAR_QUANTILES))];
+    if (rules.length) lines.push(`percentiles: eformer interpolates (${LINEAR_QUANTILES}); rows marked "harness summary" use the harness's rule: ${rules.join('; ')}`);
     return lines.join('\n');
   },
 };
