@@ -1,23 +1,67 @@
 #!/usr/bin/env bash
-# What the test suite needs besides npm packages: Debian's chromium for the HTML report test,
-# and the Core ML bridge's Python environment (.eformer/venv with coremltools, via
-# `eformer setup coreml`). Installs what is missing; where it cannot, says how and fails (exit 3).
+# What the test suite needs besides npm packages, installed when missing (as root, or through
+# sudo when there is one); where it cannot install, it says how and fails (exit 3):
+#   - Debian's chromium, for the ort-web and HTML report tests;
+#   - python3-venv, without which Debian's python3 cannot make a virtual environment;
+#   - the Core ML bridge's Python environment (.eformer/venv, `eformer setup coreml`), with
+#     exactly the versions python/requirements.txt pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-chromium_path="${CHROMIUM_PATH:-/usr/bin/chromium}"
-if [ ! -x "$chromium_path" ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "setup-test-env: installing Debian's chromium for the HTML report test" >&2
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo "$@"
+  else return 1
+  fi
+}
+
+apt_install() {
+  # $1: the package; the rest: what it is for.
+  local package="$1"; shift
+  if command -v apt-get >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null 2>&1 \
+     || { as_root apt-get update -qq >/dev/null 2>&1 && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null; }; then
+    echo "setup-test-env: installed $package ($*)" >&2
   else
-    echo "setup-test-env: headless Chromium is missing: run 'sudo apt-get install -y chromium' (or set CHROMIUM_PATH)" >&2
+    echo "setup-test-env: $package is missing ($*): run 'sudo apt-get install -y $package'" >&2
     exit 3
   fi
-fi
+}
 
-if ! .eformer/venv/bin/python -c 'import coremltools, onnx' >/dev/null 2>&1; then
-  echo "setup-test-env: creating .eformer/venv with the Core ML bridge's requirements" >&2
+chromium_path="${CHROMIUM_PATH:-/usr/bin/chromium}"
+[ -x "$chromium_path" ] || apt_install chromium "headless Chromium for the ort-web and HTML report tests (or set CHROMIUM_PATH)"
+
+python="${EFORMER_PYTHON:-python3}"
+probe="$(mktemp -d)"
+if ! "$python" -m venv "$probe/venv" >/dev/null 2>&1; then
+  apt_install python3-venv "Debian's python3 cannot make a virtual environment without it"
+fi
+rm -rf "$probe"
+
+# The pinned versions, not just an importable coremltools.
+pinned_ok() {
+  [ -x .eformer/venv/bin/python ] || return 1
+  .eformer/venv/bin/python - <<'PY'
+import re, sys
+from importlib.metadata import version, PackageNotFoundError
+bad = []
+for line in open('python/requirements.txt'):
+    m = re.match(r'^\s*([A-Za-z0-9_.-]+)==(\S+)', line)
+    if not m:
+        continue
+    try:
+        got = version(m.group(1))
+    except PackageNotFoundError:
+        got = None
+    if got != m.group(2):
+        bad.append(f'{m.group(1)} {got} (pinned {m.group(2)})')
+if bad:
+    print('setup-test-env: .eformer/venv differs from python/requirements.txt: ' + ', '.join(bad), file=sys.stderr)
+    sys.exit(1)
+PY
+}
+if ! pinned_ok; then
+  echo "setup-test-env: (re)creating .eformer/venv with the Core ML bridge's pinned requirements" >&2
+  rm -rf .eformer/venv
   node bin/eformer.js setup coreml >&2
+  pinned_ok
 fi

@@ -8,6 +8,8 @@ import {
   efficientFormerV2,
   efficientFormerV2Config,
   entry,
+  mobileNetV2,
+  mobileNetV2Config,
   type ModelEntry,
   onnxBytes,
 } from '../src/index.js';
@@ -21,6 +23,7 @@ const fixture = (name: string) => JSON.parse(readFileSync(join(dir, name), 'utf8
 /** The custom variant a fixture describes, as an eformer spec. */
 function specOf(f: { family: string; config: Record<string, unknown> }, name: string): ModelEntry {
   if (f.family === 'efficientformerv2') return entry({ name, family: efficientFormerV2, config: efficientFormerV2Config(f.config as never) });
+  if (f.family === 'mobilenetv2') return entry({ name, family: mobileNetV2, config: mobileNetV2Config(f.config as never) });
   return entry({ name, family: efficientFormer, config: efficientFormerConfig(f.config as never) });
 }
 
@@ -33,6 +36,7 @@ describe(`checkpoints load into graphs that equal the PyTorch reference (max |di
   const v1 = fixture('v1_tiny.json');
   const v2 = fixture('v2_tiny.json');
   const hf = fixture('v1_tiny_hf.json');
+  const mnv2 = fixture('mnv2_tiny.json');
   const cases: [string, ModelEntry | undefined, string, number[], string?][] = [
     ['V1, original naming (.pth)', specOf(v1, 'v1_tiny'), v1.files.snap, v1.logits],
     ['V1, timm naming (.safetensors)', specOf(v1, 'v1_tiny'), v1.files.timm, v1.logits],
@@ -44,6 +48,7 @@ describe(`checkpoints load into graphs that equal the PyTorch reference (max |di
     ['V2, {"model_ema"} wrapper', specOf(v2, 'v2_tiny'), v2.files.ema, v2.logits],
     ['V2, bare state_dict (.safetensors)', specOf(v2, 'v2_tiny'), v2.files.bare, v2.logits],
     ['V1, Hugging Face naming with its config.json', undefined, hf.files.hf, hf.logits, hf.files.config],
+    ['MobileNetV2 against torchvision itself (torchvision naming)', specOf(mnv2, 'mnv2_tiny'), mnv2.files.torchvision, mnv2.logits],
   ];
   for (const [label, spec, file, expected, config] of cases) {
     it(label, async () => {
@@ -65,7 +70,7 @@ describe(`checkpoints load into graphs that equal the PyTorch reference (max |di
   });
 
   it('the fixtures really contain every block type and stay small', () => {
-    for (const f of readdirSync(dir).filter((n) => /\.(pth|safetensors)$/.test(n))) expect(readFileSync(join(dir, f)).length).toBeLessThan(700_000);
+    for (const f of readdirSync(dir).filter((n) => /\.(pth|safetensors)$/.test(n))) expect(readFileSync(join(dir, f)).length).toBeLessThan(1_200_000);
     const v2keys = [...readCheckpointBytes(readFileSync(join(dir, v2.files.snap))).stateDict.keys()];
     expect(v2keys.some((k) => k.includes('token_mixer.stride_conv'))).toBe(true); // AttnFFN with stride
     expect(v2keys.some((k) => /network\.6\.\d\.token_mixer\.q\./.test(k))).toBe(true); // AttnFFN without
@@ -161,6 +166,7 @@ describe('CLI with --ckpt', () => {
   it('export --hf-config + --ckpt writes the model', async () => {
     const out = tempDir();
     const hf = fixture('v1_tiny_hf.json');
+  const mnv2 = fixture('mnv2_tiny.json');
     const r = await cli('export', '--hf-config', join(dir, hf.files.config), '--ckpt', join(dir, hf.files.hf), '--onnx', '-o', out);
     expect(r.code).toBe(0);
     expect(readdirSync(out)).toEqual(['v1_tiny_hf.onnx']);

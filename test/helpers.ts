@@ -45,10 +45,12 @@ export function maxAbs(a: Float32Array): number {
 
 /**
  * How close eformer's ONNX must be to the PyTorch reference: max |diff| over the logits at most
- * this fraction of the largest |logit|. Float32 reordering gave at most 3.7e-7 here; a real mistake
- * such as the wrong LayerNorm eps in a Hugging Face config gives 7e-6 (checkpoints.test.ts keeps it).
+ * this fraction of the largest |logit|. Float32 reordering (BN folded into convs, other summation
+ * orders) gave at most 7.5e-7 here (torchvision's MobileNetV2; 3.7e-7 for EfficientFormerV2); a real
+ * mistake such as the wrong LayerNorm eps in a Hugging Face config gives 7.3e-6 (checkpoints.test.ts
+ * keeps that case, so the bound cannot drift up unnoticed).
  */
-export const EQUIVALENCE_RTOL = 1e-6;
+export const EQUIVALENCE_RTOL = 2e-6;
 
 /** Whether `ours` equals the reference within EQUIVALENCE_RTOL, and by how much it differs. */
 export function equivalence(ours: Float32Array, reference: ArrayLike<number>): { diff: number; bound: number } {

@@ -8,11 +8,13 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let browser: Browser;
 let htmlPath: string;
+let resultsPath: string;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`headless Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   const dir = tempDir();
   const results = join(dir, 'results.json');
+  resultsPath = results;
   const p = await cli('profile', '-m', 'efficientformerv2_s0,efficientformerv2_s1,efficientformer_l1,mobilenetv2_100', '--runs', '5', '--warmup', '2', '--breakdown', '--json', results, '--quiet');
   if (p.code !== 0) throw new Error(p.stderr);
   htmlPath = join(dir, 'report.html');
@@ -45,9 +47,24 @@ describe('HTML report in headless Chromium', () => {
     await expect(page.locator('svg text.label', { hasText: 'mobilenetv2_100 (baseline)' }).count()).resolves.toBe(1);
     // The two V2 models are joined as one family line.
     expect(await page.locator('svg polyline').count()).toBe(1);
-    // Points sit inside the plot: circle x grows with latency.
-    const box = await page.locator('svg').boundingBox();
-    expect(box!.width).toBeGreaterThan(600);
+    // Each point sits where its model's numbers say: x grows with the measured median, y with the paper's top-1.
+    const points = await page.evaluate(() =>
+      [...document.querySelectorAll('svg circle, svg rect')].map((p) => ({
+        model: (p.nextElementSibling?.textContent ?? '').replace(/ \(baseline\)$/, ''),
+        x: Number(p.getAttribute('cx') ?? Number(p.getAttribute('x')) + 5),
+        y: Number(p.getAttribute('cy') ?? Number(p.getAttribute('y')) + 5),
+      })),
+    );
+    const measured = JSON.parse(readFileSync(resultsPath, 'utf8')).results as { model: string; latency_ms: { median: number }; paper: { top1: number } }[];
+    expect(points.map((p) => p.model).sort()).toEqual(measured.map((r) => r.model).sort());
+    const byLatency = [...measured].sort((a, b) => a.latency_ms.median - b.latency_ms.median).map((r) => r.model);
+    expect([...points].sort((a, b) => a.x - b.x).map((p) => p.model)).toEqual(byLatency);
+    for (const a of points) {
+      for (const b of points) {
+        const [ra, rb] = [a, b].map((p) => measured.find((r) => r.model === p.model)!);
+        if (ra.paper.top1 > rb.paper.top1) expect(a.y).toBeLessThan(b.y); // SVG y grows downwards
+      }
+    }
     expect(await page.locator('.bar-row').count()).toBeGreaterThan(10);
     expect(requests).toEqual([]);
     await page.screenshot({ path: join(root, 'tmp', 'report-screenshot.png'), fullPage: true }).catch(() => undefined);

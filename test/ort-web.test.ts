@@ -50,7 +50,7 @@ describe('ort-web profiling, for real', () => {
     expect(events.filter((e) => e.name === 'network.0.0.mlp.fc1/Conv_6_kernel_time')).toHaveLength(3);
   });
 
-  it('--breakdown on ort-web: rows sum to the median and node time lands in model blocks', async () => {
+  it('--breakdown on ort-web: node time lands in model blocks, Conv leads, and the profiler\'s own runs are counted', async () => {
     const out = join(tempDir(), 'web-breakdown.json');
     const r = await cli('profile', '-b', 'ort-web', '-m', 'efficientformerv2_s0', '--runs', '3', '--warmup', '1', '--breakdown', '--no-single-session', '--quiet', '--json', out);
     expect(r.code, r.stderr).toBe(0);
@@ -58,9 +58,11 @@ describe('ort-web profiling, for real', () => {
     const b = result.breakdown;
     expect(result.backend).toBe('ort-web');
     expect(b.runs).toBe(20);
-    const sum = b.by_op.reduce((s: number, x: { ms: number }) => s + x.ms, 0);
-    expect(sum).toBeCloseTo(result.latency_ms.median, 6);
-    expect(b.by_op.map((x: { key: string }) => x.key)).toContain('Conv');
+    // efficientformerv2_s0 spends most of its time in convolutions (55% on ort-cpu): the profile must say so.
+    expect(b.by_op[0].key).toBe('Conv');
+    // The profiler saw real runs, each slower than nothing and not absurdly slower than the measured median.
+    expect(b.model_run_ms).toBeGreaterThan(0.5 * result.latency_ms.median);
+    expect(b.model_run_ms).toBeLessThan(5 * result.latency_ms.median);
     const stages = b.by_stage.map((x: { key: string }) => x.key);
     expect(stages).toEqual(expect.arrayContaining(['stem', 'stage 2 · attention', 'stage 3 · attention']));
     const unplaced = b.by_stage.find((x: { key: string }) => x.key.startsWith('(not'));

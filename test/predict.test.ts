@@ -45,15 +45,21 @@ describe('classification output', () => {
     expect(topK(p, 2, ['a', 'b', 'c', 'd']).map((c) => c.label)).toEqual(['b', 'c']);
   });
 
-  it('eformer predict --json on a Hugging Face checkpoint', async () => {
+  it('eformer predict --json equals Hugging Face (processor + model) on the fixture images: classes, labels, probabilities', async () => {
     const ckpt = join(root, 'fixtures/checkpoints/v1_tiny_hf');
-    const r = await cli('predict', '--hf-config', join(ckpt, 'config.json'), '--ckpt', join(ckpt, 'model.safetensors'), join(images, 'gradient.png'), '--json');
-    expect(r.code).toBe(0);
-    const [prediction] = JSON.parse(r.stdout);
-    expect(prediction.top).toHaveLength(5);
-    const probs = prediction.top.map((c: { probability: number }) => c.probability);
-    expect([...probs].sort((a, b) => b - a)).toEqual(probs);
-    expect(prediction.top[0].label).toMatch(/^class \d$/); // 10 classes: no ImageNet names
+    const reference = JSON.parse(readFileSync(join(images, 'predict-reference.json'), 'utf8')).images;
+    const names = ['gradient.png', 'gradient.jpg'];
+    const r = await cli('predict', '--hf-config', join(ckpt, 'config.json'), '--ckpt', join(ckpt, 'model.safetensors'), ...names.map((n) => join(images, n)), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const predictions = JSON.parse(r.stdout);
+    names.forEach((name, i) => {
+      const want = reference[name] as { index: number; label: string; probability: number }[];
+      const got = predictions[i].top as typeof want;
+      expect(got.map((c) => c.index)).toEqual(want.map((c) => c.index));
+      // The config's id2label names the classes.
+      expect(got.map((c) => c.label)).toEqual(want.map((c) => c.label));
+      got.forEach((c, k) => expect(Math.abs(c.probability - want[k].probability)).toBeLessThan(1e-6));
+    });
   });
 });
 

@@ -35,9 +35,9 @@ describe('eformer profile on ort-cpu', () => {
     const r = JSON.parse(readFileSync(resultsPath, 'utf8')).results[0];
     const b = r.breakdown;
     expect(b.runs).toBeGreaterThan(5);
-    const opShare = b.by_op.reduce((s: number, x: { percent: number }) => s + x.percent, 0);
-    expect(opShare).toBeCloseTo(100, 6);
-    expect(b.by_op.map((x: { key: string }) => x.key)).toContain('Conv');
+    // Conv is efficientformerv2_s0's largest share (55% measured here); the GELU kernels come next.
+    expect(b.by_op[0].key).toBe('Conv');
+    expect(b.by_op[0].percent).toBeGreaterThan(30);
     const stages = b.by_stage.map((x: { key: string }) => x.key);
     expect(stages).toContain('stage 3 · attention');
     expect(stages).toContain('stage 2 · attention');

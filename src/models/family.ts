@@ -80,6 +80,8 @@ export interface ModelEntry<Config = unknown> {
   paper?: PaperFigures;
   /** The papers' comparison models, marked as such in reports. */
   baseline?: boolean;
+  /** Class names, by index, when the entry knows them (a Hugging Face config's id2label). */
+  labels?: string[];
 }
 
 /** Type-preserving helper so each zoo file keeps its config type checked. */

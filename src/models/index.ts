@@ -42,7 +42,20 @@ export function entryFromHfConfig(path: string): ModelEntry {
   }
   const config = family.hfConfig.read(raw, path);
   const name = basename(dirname(path)).replace(/[^A-Za-z0-9_.-]/g, '_') || `${family.id}_hf`;
-  return entry({ name, family, config });
+  return entry({ name, family, config, labels: labelsOf(raw.id2label) });
+}
+
+/** `id2label` ({"0": "tench", ...}) as names by index, when it names every index from 0. */
+function labelsOf(id2label: unknown): string[] | undefined {
+  if (!id2label || typeof id2label !== 'object') return undefined;
+  const entries = Object.entries(id2label as Record<string, unknown>);
+  const labels: string[] = [];
+  for (const [key, value] of entries) {
+    const i = Number(key);
+    if (!Number.isInteger(i) || i < 0 || i >= entries.length || typeof value !== 'string') return undefined;
+    labels[i] = value;
+  }
+  return labels.length === entries.length ? labels : undefined;
 }
 
 export * from './family.js';

@@ -47,7 +47,7 @@ export async function predict(req: ModelRequest & { images: string[]; top?: numb
     const predictions: Prediction[] = [];
     for (const { image, pixels } of inputs) {
       const logits = (await session.run({ [input.name]: { data: pixels, shape: input.shape } }))[output];
-      const labels = logits.length === 1000 ? imagenetClasses() : undefined;
+      const labels = built.entry.labels ?? (logits.length === 1000 ? imagenetClasses() : undefined);
       predictions.push({ image, top: topK(softmax(logits), req.top ?? 5, labels) });
     }
     return predictions;
