@@ -88,8 +88,11 @@ def build_program(ct, model, weights, target, probabilities):
                 return weights[name]
             raise Unsupported(f'value {name} is neither produced nor an initializer')
 
+        # The iOS15 opset (what a NeuralNetwork .mlmodel is built from) has no half_pixel_centers:
+        # there, align_corners=False already is PyTorch's half-pixel bilinear.
+        half_pixel_input = target >= ct.target.iOS16
         for node in graph.node:
-            out = convert_node(mb, np, node, value, attributes(node))
+            out = convert_node(mb, np, node, value, attributes(node), half_pixel_input)
             outs = out if isinstance(out, (list, tuple)) else [out]
             for name, v in zip(node.output, outs):
                 env[name] = v
@@ -100,7 +103,7 @@ def build_program(ct, model, weights, target, probabilities):
     return program
 
 
-def convert_node(mb, np, node, value, a):
+def convert_node(mb, np, node, value, a, half_pixel_input=True):
     op, name = node.op_type, node.name
     x = [value(i) if i else None for i in node.input]
     if op == 'Conv':
@@ -151,6 +154,8 @@ def convert_node(mb, np, node, value, a):
         mode = mode.decode() if isinstance(mode, bytes) else mode
         if mode != 'linear' or scales[:2] != [1.0, 1.0]:
             raise Unsupported(f'Resize node {name}: only bilinear spatial scaling is mapped')
+        if not half_pixel_input:
+            return mb.upsample_bilinear(x=x[0], scale_factor_height=scales[2], scale_factor_width=scales[3], align_corners=False, name=name)
         return mb.upsample_bilinear(x=x[0], scale_factor_height=scales[2], scale_factor_width=scales[3], align_corners=False,
                                     half_pixel_centers=True, name=name)
     if op == 'Gather':
@@ -172,7 +177,7 @@ def op_histogram(mlmodel):
 EXPECTED_OPS = {
     'mlprogram': {'Conv': 'conv', 'Erf': 'gelu', 'Gelu': 'gelu', 'Resize': 'upsample_bilinear', 'AveragePool': 'avg_pool',
                   'LayerNormalization': 'layer_norm', 'ReduceMean': 'reduce_mean', 'BatchNormalization': 'batch_norm'},
-    'neuralnetwork': {'Conv': 'convolution', 'Erf': 'gelu', 'Gelu': 'gelu', 'AveragePool': 'pooling', 'ReduceMean': 'reduceMean'},
+    'neuralnetwork': {'Conv': 'convolution', 'Erf': 'gelu', 'Gelu': 'gelu', 'Resize': 'upsample', 'AveragePool': 'pooling', 'ReduceMean': 'reduceMean'},
 }
 
 

@@ -28,11 +28,12 @@ describe('real Core ML conversions through coremltools', () => {
     expect(readdirSync(dir).sort()).toEqual([`${model}.mlpackage`, `${model}.onnx`]);
   });
 
-  it('--verify says plainly when Core ML cannot run the model here', async () => {
+  it('--verify checks the numbers with the interpreter here, and says plainly that Core ML itself cannot run', async () => {
     const dir = tempDir();
     const r = await cli(['export', '-m', 'mobilenetv2_100', '--coreml', '--verify', '-o', dir]);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(process.platform === 'darwin' ? /Core ML vs onnxruntime: max \|diff\|/ : /--verify: prediction skipped \(Core ML runs models only on macOS\)/);
+    expect(r.stdout).toMatch(/interpreted \(fp16\) vs onnxruntime: .* ok/);
+    expect(r.stdout).toMatch(process.platform === 'darwin' ? /Core ML itself vs onnxruntime: max \|diff\|/ : /Core ML itself: not run \(Core ML runs models only on macOS\)/);
   });
 
   it('fp32: every weight equals the ONNX initializer it came from', async () => {
@@ -132,7 +133,7 @@ describe('eformer doctor', () => {
     expect(r.exitCode).toBe(0);
     const pieces = JSON.parse(r.stdout) as { name: string; found?: string; install: string }[];
     // The bridge first, then each backend's own pieces in registry order.
-    expect(pieces.map((p) => p.name)).toEqual(['python', 'coremltools (+ onnx)', 'Core ML bridge', 'onnxruntime-node', 'chromium (ort-web)', 'xcrun', 'xcodebuild', 'adb', 'onnxruntime_perf_test (Android)']);
+    expect(pieces.map((p) => p.name)).toEqual(['python (for Core ML)', 'coremltools (+ onnx)', 'Core ML bridge', 'onnxruntime-node', 'chromium (ort-web)', 'xcrun', 'xcodebuild', 'adb', 'onnxruntime_perf_test (Android)']);
     expect(pieces.find((p) => p.name === 'coremltools (+ onnx)')!.found).toMatch(/^9\.0 via .*\.eformer\/venv/);
     for (const p of pieces) expect(p.install.length).toBeGreaterThan(3);
   });

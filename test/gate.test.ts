@@ -222,8 +222,8 @@ describe('sharding and merging', () => {
     const hf = join(new URL('..', import.meta.url).pathname, 'fixtures/checkpoints/v1_tiny_hf');
     const r = await cli('profile', '--hf-config', join(hf, 'config.json'), '--ckpt', join(hf, 'model.safetensors'), '--reference', 'mobilenetv2_100', '--runs', '3', '--warmup', '1', '--no-single-session', '--quiet', '--format', 'csv');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^v1_tiny_hf,ort-cpu/m);
-    expect(r.stdout).toMatch(/^mobilenetv2_100,ort-cpu/m);
+    expect(r.stdout).toMatch(/^,v1_tiny_hf,ort-cpu/m);
+    expect(r.stdout).toMatch(/^,mobilenetv2_100,ort-cpu/m);
   });
 
   it('profile --shard with --reference, merged by `report merge`, then gated', async () => {

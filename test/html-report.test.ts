@@ -42,15 +42,17 @@ describe('HTML report in headless Chromium', () => {
     await page.goto(`file://${htmlPath}`);
     expect(await page.locator('tbody tr').count()).toBe(4);
     // Three EfficientFormers as circles, the baseline as a square, each labelled.
-    expect(await page.locator('svg circle').count()).toBe(3);
-    expect(await page.locator('svg rect').count()).toBe(1);
-    await expect(page.locator('svg text.label', { hasText: 'mobilenetv2_100 (baseline)' }).count()).resolves.toBe(1);
+    expect(await page.locator('svg circle.model').count()).toBe(3);
+    expect(await page.locator('svg rect.baseline').count()).toBe(1);
+    // One colour per family, with a legend entry each (V1 and V2 here).
+    expect(await page.locator('svg .legend').count()).toBe(2);
+    await expect(page.locator('svg text.label', { hasText: 'mobilenetv2_100 (CNN)' }).count()).resolves.toBe(1);
     // The two V2 models are joined as one family line.
     expect(await page.locator('svg polyline').count()).toBe(1);
     // Each point sits where its model's numbers say: x grows with the measured median, y with the paper's top-1.
     const points = await page.evaluate(() =>
-      [...document.querySelectorAll('svg circle, svg rect')].map((p) => ({
-        model: (p.nextElementSibling?.textContent ?? '').replace(/ \(baseline\)$/, ''),
+      [...document.querySelectorAll('svg circle.model, svg rect.baseline')].map((p) => ({
+        model: (p.nextElementSibling?.textContent ?? '').replace(/ \(CNN\)$/, ''),
         x: Number(p.getAttribute('cx') ?? Number(p.getAttribute('x')) + 5),
         y: Number(p.getAttribute('cy') ?? Number(p.getAttribute('y')) + 5),
       })),

@@ -3,6 +3,7 @@
  * parsers that turn bad values into usage errors (exit 2) with one clear line.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { UsageError } from '../core/errors.js';
 import { modelNames } from '../models/index.js';
 
 export function integer(what: string, min = 1) {
@@ -34,6 +35,19 @@ export interface ModelFlags {
   resolution?: number;
 }
 
+/**
+ * The model flags, checked together: one source of the architecture (a zoo name or a Hugging Face
+ * config, not both), and for commands that take one model, exactly one name.
+ */
+export function checkModelFlags(opts: ModelFlags & { model?: string | string[] }, several: boolean): void {
+  const names = opts.model === undefined ? undefined : ([] as string[]).concat(opts.model);
+  if (names && opts.hfConfig) throw new UsageError('give --model or --hf-config, not both');
+  if (names && names.length === 0) throw new UsageError('--model needs at least one model name (see `eformer models`)');
+  if (!several && typeof opts.model === 'string' && opts.model.includes(',')) {
+    throw new UsageError(`this command takes one model, got '${opts.model}'; run it once per model (count and profile take several)`);
+  }
+}
+
 export const CKPT_HELP = 'weights: .pth/.pt (zip) or .safetensors, in any naming the family accepts (original, timm, Hugging Face), loaded strictly';
 
 /**
@@ -62,5 +76,6 @@ export function addGateFlags(cmd: Command): Command {
     .option('--junit <file>', 'also write the verdict as JUnit XML')
     .option('--verdict <file>', 'also write the verdict as JSON (schema eformer.gate/1)')
     .option('--markdown <file>', 'also write the Markdown summary (it is appended to $GITHUB_STEP_SUMMARY when set)')
-    .option('--update-baseline', 'after reporting, make the current results the new baseline and exit 0');
+    .option('--update-baseline', 'after reporting, make the current results the new baseline and exit 0')
+    .option('--allow-setup-change', 'compare results measured on another backend, provider, resolution, batch or threads (the verdict lists the differences)');
 }

@@ -3,7 +3,8 @@
  * parses options, calls the library and prints.
  */
 import { Command, CommanderError } from 'commander';
-import { EformerError } from '../core/errors.js';
+import { EformerError, EXIT } from '../core/errors.js';
+import { removeTracked } from '../core/fs.js';
 import { VERSION } from '../core/version.js';
 
 type CommandModule = { register(program: Command): void };
@@ -48,26 +49,41 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   return program;
 }
 
+/** Ctrl-C and SIGTERM: remove temp files and work folders, then exit 130 / 143. */
+function onInterrupt(): void {
+  for (const [signal, code] of [['SIGINT', EXIT.interrupted], ['SIGTERM', EXIT.terminated]] as const) {
+    process.on(signal, () => {
+      removeTracked();
+      process.stderr.write(`\neformer: interrupted (${signal}); temporary files removed\n`);
+      process.exit(code);
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
+  // Runtimes read this to decide whether their own warnings reach stderr.
+  if (verbose) process.env.EFORMER_VERBOSE = '1';
+  onInterrupt();
   try {
     const program = await buildProgram(argv);
     await program.parseAsync(argv);
-    return 0;
+    return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version are "errors" to commander; they already printed.
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      return 2;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
     }
     if (err instanceof EformerError) {
       console.error(`eformer: ${err.message}`);
       if (verbose) console.error(err.stack);
       return err.exitCode;
     }
-    console.error(`eformer: internal error: ${(err as Error).message ?? err}`);
+    console.error(`eformer: internal error: ${firstLineOf(err)} (this is a bug in eformer: please report it with the output of the same command run with --verbose)`);
     if (verbose) console.error((err as Error).stack);
-    else console.error('(run with --verbose for the stack trace)');
-    return 1;
+    return EXIT.internal;
   }
 }
+
+const firstLineOf = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];

@@ -1,16 +1,65 @@
-/** A one-line progress bar on stderr, only when stderr is a terminal. */
+/**
+ * What a person sees while eformer works: one status line on stderr, rewritten in place, and only
+ * when stderr is a terminal (never in logs or CI output).
+ */
 import type { Progress } from '../profile/timing.js';
 
-export function progressBar(ids: string[], quiet: boolean): Progress | undefined {
+export interface StatusLine {
+  /** Show `text`, with a bar when `fraction` (0..1) is given. */
+  update(text: string, fraction?: number): void;
+  /** Clear the line. */
+  done(): void;
+}
+
+export function statusLine(quiet = false): StatusLine | undefined {
   if (quiet || !process.stderr.isTTY) return undefined;
-  const state = new Map(ids.map((id) => [id, 0]));
-  return ({ phase, id, done }) => {
-    state.set(id, phase === 'warmup' ? 0 : done);
-    const fraction = [...state.values()].reduce((a, b) => a + b, 0) / ids.length;
-    const width = 30;
-    const filled = Math.round(fraction * width);
-    const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0)}% ${phase} ${id}`;
-    process.stderr.write(`\r${line.padEnd(80)}`);
-    if (fraction >= 1) process.stderr.write('\r'.padEnd(81) + '\r');
+  const width = Math.max(40, Math.min(process.stderr.columns ?? 80, 100) - 1);
+  let shown = false;
+  return {
+    update(text, fraction) {
+      const bar = fraction === undefined ? '' : `[${'#'.repeat(Math.round(fraction * 20)).padEnd(20, '.')}] ${(fraction * 100).toFixed(0).padStart(3)}% `;
+      process.stderr.write(`\r${`${bar}${text}`.slice(0, width).padEnd(width)}`);
+      shown = true;
+    },
+    done() {
+      if (shown) process.stderr.write(`\r${' '.repeat(width)}\r`);
+      shown = false;
+    },
   };
+}
+
+/** `eformer profile`'s events as a status line: a bar while measuring, the step's name otherwise. */
+export function progressBar(ids: string[], quiet: boolean): Progress | undefined {
+  const line = statusLine(quiet);
+  if (!line) return undefined;
+  const measured = new Map(ids.map((id) => [id, 0]));
+  const where = (id: string) => `${ids.indexOf(id) + 1}/${ids.length}`;
+  return ({ phase, id, done }) => {
+    if (phase === 'measure' || phase === 'warmup') {
+      measured.set(id, phase === 'warmup' ? 0 : done);
+      const fraction = [...measured.values()].reduce((a, b) => a + b, 0) / ids.length;
+      line.update(`${phase === 'warmup' ? 'warming up' : 'measuring'} ${id}`, fraction);
+      if (fraction >= 1) line.done();
+      return;
+    }
+    const what = { prepare: 'building and loading', alone: 'timing alone, as deployed:', breakdown: 'profiling kernels of' }[phase];
+    if (done >= 1 && where(id) === `${ids.length}/${ids.length}`) line.done();
+    else line.update(`${what} ${id} (${where(id)})`);
+  };
+}
+
+/** Run `work` with a status line that counts the seconds, for steps that print nothing while they run. */
+export async function withTicker<T>(label: string, work: Promise<T>, quiet = false): Promise<T> {
+  const line = statusLine(quiet);
+  if (!line) return work;
+  const start = Date.now();
+  const tick = () => line.update(`${label} ${Math.round((Date.now() - start) / 1000)} s`);
+  tick();
+  const timer = setInterval(tick, 1000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+    line.done();
+  }
 }

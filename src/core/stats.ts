@@ -77,12 +77,14 @@ export function medianCi(sorted: ArrayLike<number>): [number, number] {
   return [sorted[j], sorted[k]];
 }
 
+/** Below this many runs there is no meaningful confidence interval of the median (nor a spread below 2). */
+export const MIN_RUNS_FOR_CI = 6;
+
 export function latencyStats(samples: readonly number[]): LatencyStats {
   const sorted = sortedCopy(samples);
   const n = sorted.length;
   const mean = sorted.reduce((s, v) => s + v, 0) / n;
-  const variance = n > 1 ? sorted.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1) : 0;
-  const std = Math.sqrt(variance);
+  const std = n > 1 ? Math.sqrt(sorted.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1)) : undefined;
   return {
     median: quantile(sorted, 0.5),
     mean,
@@ -90,9 +92,8 @@ export function latencyStats(samples: readonly number[]): LatencyStats {
     p99: quantile(sorted, 0.99),
     min: sorted[0],
     max: sorted[n - 1],
-    std,
-    cov: mean > 0 ? std / mean : 0,
-    median_ci95: medianCi(sorted),
+    ...(std !== undefined ? { std, cov: mean > 0 ? std / mean : 0 } : {}),
+    ...(n >= MIN_RUNS_FOR_CI ? { median_ci95: medianCi(sorted) } : {}),
     samples: [...samples],
     quantile_rule: LINEAR_QUANTILES,
   };

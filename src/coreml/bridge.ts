@@ -3,10 +3,10 @@
  * python/onnx_to_coreml.py (coremltools' MIL builder), called through execa. The package is
  * written under a temporary name and renamed, so a failed conversion leaves nothing behind.
  */
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { MissingToolError, UsageError } from '../core/errors.js';
+import { InternalError, MissingToolError, UsageError } from '../core/errors.js';
+import { makeWorkDir, removeWorkDir, track, untrack } from '../core/fs.js';
 import { imagenetClasses } from '../data/imagenet.js';
 import { BRIDGE, findPython } from './python.js';
 
@@ -77,8 +77,9 @@ export async function convertToCoreml(onnx: Uint8Array, out: string, options: Co
     throw new UsageError(`--min-target ${minTarget} is not supported: use iOS16 or later (or macOS13 and later)`);
   }
   const python = await findPython();
-  const work = mkdtempSync(join(tmpdir(), 'eformer-coreml-'));
+  const work = makeWorkDir('eformer-coreml-');
   const temp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp${format === 'mlprogram' ? '.mlpackage' : '.mlmodel'}`);
+  track(temp);
   try {
     writeFileSync(join(work, 'model.onnx'), onnx);
     const args = [BRIDGE, '--onnx', join(work, 'model.onnx'), '--out', temp, '--format', format, '--min-target', minTarget, '--input-type', options.inputType ?? 'image', '--report', join(work, 'report.json')];
@@ -106,17 +107,22 @@ export async function convertToCoreml(onnx: Uint8Array, out: string, options: Co
     return { path: out, bytes: sizeOf(out), seconds, report };
   } finally {
     rmSync(temp, { recursive: true, force: true });
-    rmSync(work, { recursive: true, force: true });
+    untrack(temp);
+    removeWorkDir(work);
   }
 }
 
-/** The bridge's last stderr line is its message; the exit code says whose fault it is. */
+/**
+ * The bridge's last stderr line is its message; the exit code says whose fault it is: 11 a missing
+ * or wrong coremltools (the user's set-up, exit 3); 10 an op eformer's own bridge cannot map and 12
+ * a conversion or verification that failed (eformer's bugs, exit 70).
+ */
 function bridgeError(r: { exitCode?: number; signal?: string; timedOut?: boolean; stderr: string }, source: string): Error {
   const last = r.stderr.trim().split('\n').filter((l) => !/libcoremlpython|^\s/.test(l)).at(-1) ?? '';
   if (r.timedOut) return new UsageError('the Core ML bridge timed out; raise --timeout or check the machine');
   if (r.signal) return new UsageError(`the Core ML bridge was killed (${r.signal}) before it finished; nothing was written`);
   if (r.exitCode === 11) return new MissingToolError(`${last} (Python from ${source})`);
-  if (r.exitCode === 10) return new UsageError(`cannot convert to Core ML: ${last}`);
-  if (r.exitCode === 12) return new UsageError(last);
-  return new UsageError(`the Core ML bridge failed (exit ${r.exitCode}): ${last || 'no message'}`);
+  if (r.exitCode === 10) return new InternalError(`cannot convert to Core ML: ${last}`);
+  if (r.exitCode === 12) return new InternalError(last);
+  return new InternalError(`the Core ML bridge failed (exit ${r.exitCode}): ${last || 'no message'}`);
 }

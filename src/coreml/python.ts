@@ -1,6 +1,8 @@
 /**
- * Finding the Python that runs the Core ML bridge: $EFORMER_PYTHON, then the project-local
- * environment `eformer setup coreml` makes (.eformer/venv), then python3 on PATH.
+ * Finding the Python that runs the Core ML bridge, in this order: $EFORMER_PYTHON; the environment
+ * `eformer setup coreml` made in the current folder (./.eformer/venv); the one beside eformer's own
+ * installation (<eformer>/.eformer/venv, so a checkout's venv serves wherever eformer is run from);
+ * then python3 on PATH. `eformer doctor` shows which one it found.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -8,14 +10,19 @@ import { MissingToolError } from '../core/errors.js';
 import type { Probe } from '../core/probe.js';
 
 export const LOCAL_VENV = '.eformer/venv';
+/** eformer's own folder (the package root: dist/coreml/python.js is two levels below it). */
+const INSTALL_ROOT = new URL('../../', import.meta.url).pathname;
 export const REQUIREMENTS = new URL('../../python/requirements.txt', import.meta.url).pathname;
 export const BRIDGE = new URL('../../python/onnx_to_coreml.py', import.meta.url).pathname;
+export const INTERPRETER = new URL('../../python/mil_interpreter.py', import.meta.url).pathname;
 
 export function pythonCandidates(): { path: string; source: string }[] {
   const out: { path: string; source: string }[] = [];
   if (process.env.EFORMER_PYTHON) out.push({ path: process.env.EFORMER_PYTHON, source: '$EFORMER_PYTHON' });
   const local = resolve(LOCAL_VENV, 'bin', 'python');
-  if (existsSync(local)) out.push({ path: local, source: `${LOCAL_VENV} (eformer setup coreml)` });
+  if (existsSync(local)) out.push({ path: local, source: `./${LOCAL_VENV} (eformer setup coreml)` });
+  const installed = join(INSTALL_ROOT, LOCAL_VENV, 'bin', 'python');
+  if (installed !== local && existsSync(installed)) out.push({ path: installed, source: `${join(INSTALL_ROOT, LOCAL_VENV)} (beside eformer)` });
   out.push({ path: 'python3', source: 'PATH' });
   return out;
 }
@@ -56,7 +63,11 @@ export async function probeBridge(): Promise<Probe[]> {
   }
   const coremltools = python ? (await run(python.path, ['-c', 'import coremltools, onnx; print(coremltools.__version__)']))?.at(-1) : undefined;
   return [
-    { name: 'python', found: python && `${version} (${python.source})`, install: 'apt-get install -y python3 python3-venv' },
+    {
+      name: 'python (for Core ML)',
+      found: python && `${version} (${python.source})`,
+      install: 'apt-get install -y python3 python3-venv; looked up: $EFORMER_PYTHON, ./.eformer/venv, the venv beside eformer, python3',
+    },
     { name: 'coremltools (+ onnx)', found: coremltools && `${coremltools} via ${python!.path}`, install: 'eformer setup coreml' },
     { name: 'Core ML bridge', found: BRIDGE, install: '(ships with eformer)' },
   ];

@@ -24,6 +24,30 @@ export interface GateOptions {
   flags: Partial<Budget>;
   reference?: string;
   bootstrap?: number;
+  /** Compare results measured differently (another backend, provider, resolution, batch or threads), saying so in the verdict. */
+  allowSetupChange?: boolean;
+}
+
+/** What makes two measurements of a model comparable: the same backend, provider, input and threads. */
+function setupOf(r: ModelResult): Record<string, unknown> {
+  return {
+    backend: r.backend,
+    'execution provider': r.settings?.execution_provider,
+    resolution: r.resolution,
+    batch: r.batch,
+    threads: r.settings?.threads,
+    device: r.device?.id,
+  };
+}
+
+/** Every way a model's baseline and current setups differ, as `model: what baseline -> current`. */
+function setupChanges(base: Map<string, ModelResult>, cur: Map<string, ModelResult>): string[] {
+  const changes: string[] = [];
+  for (const [model, b] of base) {
+    const [sb, sc] = [setupOf(b), setupOf(cur.get(model)!)];
+    for (const key of Object.keys(sb)) if (JSON.stringify(sb[key]) !== JSON.stringify(sc[key])) changes.push(`${model}: ${key} ${sb[key] ?? '-'} -> ${sc[key] ?? '-'}`);
+  }
+  return changes;
 }
 
 /** 95% percentile-bootstrap CI of median(b) / median(a) - 1. */
@@ -114,6 +138,10 @@ export function gate(baseline: ResultsFile, current: ResultsFile, options: GateO
     throw new UsageError(`baseline and current results cover different models (${parts.filter(Boolean).join('; ')})`);
   }
   if (reference && !base.has(reference)) throw new UsageError(`reference model ${reference} is not in the results; profile with --reference ${reference}`);
+  const changes = setupChanges(base, cur);
+  if (changes.length && !options.allowSetupChange) {
+    throw new UsageError(`baseline and current were measured differently (${changes[0]}${changes.length > 1 ? ` and ${changes.length - 1} more` : ''}): gate like with like, or pass --allow-setup-change to compare them anyway`);
+  }
 
   const models: ModelVerdict[] = [];
   for (const [model, b] of base) {
@@ -138,5 +166,5 @@ export function gate(baseline: ResultsFile, current: ResultsFile, options: GateO
     }
     models.push({ model, checks, outcome: checks.some((x) => x.outcome === 'regression') ? 'regression' : 'pass' });
   }
-  return { schema: VERDICT_SCHEMA, reference, pass: models.every((m) => m.outcome === 'pass'), models };
+  return { schema: VERDICT_SCHEMA, reference, pass: models.every((m) => m.outcome === 'pass'), models, ...(changes.length ? { setup_changes: changes } : {}) };
 }

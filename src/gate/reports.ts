@@ -1,22 +1,31 @@
 /** The gate's verdict for people (table, Markdown for CI summaries) and for CI tools (JUnit XML). */
-import { renderTable } from '../core/table.js';
+import { renderTable, wrapText } from '../core/table.js';
 import { escapeMarkup as xml } from '../core/text.js';
 import type { Check, Verdict } from '../results/verdict.js';
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 const value = (c: Check, v: number) => (c.metric === 'params' || c.metric === 'macs' ? v.toLocaleString('en-US') : v.toFixed(c.basis.startsWith('median ratio') ? 4 : 3));
-const ci = (c: Check) => (c.ci95 ? `${pct(c.ci95[0])} to ${pct(c.ci95[1])}` : '');
+const ci = (c: Check) => (c.ci95 ? `${pct(c.ci95[0]).slice(0, -1)}..${pct(c.ci95[1])}` : '');
 const mark = (c: Check) => (c.outcome === 'regression' ? 'REGRESSION' : c.outcome === 'improvement' ? 'improved' : 'ok');
 
-function rows(verdict: Verdict): string[][] {
-  return verdict.models.flatMap((m) => m.checks.map((c) => [m.model, c.metric, c.basis, value(c, c.baseline), value(c, c.current), pct(c.change), ci(c), c.limit, mark(c)]));
+function rows(verdict: Verdict, withBasis: boolean): string[][] {
+  return verdict.models.flatMap((m) =>
+    m.checks.map((c) => [m.model, c.metric === 'latency_ceiling' ? 'ceiling' : c.metric, ...(withBasis ? [c.basis] : []), value(c, c.baseline), value(c, c.current), pct(c.change), ci(c), c.limit, mark(c)]),
+  );
 }
 
-const HEAD = ['model', 'metric', 'compared', 'baseline', 'current', 'change', '95% CI', 'limit', 'verdict'];
+const HEAD = ['model', 'metric', 'baseline', 'current', 'change', '95% CI', 'limit', 'verdict'];
+const HEAD_WITH_BASIS = ['model', 'metric', 'compared', 'baseline', 'current', 'change', '95% CI', 'limit', 'verdict'];
 
+/** What each metric compared, once for the whole table (the same for every model of a run). */
+function basisLines(verdict: Verdict): string[] {
+  const bases = [...new Set(verdict.models.flatMap((m) => m.checks.map((c) => `${c.metric === 'latency_ceiling' ? 'ceiling' : c.metric}: ${c.basis}`)))];
+  return [`compared: ${bases.join('; ')}`];
+}
 export function verdictTable(verdict: Verdict): string {
   const failed = verdict.models.filter((m) => m.outcome === 'regression').map((m) => m.model);
-  return `${renderTable(HEAD, rows(verdict))}\n${verdict.pass ? 'gate passed' : `gate FAILED: ${failed.join(', ')}`}`;
+  const across = verdict.setup_changes?.length ? [`compared across setups (--allow-setup-change): ${verdict.setup_changes.join('; ')}`] : [];
+  return [renderTable(HEAD, rows(verdict, false)), ...[...basisLines(verdict), ...across].map((l) => wrapText(l)), verdict.pass ? 'gate passed' : `gate FAILED: ${failed.join(', ')}`].join('\n');
 }
 
 export function verdictMarkdown(verdict: Verdict): string {
@@ -24,10 +33,11 @@ export function verdictMarkdown(verdict: Verdict): string {
     `### eformer latency gate: ${verdict.pass ? 'passed' : 'FAILED'}`,
     '',
     verdict.reference ? `Latency compared as the ratio to \`${verdict.reference}\` measured in the same rounds.` : 'Latency compared as raw medians.',
+    ...(verdict.setup_changes?.length ? ['', `Compared across setups (--allow-setup-change): ${verdict.setup_changes.join('; ')}.`] : []),
     '',
-    `| ${HEAD.join(' | ')} |`,
-    `|${HEAD.map(() => ' --- ').join('|')}|`,
-    ...rows(verdict).map((r) => `| ${r.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`),
+    `| ${HEAD_WITH_BASIS.join(' | ')} |`,
+    `|${HEAD_WITH_BASIS.map(() => ' --- ').join('|')}|`,
+    ...rows(verdict, true).map((r) => `| ${r.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`),
   ];
   return `${lines.join('\n')}\n`;
 }

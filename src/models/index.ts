@@ -1,6 +1,6 @@
 /** The model registry: one line per family. Every named model is looked up here. */
 import { readFileSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { efficientFormer, efficientFormerZoo } from './efficientformer/index.js';
 import { efficientFormerV2, efficientFormerV2Zoo } from './efficientformerv2/index.js';
@@ -41,7 +41,9 @@ export function entryFromHfConfig(path: string): ModelEntry {
     throw new UsageError(`${path}: model_type is '${raw.model_type}', eformer reads ${readable.join(', ')} configs`);
   }
   const config = family.hfConfig.read(raw, path);
-  const name = basename(dirname(path)).replace(/[^A-Za-z0-9_.-]/g, '_') || `${family.id}_hf`;
+  // Named after the folder that holds the config (a Hugging Face checkpoint folder), never '.' or '..'.
+  const folder = basename(dirname(resolve(path))).replace(/[^A-Za-z0-9_.-]/g, '_');
+  const name = folder && !/^\.+$/.test(folder) ? folder : `${family.id}_hf`;
   return entry({ name, family, config, labels: labelsOf(raw.id2label) });
 }
 

@@ -20,11 +20,16 @@ export interface ModelSource {
   inputs: ModelInput[];
 }
 
+/** The largest input eformer fills: 2^27 elements (512 MiB of float32), far beyond any vision model's input. */
+export const MAX_INPUT_ELEMENTS = 2 ** 27;
+
 /** Parse `name=1x3x224x224` (from --shape). */
 export function parseShapeOption(value: string): [string, number[]] {
   const m = /^([^=]+)=(\d+(?:x\d+)*)$/.exec(value.trim());
   if (!m) throw new UsageError(`--shape must look like name=1x3x224x224, got '${value}'`);
-  return [m[1], m[2].split('x').map(Number)];
+  const dims = m[2].split('x').map(Number);
+  if (dims.some((d) => d < 1)) throw new UsageError(`--shape ${value}: every dimension must be at least 1`);
+  return [m[1], dims];
 }
 
 export function loadOnnxFile(path: string, overrides: Record<string, number[]> = {}): ModelSource {
@@ -46,23 +51,25 @@ export function loadOnnxFile(path: string, overrides: Record<string, number[]> =
   const graph = model.graph;
   if (!graph?.node?.length) throw new UsageError(`'${path}' is not an ONNX model (no graph)`);
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
-  const inputs: ModelInput[] = (graph.input ?? [])
-    .filter((i) => !initializers.has(i.name))
-    .map((i) => {
-      const name = i.name ?? '';
-      const tensor = i.type?.tensorType;
-      const elem = tensor?.elemType;
-      if (elem !== FLOAT && elem !== INT64) throw new UsageError(`${path}: input '${name}' has element type ${elem}; eformer fills float32 and int64 inputs`);
-      const declared = (tensor?.shape?.dim ?? []).map((d: proto.TensorShapeProto.IDimension) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : undefined));
-      const shape = overrides[name] ?? declared;
-      if (shape.some((d) => d === undefined)) {
-        const dims = (tensor?.shape?.dim ?? []).map((d) => d.dimParam || d.dimValue).join('x');
-        throw new UsageError(`${path}: input '${name}' has a dynamic shape [${dims}]; give it with --shape ${name}=1x3x224x224`);
-      }
-      return { name, shape: shape as number[], dtype: elem === INT64 ? 'int64' : 'float32' };
-    });
+  const declaredInputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
+  // A --shape for an input the model does not have is the first thing to say, before any other complaint.
   for (const name of Object.keys(overrides)) {
-    if (!inputs.some((i) => i.name === name)) throw new UsageError(`--shape names '${name}', but ${basename(path)} has inputs: ${inputs.map((i) => i.name).join(', ')}`);
+    if (!declaredInputs.some((i) => i.name === name)) throw new UsageError(`--shape names '${name}', but ${basename(path)} has no such input; its inputs: ${declaredInputs.map((i) => i.name).join(', ')}`);
   }
+  const inputs: ModelInput[] = declaredInputs.map((i) => {
+    const name = i.name ?? '';
+    const tensor = i.type?.tensorType;
+    const elem = tensor?.elemType;
+    if (elem !== FLOAT && elem !== INT64) throw new UsageError(`${path}: input '${name}' has element type ${elem}; eformer fills float32 and int64 inputs`);
+    const declared = (tensor?.shape?.dim ?? []).map((d: proto.TensorShapeProto.IDimension) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : undefined));
+    const shape = overrides[name] ?? declared;
+    if (shape.some((d) => d === undefined)) {
+      const dims = (tensor?.shape?.dim ?? []).map((d) => d.dimParam || d.dimValue).join('x');
+      throw new UsageError(`${path}: input '${name}' has a dynamic shape [${dims}]; give it with --shape ${name}=1x3x224x224`);
+    }
+    const elements = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (elements > MAX_INPUT_ELEMENTS) throw new UsageError(`${path}: input '${name}' of shape ${(shape as number[]).join('x')} has ${elements} elements; eformer feeds at most ${MAX_INPUT_ELEMENTS} (${MAX_INPUT_ELEMENTS / 2 ** 20} Mi) per input`);
+    return { name, shape: shape as number[], dtype: elem === INT64 ? 'int64' : 'float32' };
+  });
   return { name: basename(path).replace(/\.onnx$/, ''), onnx: bytes, inputs };
 }

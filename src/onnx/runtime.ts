@@ -7,8 +7,25 @@ import { lazyRequire } from '../core/lazy.js';
 
 export type Ort = typeof import('onnxruntime-node');
 
-/** The onnxruntime-node module (its native binding loads here, once). */
-export const onnxruntime = lazyRequire<Ort>('onnxruntime-node');
+const load = lazyRequire<Ort>('onnxruntime-node');
+let quieted = false;
+
+/**
+ * The onnxruntime-node module (its native binding loads here, once). The runtime's own warnings
+ * (graph clean-up notes, provider banners) would land on stderr before eformer's one line: they
+ * are shown only with --verbose (EFORMER_VERBOSE).
+ */
+export function onnxruntime(): Ort {
+  const ort = load();
+  if (!quieted) {
+    ort.env.logLevel = process.env.EFORMER_VERBOSE ? 'warning' : 'error';
+    quieted = true;
+  }
+  return ort;
+}
+
+/** The session option that goes with it. */
+export const logSeverityLevel = (): 0 | 1 | 2 | 3 | 4 => (process.env.EFORMER_VERBOSE ? 2 : 3);
 
 export interface Feed {
   data: Float32Array | BigInt64Array;
@@ -23,7 +40,7 @@ export interface OutputSession {
 /** A session that returns float outputs by name. */
 export async function outputSession(bytes: Uint8Array, options: { threads?: number } = {}): Promise<OutputSession> {
   const ort = onnxruntime();
-  const session = await ort.InferenceSession.create(bytes, options.threads ? { intraOpNumThreads: options.threads } : {});
+  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: logSeverityLevel(), ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
   return {
     async run(feeds) {
       const tensors = Object.fromEntries(

@@ -14,7 +14,7 @@ import { DEPLOY_PASSES, deployGraph, type Pass } from '../graph/passes/index.js'
 import { entryFromHfConfig, findModel, type ModelEntry } from '../models/index.js';
 import { encodeOnnx } from '../onnx/encode.js';
 import { DEFAULT_OPSET, initializerElements, lowerToOnnx, type OnnxGraph } from '../onnx/lower.js';
-import type { ModelSource } from '../onnx/read.js';
+import { MAX_INPUT_ELEMENTS, type ModelSource } from '../onnx/read.js';
 import { readCheckpoint } from '../weights/checkpoint.js';
 import { encodeSafetensors } from '../weights/safetensors.js';
 import { loadStateDict } from './load.js';
@@ -56,10 +56,27 @@ export function resolutionOf(req: ModelRequest, entry: ModelEntry): number {
   return req.resolution ?? entry.family.defaultResolution;
 }
 
+/** Sizes beyond any model here: refused before anything is allocated. */
+export const MAX_RESOLUTION = 2048;
+export const MAX_BATCH = 256;
+
+/** A resolution and batch eformer can build without exhausting memory, or a UsageError naming the limit. */
+export function checkSize(resolution: number, batch: number): void {
+  if (!Number.isSafeInteger(resolution) || resolution < 1 || resolution > MAX_RESOLUTION) {
+    throw new UsageError(`resolution ${resolution} is out of range: eformer builds 1 to ${MAX_RESOLUTION} pixels (the zoo's models are published at 224)`);
+  }
+  if (!Number.isSafeInteger(batch) || batch < 1 || batch > MAX_BATCH) throw new UsageError(`batch ${batch} is out of range: eformer builds batches of 1 to ${MAX_BATCH}`);
+  const elements = batch * 3 * resolution * resolution;
+  if (elements > MAX_INPUT_ELEMENTS) {
+    throw new UsageError(`a batch of ${batch} at ${resolution}x${resolution} is ${elements} input values; eformer feeds at most ${MAX_INPUT_ELEMENTS} (lower --batch or --resolution)`);
+  }
+}
+
 /** The network as PyTorch defines it, with shapes but no weights yet. */
 export function buildModel(req: ModelRequest): BuiltModel {
   const entry = resolveEntry(req);
   const resolution = resolutionOf(req, entry);
+  checkSize(resolution, req.batch ?? 1);
   const graph = entry.family.build(entry.config, { resolution, batch: req.batch ?? 1, name: entry.name });
   return { entry, resolution, graph, weights: 'none' };
 }

@@ -4,8 +4,6 @@
  * hung or crashed harness) ends the run with a DeviceError that carries every result measured
  * before it, so the caller can still write them.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeviceBackend, DeviceMeasurement, DeviceRunOptions } from '../backends/backend.js';
 import { backendOptions as declaredOptions } from '../backends/index.js';
@@ -14,6 +12,7 @@ import { latencyStats, summaryStats } from '../core/stats.js';
 import { label } from '../devices/device.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
 import { type Measured, modelResult, type PreparedModel, resultsFile } from './result.js';
+import { makeWorkDir, removeWorkDir } from '../core/fs.js';
 
 export interface DeviceRequest {
   device?: string;
@@ -62,7 +61,7 @@ export async function profileOnDevice(backend: DeviceBackend, models: PreparedMo
   const results: ModelResult[] = [];
   const file = (): ResultsFile => resultsFile({ ...backend.environment(), device: label(device) }, results);
   // One work folder for the whole run: a driver may build its harness once and reuse it.
-  const workDir = mkdtempSync(join(tmpdir(), `eformer-${backend.id}-`));
+  const workDir = makeWorkDir(`eformer-${backend.id}-`);
   try {
     for (const m of models) {
       req.progress?.({ phase: 'measure', id: m.source.name, done: 0, total: 1 });
@@ -75,7 +74,7 @@ export async function profileOnDevice(backend: DeviceBackend, models: PreparedMo
     if (err instanceof DeviceError) err.partial = file();
     throw err;
   } finally {
-    rmSync(workDir, { recursive: true, force: true });
+    removeWorkDir(workDir);
   }
   return file();
 }

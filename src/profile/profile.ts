@@ -4,8 +4,7 @@
  * per-node profile, and return a results file. Device backends hand each model to their
  * harness instead (on-device.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { BackendSession, SessionBackend, SessionOptions } from '../backends/backend.js';
 import { checkBackendOptions, findBackend } from '../backends/index.js';
@@ -17,6 +16,7 @@ import { aggregateTrace, parseTrace, scaleToMedian } from './breakdown.js';
 import { profileOnDevice } from './on-device.js';
 import { modelResult, type PreparedModel, prepareFile, prepareModel, resultsFile } from './result.js';
 import { DEFAULT_PLAN, measure, type Progress, type TimingPlan, warmUp } from './timing.js';
+import { makeWorkDir, removeWorkDir } from '../core/fs.js';
 
 export interface ProfileRequest {
   /** Zoo model names. */
@@ -68,7 +68,14 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
   // The checkpoint belongs to the user's model, never to the reference.
   if (req.ckpt) requests[0].ckpt = req.ckpt;
   if (req.reference && !requests.some((r) => r.model === req.reference)) requests.push({ model: req.reference });
-  const prepared = [...requests.map((r) => prepareModel({ ...r, resolution: req.resolution }, batch)), ...(req.onnxFiles ?? []).map((f) => prepareFile(f, req.shapes ?? {}))];
+  const prepare = (id: string, make: () => PreparedModel) => {
+    req.progress?.({ phase: 'prepare', id, done: 0, total: 1 });
+    return make();
+  };
+  const prepared = [
+    ...requests.map((r) => prepare(r.model ?? 'model', () => prepareModel({ ...r, resolution: req.resolution }, batch))),
+    ...(req.onnxFiles ?? []).map((f) => prepare(f, () => prepareFile(f, req.shapes ?? {}))),
+  ];
   if (prepared.length === 0) throw new UsageError('nothing to profile: name --model or --onnx');
   if (backend.kind === 'device') {
     return profileOnDevice(backend, prepared, {
@@ -97,7 +104,10 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
   const sessions: BackendSession[] = [];
   let timings;
   try {
-    for (const p of prepared) sessions.push(await backend.open(p.source, options));
+    for (const p of prepared) {
+      req.progress?.({ phase: 'prepare', id: p.source.name, done: 0, total: 1 });
+      sessions.push(await backend.open(p.source, options));
+    }
     timings = await measure(
       prepared.map((p, i) => ({ id: p.source.name, run: () => sessions[i].run() })),
       plan,
@@ -121,12 +131,15 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
         { backend: backend.id, settings, runs: t.samples.length, warmupRuns: t.warmupRuns, stats },
         {
           vs_reference: referenceSamples && req.reference ? pairedRatios(req.reference, t.samples, referenceSamples) : undefined,
-          single_session: req.singleSession === false ? undefined : await singleSession(backend, p, options, plan),
-          breakdown: req.breakdown ? scaleToMedian(await breakdownOf(backend, p, options, req.breakdownRuns ?? 20), stats.median) : undefined,
+          single_session: req.singleSession === false ? undefined : (req.progress?.({ phase: 'alone', id: p.source.name, done: 0, total: 1 }), await singleSession(backend, p, options, plan)),
+          breakdown: req.breakdown
+            ? (req.progress?.({ phase: 'breakdown', id: p.source.name, done: 0, total: 1 }), scaleToMedian(await breakdownOf(backend, p, options, req.breakdownRuns ?? 20), stats.median))
+            : undefined,
         },
       ),
     );
   }
+  req.progress?.({ phase: 'alone', id: prepared.at(-1)!.source.name, done: 1, total: 1 });
   return resultsFile({ ...backend.environment(), threads: String(threads) }, results);
 }
 
@@ -170,7 +183,7 @@ async function singleSession(backend: SessionBackend, p: PreparedModel, options:
 
 /** A separate profiling session: the profiler's own overhead must not touch the timed runs. */
 async function breakdownOf(backend: SessionBackend, p: PreparedModel, options: SessionOptions, runs: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'eformer-ortprof-'));
+  const dir = makeWorkDir('eformer-ortprof-');
   try {
     const session = await backend.open(p.source, { ...options, profilePrefix: join(dir, 'trace') });
     // The profiler records from the first run: warm up, then drop those runs' events.
@@ -180,7 +193,7 @@ async function breakdownOf(backend: SessionBackend, p: PreparedModel, options: S
     if (!trace) throw new UsageError(`backend ${backend.id} wrote no profile for ${p.source.name}`);
     return aggregateTrace(parseTrace(trace).filter(dropRuns(warm + 1)), p.namer ?? (() => undefined));
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeWorkDir(dir);
   }
 }
 

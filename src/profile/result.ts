@@ -12,7 +12,7 @@ import { captureEnvironment } from '../results/environment.js';
 import { type ModelResult, RESULTS_SCHEMA, type ResultsFile } from '../results/results.js';
 
 /** The fields of a result that the model alone determines. */
-export type ModelFacts = Pick<ModelResult, 'model' | 'resolution' | 'batch' | 'params' | 'macs' | 'paper' | 'baseline'>;
+export type ModelFacts = Pick<ModelResult, 'model' | 'family' | 'resolution' | 'batch' | 'params' | 'macs' | 'paper' | 'baseline'>;
 
 export interface PreparedModel {
   source: ModelSource;
@@ -31,6 +31,7 @@ export function prepareModel(req: ModelRequest, batch: number): PreparedModel {
     source: modelSource(built, bytes),
     facts: {
       model: built.entry.name,
+      family: built.entry.family.id,
       resolution: built.resolution,
       batch,
       params: counts.params,

@@ -41,7 +41,10 @@ export interface Timing {
   warmupRuns: number;
 }
 
-export type Progress = (event: { phase: 'warmup' | 'measure'; id: string; done: number; total: number }) => void;
+/** Where a profile run is: building and loading a model, warming up, measuring, timing it alone, profiling its kernels. */
+export type ProgressPhase = 'prepare' | 'warmup' | 'measure' | 'alone' | 'breakdown';
+
+export type Progress = (event: { phase: ProgressPhase; id: string; done: number; total: number }) => void;
 
 const SETTLE_WINDOW = 5;
 const SETTLE_TOLERANCE = 0.05;

@@ -1,12 +1,12 @@
 /** Human-readable tables for `eformer count` and `eformer models`. */
-import { renderTable } from '../core/table.js';
+import { renderTable, wrapText } from '../core/table.js';
 import type { LayerCount } from '../graph/count.js';
 import type { ModelEntry } from '../models/family.js';
 import type { CountRecord } from '../pipeline/index.js';
 import { billions, grouped, millions } from './format.js';
 
 /** Params and MACs per model; the paper's figures where the entry has them (MACs only at the family's published resolution). */
-export function countTable(records: CountRecord[], entryOf: (name: string) => ModelEntry | undefined): string {
+export function countTable(records: CountRecord[], entryOf: (name: string) => ModelEntry | undefined, wide = false): string {
   const rows = records.map((r) => {
     const entry = entryOf(r.model);
     const p = entry?.paper;
@@ -22,8 +22,11 @@ export function countTable(records: CountRecord[], entryOf: (name: string) => Mo
       p && r.resolution === entry!.family.defaultResolution ? p.macsG.toFixed(p.macsDigits) : '-',
     ];
   });
-  const head = ['model', 'res', 'params (toolbox) M', 'params total', 'params deployed', 'MACs (toolbox) G', 'MACs standard G', 'paper params M', 'paper MACs G'];
-  return renderTable(head, rows);
+  const head = ['model', 'res', 'params M', 'params total', 'deployed', 'MACs G', 'MACs std G', 'paper M', 'paper G'];
+  // The default view leaves out the standard MAC count (conv, linear, matmul only), which --wide and --json keep.
+  const keep = wide ? head.map((_, i) => i) : [0, 1, 2, 3, 4, 5, 7, 8];
+  const note = 'params M, MACs G: the papers\' toolbox convention; params total: every parameter; deployed: the exported ONNX initializers';
+  return `${renderTable(keep.map((i) => head[i]), rows.map((r) => keep.map((i) => r[i])))}\n${wrapText(note)}`;
 }
 
 /** One row per hooked layer, with a subtotal after each top-level group (stem, stage, head). */
@@ -50,10 +53,18 @@ export function layerTable(record: CountRecord): string {
   return renderTable(['module', 'kind', 'output', 'params', 'MACs'], table, { colAligns: ['left', 'left', 'left', 'right', 'right'] });
 }
 
-export function modelsTable(entries: readonly ModelEntry[]): string {
+export function modelsTable(entries: readonly ModelEntry[], wide = false): string {
   const rows = entries.map((e) => {
     const p = e.paper;
-    return [e.name, e.family.id, p?.top1 ?? '-', p ? p.paramsM.toFixed(p.paramsDigits) : '-', p ? p.macsG.toFixed(p.macsDigits) : '-', p ? p.iphone12Ms.toFixed(1) : '-', e.baseline ? 'baseline' : ''];
+    return [
+      e.name,
+      e.baseline ? `${e.family.id} (CNN)` : e.family.id,
+      p ? (wide ? p.top1 : p.top1Value.toFixed(1)) : '-',
+      p ? p.paramsM.toFixed(p.paramsDigits) : '-',
+      p ? p.macsG.toFixed(p.macsDigits) : '-',
+      p ? p.iphone12Ms.toFixed(1) : '-',
+    ];
   });
-  return renderTable(['model', 'family', 'top-1 (paper)', 'params M', 'MACs G', 'iPhone 12 ms', ''], rows);
+  const table = renderTable(['model', 'family', wide ? 'top-1 % (paper)' : 'top-1 %', 'params M', 'MACs G', 'iPhone 12 ms'], rows);
+  return `${table}\n${wrapText("the papers' figures: ImageNet-1k top-1, params, MACs at 224x224, Core ML latency on an iPhone 12; (CNN): the papers' MobileNetV2 comparison models")}`;
 }

@@ -1,78 +1,123 @@
-/** The summary row every report format shows per result, computed from the results file only. */
+/**
+ * The summary row every report format shows per result, computed from the results file only, and
+ * which columns a view shows: the default view fits a 100-column terminal, `--wide` (and the
+ * Markdown, CSV and HTML reports) show everything.
+ */
+import { MIN_RUNS_FOR_CI } from '../core/stats.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
 
 export interface SummaryRow {
+  source: string;
   model: string;
   backend: string;
   resolution: string;
   params_m: string;
   macs_g: string;
   median_ms: string;
+  ci95_pct: string;
   p90_ms: string;
   ci95_ms: string;
   cov_pct: string;
   runs: string;
+  vs_reference: string;
   single_ms: string;
   device: string;
   load_ms: string;
   first_ms: string;
-  flag: string;
+  note: string;
   paper_top1: string;
   paper_iphone12_ms: string;
 }
 
-export const COLUMNS: [keyof SummaryRow, string][] = [
-  ['model', 'model'],
-  ['backend', 'backend'],
-  ['resolution', 'res'],
-  ['params_m', 'params M'],
-  ['macs_g', 'MACs G'],
-  ['median_ms', 'median ms'],
-  ['p90_ms', 'p90 ms'],
-  ['ci95_ms', '95% CI of median'],
-  ['cov_pct', 'CoV %'],
-  ['runs', 'runs'],
-  ['single_ms', 'alone, spinning ms'],
-  ['device', 'device'],
-  ['load_ms', 'load ms'],
-  ['first_ms', 'first run ms'],
-  ['flag', 'note'],
-  ['paper_top1', 'top-1 (paper)'],
-  ['paper_iphone12_ms', 'iPhone 12 ms (paper)'],
+interface Column {
+  key: keyof SummaryRow;
+  title: string;
+  /** Only in the wide view. */
+  wide?: boolean;
+  /** Only when some row has a value (device columns, the reference ratio, the source file). */
+  sparse?: boolean;
+}
+
+export const COLUMNS: Column[] = [
+  { key: 'source', title: 'file', sparse: true },
+  { key: 'model', title: 'model' },
+  { key: 'backend', title: 'backend', wide: true },
+  { key: 'resolution', title: 'res', wide: true },
+  { key: 'params_m', title: 'params M' },
+  { key: 'macs_g', title: 'MACs G' },
+  { key: 'median_ms', title: 'median' },
+  { key: 'ci95_pct', title: 'CI95' },
+  { key: 'p90_ms', title: 'p90 ms', wide: true },
+  { key: 'ci95_ms', title: '95% CI of median ms', wide: true },
+  { key: 'cov_pct', title: 'CoV %', wide: true },
+  { key: 'runs', title: 'runs', wide: true },
+  { key: 'vs_reference', title: 'x ref', sparse: true },
+  { key: 'single_ms', title: 'alone', sparse: true },
+  { key: 'device', title: 'device', sparse: true },
+  { key: 'load_ms', title: 'load ms', sparse: true, wide: true },
+  { key: 'first_ms', title: 'first run ms', sparse: true, wide: true },
+  { key: 'paper_top1', title: 'top-1', sparse: true },
+  { key: 'paper_iphone12_ms', title: 'iPhone12 ms', sparse: true },
+  { key: 'note', title: 'note', sparse: true },
 ];
 
-/** Columns only device backends fill: shown when some result has them. */
-const DEVICE_COLUMNS = new Set<keyof SummaryRow>(['device', 'load_ms', 'first_ms']);
-
-/** The columns to show for these results. */
-export function columnsFor(results: ModelResult[]): [keyof SummaryRow, string][] {
-  const rows = results.map(summaryRow);
-  return COLUMNS.filter(([key]) => !DEVICE_COLUMNS.has(key) || rows.some((row) => row[key] !== '-'));
+/** The columns to show for these rows: everything with a value in the wide view, the narrow set otherwise. */
+export function columnsFor(rows: SummaryRow[], wide: boolean): Column[] {
+  const shown = (c: Column) => rows.some((row) => row[c.key] !== '-' && row[c.key] !== '');
+  // Rows from several files need the file column; the papers' figures (the same in every file) make room for it.
+  const severalFiles = rows.some((row) => row.source);
+  const papers = (c: Column) => c.key === 'paper_top1' || c.key === 'paper_iphone12_ms';
+  return COLUMNS.filter((c) => (wide || (!c.wide && !(severalFiles && papers(c)))) && (!c.sparse || shown(c)));
 }
 
 const f = (n: number | undefined, digits: number) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 
-export function summaryRow(r: ModelResult): SummaryRow {
+/**
+ * When the single-session median (alone, spinning) and the interleaved one disagree by more than
+ * their confidence intervals allow, say by how much: it was seen at 2x and at 0.5x on a busy machine.
+ */
+function aloneDiffers(r: ModelResult): string | undefined {
+  const alone = r.single_session?.latency_ms;
+  const ci = r.latency_ms.median_ci95;
+  if (!alone || !ci) return undefined;
+  const aloneCi = alone.median_ci95 ?? [alone.median, alone.median];
+  if (aloneCi[1] >= ci[0] && aloneCi[0] <= ci[1]) return undefined;
+  return `alone ${(alone.median / r.latency_ms.median).toFixed(2)}x`;
+}
+
+/** Each result's row; `source` names the results file it came from when there are several. */
+export function summaryRow(r: ModelResult, source = ''): SummaryRow {
   const s = r.latency_ms;
+  const ci = s.median_ci95;
+  const fewRuns = !s.from_summary && s.samples.length < MIN_RUNS_FOR_CI;
+  const harness = s.from_summary ? `P50 from the harness${s.quantile_rule?.startsWith('nearest-rank') ? ' (nearest-rank)' : ''}` : '';
   return {
-    model: r.baseline ? `${r.model} (baseline)` : r.model,
+    source,
+    model: r.model,
     backend: r.backend,
     resolution: r.resolution ? String(r.resolution) : '-',
     params_m: f(r.params && r.params.toolbox / 1e6, 2),
     macs_g: f(r.macs && r.macs.toolbox / 1e9, 3),
     median_ms: f(s.median, 3),
+    ci95_pct: ci ? `±${(((ci[1] - ci[0]) / 2 / s.median) * 100).toFixed(1)}%` : '-',
     p90_ms: f(s.p90, 3),
-    ci95_ms: s.median_ci95 ? `${f(s.median_ci95[0], 3)}-${f(s.median_ci95[1], 3)}` : '-',
+    ci95_ms: ci ? `${f(ci[0], 3)}-${f(ci[1], 3)}` : '-',
     cov_pct: f(s.cov === undefined ? undefined : s.cov * 100, 1),
     runs: String(r.runs),
+    vs_reference: r.vs_reference && r.vs_reference.model !== r.model ? f(r.vs_reference.median, 3) : r.vs_reference ? 'ref' : '-',
     single_ms: f(r.single_session?.latency_ms.median, 3),
     device: r.device ? r.device.name : '-',
     load_ms: f(r.load_ms, 1),
     first_ms: f(r.first_run_ms, 3),
-    flag: [r.noisy ? 'NOISY' : '', s.from_summary ? `P50 from harness summary${s.quantile_rule?.startsWith('nearest-rank') ? ', nearest-rank' : ''}` : ''].filter(Boolean).join('; '),
+    note: [r.baseline ? 'CNN' : '', r.noisy ? 'NOISY' : '', fewRuns ? 'few runs' : '', aloneDiffers(r) ?? '', harness].filter(Boolean).join(' '),
     paper_top1: f(r.paper?.top1, 1),
     paper_iphone12_ms: f(r.paper?.iphone12_ms, 1),
   };
+}
+
+/** Every result with the label of the file it came from (`#1`, `#2`, ... when there are several files). */
+export function labelledResults(files: ResultsFile[]): { result: ModelResult; source: string }[] {
+  return files.flatMap((file, i) => file.results.map((result) => ({ result, source: files.length > 1 ? `#${i + 1}` : '' })));
 }
 
 export function allResults(files: ResultsFile[]): ModelResult[] {
@@ -85,4 +130,27 @@ export function environmentLine(file: ResultsFile): string {
   const runtime = e.onnxruntime ? `onnxruntime ${e.onnxruntime}` : e.onnxruntime_web ? `onnxruntime-web ${e.onnxruntime_web}` : undefined;
   const parts = [`${e.cpu}, ${e.cores} cores, ${e.os}, node ${e.node}`, runtime, e.device ? `device ${e.device}` : undefined, `eformer ${e.eformer}`];
   return `${parts.filter(Boolean).join(', ')}${e.git_commit ? `, commit ${String(e.git_commit).slice(0, 10)}` : ''}`;
+}
+
+/** "Measured on" once per distinct environment, naming the files (#1, #2) when there are several. */
+export function environmentLines(files: ResultsFile[], sources: readonly string[] = []): string[] {
+  const byLine = new Map<string, string[]>();
+  files.forEach((file, i) => {
+    const line = environmentLine(file);
+    byLine.set(line, [...(byLine.get(line) ?? []), files.length > 1 ? `#${i + 1}${sources[i] ? ` ${sources[i]}` : ''}` : '']);
+  });
+  return [...byLine].map(([line, which]) => `measured on${which[0] ? ` (${which.join(', ')})` : ''}: ${line}`);
+}
+
+/** What the row notes and the ± column mean, for the lines under a table. */
+export function legend(rows: SummaryRow[]): string[] {
+  const notes = rows.map((r) => r.note).join(', ');
+  const lines: string[] = ['median: ms; CI95: half the width of its 95% confidence interval, as a share of it.'];
+  if (/CNN/.test(notes)) lines.push("CNN: the papers' MobileNetV2 comparison models (not the gate's baseline).");
+  if (/NOISY/.test(notes)) lines.push('NOISY: coefficient of variation above 10%; the machine was busy or the run too short, so treat the median with care.');
+  if (/few runs/.test(notes)) lines.push(`few runs: under ${MIN_RUNS_FOR_CI} runs, so no confidence interval of the median.`);
+  if (rows.some((r) => r.single_ms !== '-')) lines.push('alone: ms, the model timed alone with thread spinning on, as an app deploys it.');
+  if (/alone /.test(notes)) lines.push('alone Nx: timed alone with spinning on, the median was N times the interleaved one, beyond both CIs: the machine changed speed between the two, or thread spinning matters for this model.');
+  if (rows.some((r) => r.vs_reference !== '-')) lines.push("x ref: median of the per-round ratios to the reference model (what the gate compares).");
+  return lines;
 }

@@ -48,6 +48,8 @@ export interface Environment {
 
 export interface ModelResult {
   model: string;
+  /** The model family (zoo and config models), for charts that colour by family. */
+  family?: string;
   backend: string;
   resolution?: number;
   batch: number;
@@ -103,16 +105,52 @@ export function readResults(path: string): ResultsFile {
   return checkResults(data, path);
 }
 
+/**
+ * The one validator every reader uses (report, merge, gate): a results file that does not hold
+ * what a measurement can produce is refused with one line naming the field, never rendered or
+ * gated. Latencies are finite positive milliseconds, counts non-negative integers, and there is
+ * at least one result.
+ */
 export function checkResults(data: unknown, path = 'results'): ResultsFile {
   const d = data as Partial<ResultsFile> | null;
+  const bad = (where: string, what: string): never => {
+    throw new UsageError(`'${path}': ${where} ${what}`);
+  };
   if (!d || typeof d !== 'object' || typeof d.schema !== 'string') throw new UsageError(`'${path}' is not an eformer results file (no "schema")`);
   if (d.schema !== RESULTS_SCHEMA) throw new UsageError(`'${path}' has schema '${d.schema}'; this eformer reads '${RESULTS_SCHEMA}'`);
-  if (!d.env || !Array.isArray(d.results)) throw new UsageError(`'${path}' is missing "env" or "results"`);
+  if (!d.env || typeof d.env !== 'object' || !Array.isArray(d.results)) throw new UsageError(`'${path}' is missing "env" or "results"`);
+  if (d.results.length === 0) throw new UsageError(`'${path}' holds no results (a run that measured nothing)`);
+  const positive = (v: unknown, where: string) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) bad(where, `is ${JSON.stringify(v)}, expected a positive number of milliseconds`);
+  };
+  const count = (v: unknown, where: string) => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(where, `is ${JSON.stringify(v)}, expected a whole number of at least 0`);
+  };
   d.results.forEach((r, i) => {
-    const s = r?.latency_ms;
-    if (typeof r?.model !== 'string' || !s || !Number.isFinite(s.median) || !Array.isArray(s.samples)) {
-      throw new UsageError(`'${path}': results[${i}] lacks a model name or latency_ms with median and samples`);
+    const at = `results[${i}]`;
+    if (!r || typeof r !== 'object') bad(at, 'is not an object');
+    if (typeof r.model !== 'string' || !r.model) bad(`${at}.model`, 'is missing');
+    if (typeof r.backend !== 'string' || !r.backend) bad(`${at}.backend`, 'is missing');
+    const s = r.latency_ms;
+    if (!s || typeof s !== 'object') bad(`${at}.latency_ms`, 'is missing');
+    for (const key of ['median', 'mean', 'p90', 'p99', 'min', 'max'] as const) positive(s[key], `${at}.latency_ms.${key}`);
+    if (s.min > s.median || s.median > s.max) bad(`${at}.latency_ms`, `has min ${s.min} > median ${s.median} or median > max ${s.max}`);
+    if (!Array.isArray(s.samples)) bad(`${at}.latency_ms.samples`, 'is missing');
+    if (s.samples.length === 0 && !s.from_summary) bad(`${at}.latency_ms.samples`, 'is empty (and the figures are not a harness summary)');
+    s.samples.forEach((v, k) => positive(v, `${at}.latency_ms.samples[${k}]`));
+    count(r.runs, `${at}.runs`);
+    if (r.runs < 1) bad(`${at}.runs`, 'is 0');
+    if (r.batch !== undefined) count(r.batch, `${at}.batch`);
+    for (const group of ['params', 'macs'] as const) {
+      const g = r[group] as Record<string, unknown> | undefined;
+      if (g === undefined) continue;
+      if (!g || typeof g !== 'object') bad(`${at}.${group}`, 'is not an object');
+      for (const [key, v] of Object.entries(g)) count(v, `${at}.${group}.${key}`);
     }
+    r.vs_reference?.ratios?.forEach((v, k) => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) bad(`${at}.vs_reference.ratios[${k}]`, `is ${JSON.stringify(v)}, expected a positive ratio`);
+    });
+    if (r.single_session) positive(r.single_session.latency_ms?.median, `${at}.single_session.latency_ms.median`);
   });
   return d as ResultsFile;
 }

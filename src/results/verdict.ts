@@ -29,4 +29,6 @@ export interface Verdict {
   reference?: string;
   pass: boolean;
   models: ModelVerdict[];
+  /** How baseline and current were measured differently, when a comparison across setups was allowed. */
+  setup_changes?: string[];
 }

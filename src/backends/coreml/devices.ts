@@ -6,12 +6,12 @@
  * - `xcrun xctrace list devices` (every Xcode): the Mac itself, the simulators, and the devices
  *   when devicectl is not there.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceError } from '../../core/errors.js';
 import type { Device } from '../../devices/device.js';
 import { runTool } from '../../devices/tool.js';
+import { makeWorkDir, removeWorkDir } from '../../core/fs.js';
 
 export const XCODE_INSTALL = 'the coreml backend needs a Mac with Xcode (xcode-select --install, and Xcode from the App Store)';
 
@@ -152,7 +152,7 @@ export function mergeAppleListings(xctrace: Device[], devicectl: Device[]): Devi
 
 /** devicectl's devices, or undefined where there is no devicectl (before Xcode 15) or it fails. */
 async function devicectlDevices(timeoutSeconds: number): Promise<Device[] | undefined> {
-  const dir = mkdtempSync(join(tmpdir(), 'eformer-devicectl-'));
+  const dir = makeWorkDir('eformer-devicectl-');
   const out = join(dir, 'devices.json');
   try {
     await runTool('xcrun', ['devicectl', 'list', 'devices', '--quiet', '--json-output', out], { device: 'Xcode', step: 'list devices (devicectl)', timeoutSeconds, install: XCODE_INSTALL });
@@ -162,7 +162,7 @@ async function devicectlDevices(timeoutSeconds: number): Promise<Device[] | unde
     if (err instanceof DeviceError || err instanceof SyntaxError || (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeWorkDir(dir);
   }
 }
 

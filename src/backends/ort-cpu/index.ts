@@ -4,7 +4,7 @@ import { dirname, basename, join } from 'node:path';
 import type { Tensor } from 'onnxruntime-node';
 import { MissingToolError, UsageError } from '../../core/errors.js';
 import { firstLine } from '../../core/text.js';
-import { onnxruntime } from '../../onnx/runtime.js';
+import { logSeverityLevel, onnxruntime } from '../../onnx/runtime.js';
 import type { BackendSession, ModelSource, SessionBackend, SessionOptions } from '../backend.js';
 
 /** Deterministic input data: what fills an input does not change CPU latency, but NaNs could. */
@@ -75,6 +75,7 @@ export const ortCpu: SessionBackend = {
     try {
       session = await ort.InferenceSession.create(model.onnx, {
         intraOpNumThreads: options.threads ?? 0,
+        logSeverityLevel: logSeverityLevel(),
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: options.graphOptimization,

@@ -3,12 +3,13 @@ import { UsageError } from '../../core/errors.js';
 import { findModel, modelNames, zoo } from '../../models/index.js';
 import { countModel } from '../../pipeline/index.js';
 import { countTable, layerTable } from '../../report/count-tables.js';
-import { addModelFlags, type ModelFlags } from '../flags.js';
+import { addModelFlags, checkModelFlags, type ModelFlags } from '../flags.js';
 
 interface CountOptions extends ModelFlags {
   model?: string[];
   json?: boolean;
   byLayer?: boolean;
+  wide?: boolean;
 }
 
 export function register(program: Command): void {
@@ -18,7 +19,9 @@ export function register(program: Command): void {
   addModelFlags(cmd, { defaults: 'all' })
     .option('--json', 'print an array of JSON records')
     .option('--by-layer', 'per-layer table with per-stage subtotals')
+    .option('--wide', 'every column, not just what fits 100 columns')
     .action((opts: CountOptions) => {
+      checkModelFlags(opts, true);
       const requests = opts.hfConfig
         ? [{ hfConfig: opts.hfConfig }]
         : (opts.model?.length ? opts.model : modelNames()).map((model) => (findModel(model), { model })); // unknown names fail first
@@ -30,6 +33,6 @@ export function register(program: Command): void {
         return;
       }
       if (opts.byLayer) for (const r of records) console.log(layerTable(r));
-      console.log(countTable(records, (name) => zoo.find((m) => m.name === name)));
+      console.log(countTable(records, (name) => zoo.find((m) => m.name === name), opts.wide));
     });
 }

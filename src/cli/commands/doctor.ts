@@ -10,6 +10,7 @@ export function register(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const pieces = await doctor();
       if (opts.json) return console.log(JSON.stringify(pieces, null, 2));
-      console.log(renderTable(['piece', 'status', 'to install'], pieces.map((p) => [p.name, p.found ? `found: ${p.found}` : 'MISSING', p.found ? '' : p.install])));
+      // Paths and install commands are long: they wrap within their column, so the table fits 100 columns.
+      console.log(renderTable(['piece', 'status', 'found, or how to install it'], pieces.map((p) => [p.name, p.found ? 'found' : 'MISSING', p.found ?? p.install]), { colWidths: [30, 7, 59] }));
     });
 }

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { UsageError } from '../../core/errors.js';
+import { CheckFailed, UsageError } from '../../core/errors.js';
 import { exportModel } from '../../export/index.js';
 import { zoo } from '../../models/index.js';
 import { DEFAULT_OPSET } from '../../onnx/lower.js';
 import { countTable } from '../../report/count-tables.js';
-import { addModelFlags, integer, type ModelFlags } from '../flags.js';
+import { statusLine } from '../progress.js';
+import { addModelFlags, checkModelFlags, integer, type ModelFlags } from '../flags.js';
 
 interface ExportOptions extends ModelFlags {
   model?: string;
@@ -41,10 +42,13 @@ export function register(program: Command): void {
     .addOption(new Option('--input-type <type>', 'an ImageType input with ImageNet normalisation folded in, or a plain tensor').choices(['image', 'tensor']).default('image'))
     .addOption(new Option('--quantize <mode>', 'coremltools weight compression (ML Program only)').choices(['int8', 'palettize4', 'palettize6']))
     .option('--timeout <s>', 'seconds before the Core ML bridge is stopped', integer('--timeout'), 600)
-    .option('--verify', 'on macOS, also run the Core ML model and compare it with onnxruntime (max error)')
+    .option('--verify', "check the Core ML model's numbers against onnxruntime (eformer's MIL interpreter; on macOS also Core ML itself): exit 1 beyond the tolerance")
     .action(async (opts: ExportOptions) => {
+      checkModelFlags(opts, false);
       if (!opts.onnx && !opts.coreml) throw new UsageError('nothing to export: add --onnx and/or --coreml');
+      const status = statusLine();
       const result = await exportModel({
+        progress: status && ((step) => status.update(step)),
         onnx: opts.onnx,
         coreml: opts.coreml
           ? { format: opts.coremlFormat, precision: opts.precision, minTarget: opts.minTarget, inputType: opts.inputType, quantize: opts.quantize, timeout: opts.timeout, verify: opts.verify }
@@ -57,18 +61,24 @@ export function register(program: Command): void {
         opset: opts.opset,
         seed: opts.seed,
         passes: opts.fold ? undefined : [],
-      });
+      }).finally(() => status?.done());
       if (result.onnx) console.log(`wrote ${result.onnx.path} (${(result.onnx.bytes / 1e6).toFixed(1)} MB, opset ${opts.opset})`);
       const c = result.coreml;
       if (c) {
         const ops = Object.entries(c.report.ops).filter(([op]) => op !== 'const').map(([op, n]) => `${op} ${n}`).join(', ');
         console.log(`wrote ${c.path} (${(c.bytes / 1e6).toFixed(1)} MB, ${c.seconds.toFixed(1)} s): inputs ${c.report.inputs.map((i) => i.name).join(', ')}; outputs ${c.report.outputs.map((o) => o.name).join(', ')}`);
         console.log(`  ops: ${ops}${c.report.weights_checked ? `; ${c.report.weights_checked} fp32 weights equal their ONNX initializers` : ''}`);
+        const n = result.numerics;
+        if (n) {
+          const figure = n.relativeError === null ? 'non-finite' : `${n.relativeError.toExponential(2)} of the largest logit (max |diff| ${n.absoluteError?.toExponential(2)})`;
+          console.log(`  interpreted (${n.precision}) vs onnxruntime: ${figure}, top-5 ${n.top5Agree ? 'agree' : 'DIFFER'}; tolerance ${n.tolerance}: ${n.pass ? 'ok' : 'FAILED'} (${n.seconds.toFixed(1)} s)`);
+        }
         const prediction = c.report.prediction;
-        if (prediction) console.log(prediction.ran ? `  Core ML vs onnxruntime: max |diff| of ${prediction.compared} ${prediction.max_abs_error?.toExponential(2)}` : `  --verify: prediction skipped (${prediction.reason}); the package was checked structurally`);
+        if (prediction) console.log(prediction.ran ? `  Core ML itself vs onnxruntime: max |diff| of ${prediction.compared} ${prediction.max_abs_error?.toExponential(2)}` : `  Core ML itself: not run (${prediction.reason})`);
         const before = c.report.bytes_before_quantization;
         if (before) console.log(`  ${opts.quantize}: ${(before / 1e6).toFixed(1)} MB before, ${(c.bytes / 1e6).toFixed(1)} MB after`);
       }
       console.log(countTable([result.counts], entryOf));
+      if (result.numerics && !result.numerics.pass) throw new CheckFailed(`--verify: the Core ML model is wrong: ${result.numerics.problem}`);
     });
 }

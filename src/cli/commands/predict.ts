@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { renderTable } from '../../core/table.js';
 import { predict } from '../../predict/index.js';
-import { addModelFlags, integer, type ModelFlags } from '../flags.js';
+import { addModelFlags, checkModelFlags, integer, type ModelFlags } from '../flags.js';
 
 interface PredictOptions extends ModelFlags {
   model?: string;
@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .option('-k, --top <n>', 'how many classes to show', integer('--top'), 5)
     .option('--json', 'print JSON')
     .action(async (images: string[], opts: PredictOptions) => {
+      checkModelFlags(opts, false);
       const results = await predict({ model: opts.model, hfConfig: opts.hfConfig, ckpt: opts.ckpt, resolution: opts.resolution, images, top: opts.top });
       if (opts.json) {
         console.log(JSON.stringify(results, null, 2));

@@ -1,17 +1,18 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { backends } from '../../backends/index.js';
+import { backends, findBackend } from '../../backends/index.js';
 import { DeviceError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../core/fs.js';
-import { referenceFor } from '../../gate/run.js';
+import { checkOutputFile, writeFileAtomic } from '../../core/fs.js';
+import { checkGateOutputs, referenceFor } from '../../gate/run.js';
 import { findModel, modelNames } from '../../models/index.js';
 import { parseShapeOption } from '../../onnx/read.js';
 import { profile } from '../../profile/profile.js';
 import { findFormat, formats } from '../../report/formats/index.js';
-import type { ResultsFile } from '../../results/results.js';
+import { readResults, type ResultsFile } from '../../results/results.js';
 import { addBackendFlags, backendOptionValues } from '../backend-flags.js';
-import { addGateFlags, addModelFlags, integer, type ModelFlags, positiveSeconds } from '../flags.js';
+import { addGateFlags, addModelFlags, checkModelFlags, integer, type ModelFlags, positiveSeconds } from '../flags.js';
 import { progressBar } from '../progress.js';
+import { warnAboutThreads } from '../warnings.js';
 import { gateAndReport } from './gate.js';
 
 interface ProfileOptions extends ModelFlags {
@@ -36,6 +37,7 @@ interface ProfileOptions extends ModelFlags {
   json?: string;
   format: string;
   quiet?: boolean;
+  wide?: boolean;
   reference?: string;
   config?: string;
 }
@@ -75,12 +77,23 @@ export function register(program: Command): void {
     .option('--json <file>', 'write the results JSON (schema eformer.results/1) to FILE')
     .addOption(new Option('--format <format>', 'what to print').choices(PRINTABLE).default('table'))
     .option('-q, --quiet', 'no progress bar')
+    .option('--wide', 'every column in the table, not just what fits 100 columns')
     .option('--reference <model>', "also time this model every round and record each model's ratio to it (what the gate compares)")
     .option('--shard <i/n>', 'measure only slice I of N of the models (the reference is always measured)', shardOption)
     .option('--baseline <file>', 'then gate the results against this baseline (exit 1 on a regression)');
   addGateFlags(cmd).action(async (opts: ProfileOptions) => {
+      checkModelFlags(opts, true);
     const models = opts.model ?? (opts.onnx?.length || opts.hfConfig ? [] : modelNames());
     models.forEach(findModel);
+    // Everything that could fail after minutes of measuring is checked first: where the results
+    // and the gate's reports go, and the baseline they will be compared with.
+    if (opts.json) checkOutputFile(opts.json, '--json');
+    if (opts.baseline) {
+      checkGateOutputs(opts);
+      readResults(opts.baseline);
+    }
+    // --threads means this machine's cores only for backends that run here (a phone has its own).
+    if (findBackend(opts.backend).kind === 'session') warnAboutThreads(opts.threads);
     let results: ResultsFile;
     try {
       results = await profile({
@@ -118,5 +131,5 @@ export function register(program: Command): void {
 /** Write the JSON (when asked) and print the report. */
 function show(results: ResultsFile, opts: ProfileOptions): void {
   if (opts.json) writeFileAtomic(opts.json, `${JSON.stringify(results, null, 1)}\n`);
-  if (results.results.length) console.log(findFormat(opts.format).render([results]));
+  if (results.results.length) console.log(findFormat(opts.format).render([results], { wide: Boolean(opts.wide) }));
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { features, setup } from '../../setup/index.js';
+import { withTicker } from '../progress.js';
 
 export function register(program: Command): void {
   program
@@ -7,6 +8,6 @@ export function register(program: Command): void {
     .description(`install what an optional feature needs: ${Object.entries(features).map(([name, f]) => `\`setup ${name}\` ${f.description}`).join('; ')}`)
     .argument('<feature>', Object.keys(features).join(', '))
     .action(async (feature: string) => {
-      await setup(feature, console.log);
+      await setup(feature, console.log, (label, work) => withTicker(label, work));
     });
 }

@@ -26,11 +26,33 @@ interface HfConfig {
 
 const ints = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x > 0);
 
+/** Beyond these a config describes no model anyone trains, and building it would only exhaust memory or time. */
+const LIMITS = { stages: 8, depthPerStage: 64, totalDepth: 256, width: 4096, classes: 100_000, heads: 64, keyDim: 512, ratio: 16 };
+
+function within(path: string, field: string, value: unknown, max: number, min = 1): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new UsageError(`${path}: ${field} is ${JSON.stringify(value)}; eformer builds ${min} to ${max}`);
+  }
+}
+
 export function readHfConfig(raw: Record<string, unknown>, path: string): EfficientFormerConfig {
   const c = raw as HfConfig;
   if (!ints(c.hidden_sizes) || !ints(c.depths) || c.hidden_sizes!.length !== c.depths!.length) {
     throw new UsageError(`${path}: hidden_sizes and depths must be lists of positive integers of the same length`);
   }
+  within(path, 'the number of stages', c.depths!.length, LIMITS.stages);
+  c.depths!.forEach((d, i) => within(path, `depths[${i}]`, d, LIMITS.depthPerStage));
+  within(path, 'the total depth', c.depths!.reduce((a, b) => a + b, 0), LIMITS.totalDepth);
+  c.hidden_sizes!.forEach((w, i) => within(path, `hidden_sizes[${i}]`, w, LIMITS.width));
+  within(path, 'num_labels', c.num_labels, LIMITS.classes);
+  within(path, 'num_attention_heads', c.num_attention_heads, LIMITS.heads);
+  within(path, 'key_dim', c.key_dim, LIMITS.keyDim);
+  within(path, 'attention_ratio', c.attention_ratio, LIMITS.ratio);
+  within(path, 'mlp_expansion_ratio', c.mlp_expansion_ratio, LIMITS.ratio);
+  within(path, 'num_meta3d_blocks', c.num_meta3d_blocks, c.depths!.at(-1)!, 0);
+  within(path, 'resolution', c.resolution, 64);
+  within(path, 'pool_size', c.pool_size, 15);
   if ((c.hidden_act ?? 'gelu') !== 'gelu') throw new UsageError(`${path}: hidden_act '${c.hidden_act}' is not supported (gelu only)`);
   if ((c.downsample_patch_size ?? 3) !== 3 || (c.downsample_stride ?? 2) !== 2 || (c.downsample_pad ?? 1) !== 1) {
     throw new UsageError(`${path}: only the standard 3x3 stride-2 downsampling is supported`);

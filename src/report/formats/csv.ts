@@ -1,4 +1,4 @@
-import { allResults } from '../rows.js';
+import { labelledResults } from '../rows.js';
 import type { ReportFormat } from './format.js';
 
 const quote = (v: unknown) => {
@@ -6,25 +6,35 @@ const quote = (v: unknown) => {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
+/**
+ * Milliseconds to the microsecond (timers resolve no finer, and 18.51725600000009 is float noise,
+ * not a measurement); ratios and CoV to 4 significant digits.
+ */
+const ms = (v: number | undefined) => (v === undefined ? undefined : Number(v.toFixed(3)));
+const ratio = (v: number | undefined) => (v === undefined ? undefined : Number(v.toPrecision(4)));
+
 const HEADER = [
-  'model', 'backend', 'resolution', 'batch', 'params_toolbox', 'params_total', 'params_deployed', 'macs_toolbox', 'macs_standard',
-  'median_ms', 'mean_ms', 'p90_ms', 'p99_ms', 'min_ms', 'max_ms', 'std_ms', 'cov', 'median_ci95_lo', 'median_ci95_hi', 'runs', 'noisy', 'single_session_median_ms',
-  'threads', 'paper_top1', 'paper_iphone12_ms', 'device_id', 'device_name', 'load_ms', 'first_run_ms', 'execution_provider',
+  'file', 'model', 'backend', 'resolution', 'batch', 'params_toolbox', 'params_total', 'params_deployed', 'macs_toolbox', 'macs_standard',
+  'median_ms', 'mean_ms', 'p90_ms', 'p99_ms', 'min_ms', 'max_ms', 'std_ms', 'cov', 'median_ci95_lo', 'median_ci95_hi', 'runs', 'noisy',
+  'quantile_rule', 'reference', 'ratio_to_reference', 'single_session_median_ms', 'threads', 'paper_top1', 'paper_iphone12_ms',
+  'device_id', 'device_name', 'load_ms', 'first_run_ms', 'execution_provider',
 ];
 
-/** Full-precision numbers, one row per result: for spreadsheets and scripts. */
+/** One row per result with every figure, for spreadsheets and scripts. */
 export const csvFormat: ReportFormat = {
   id: 'csv',
   extension: 'csv',
-  render(files) {
+  render(files, options = {}) {
     const lines = [HEADER.join(',')];
-    for (const r of allResults(files)) {
+    for (const { result: r, source } of labelledResults(files)) {
       const s = r.latency_ms;
+      const file = source ? (options.sources?.[Number(source.slice(1)) - 1] ?? source) : (options.sources?.[0] ?? '');
       lines.push(
         [
-          r.model, r.backend, r.resolution, r.batch, r.params?.toolbox, r.params?.total, r.params?.deployed, r.macs?.toolbox, r.macs?.standard,
-          s.median, s.mean, s.p90, s.p99, s.min, s.max, s.std, s.cov, s.median_ci95?.[0], s.median_ci95?.[1], r.runs, r.noisy, r.single_session?.latency_ms.median,
-          r.settings?.threads, r.paper?.top1, r.paper?.iphone12_ms, r.device?.id, r.device?.name, r.load_ms, r.first_run_ms, r.settings?.execution_provider,
+          file, r.model, r.backend, r.resolution, r.batch, r.params?.toolbox, r.params?.total, r.params?.deployed, r.macs?.toolbox, r.macs?.standard,
+          ms(s.median), ms(s.mean), ms(s.p90), ms(s.p99), ms(s.min), ms(s.max), ms(s.std), ratio(s.cov), ms(s.median_ci95?.[0]), ms(s.median_ci95?.[1]), r.runs, r.noisy,
+          s.quantile_rule, r.vs_reference?.model, ratio(r.vs_reference?.median), ms(r.single_session?.latency_ms.median), r.settings?.threads, r.paper?.top1, r.paper?.iphone12_ms,
+          r.device?.id, r.device?.name, ms(r.load_ms), ms(r.first_run_ms), r.settings?.execution_provider,
         ].map(quote).join(','),
       );
     }

@@ -1,9 +1,16 @@
 import type { ResultsFile } from '../../results/results.js';
 
+export interface RenderOptions {
+  /** Every column, not just what fits 100 columns (the table format's --wide; files always get everything). */
+  wide?: boolean;
+  /** The results files' paths, to say which file each row came from when there are several. */
+  sources?: string[];
+}
+
 /** A report format: one file each under formats/. */
 export interface ReportFormat {
   id: string;
-  /** Default file extension for --out. */
+  /** The file extension `eformer report -o FILE` recognises it by. */
   extension: string;
-  render(files: ResultsFile[]): string;
+  render(files: ResultsFile[], options?: RenderOptions): string;
 }

@@ -3,10 +3,10 @@
  * against latency) redrawn from the user's own measurements, and the per-op breakdown as
  * bars. Inline CSS and SVG only: no scripts, no network.
  */
-import { allResults, columnsFor, environmentLine, summaryRow } from '../rows.js';
+import { allResults, columnsFor, environmentLines, labelledResults, summaryRow } from '../rows.js';
 import { escapeMarkup as esc } from '../../core/text.js';
 import type { ModelResult, ResultsFile } from '../../results/results.js';
-import type { ReportFormat } from './format.js';
+import type { RenderOptions, ReportFormat } from './format.js';
 
 const W = 720;
 const H = 420;
@@ -20,7 +20,34 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
   return ticks;
 }
 
-/** Top-1 (paper) against measured median latency; baselines as grey squares. */
+/** One colour per family (the paper's CNN baselines stay grey squares). */
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#bcbd22'];
+
+/** The family a result belongs to: recorded since eformer 0.2; older files fall back to the name's prefix. */
+const familyOf = (r: ModelResult) => r.family ?? r.model.replace(/_[^_]+$/, '');
+
+/**
+ * Place labels to the right of their points without overlapping: each label moves down (or up)
+ * in steps of a line until its box is free, and a thin leader joins a moved label to its point.
+ */
+function placeLabels(points: { x: number; y: number; text: string }[]): { x: number; y: number; moved: boolean }[] {
+  const boxes: { x0: number; x1: number; y0: number; y1: number }[] = [];
+  const LINE = 13;
+  const placed = new Map<number, { x: number; y: number; moved: boolean }>();
+  const order = points.map((p, i) => i).sort((a, b) => points[a].y - points[b].y);
+  for (const i of order) {
+    const p = points[i];
+    const width = 6.2 * p.text.length;
+    const free = (y: number) => !boxes.some((b) => p.x + 8 < b.x1 && p.x + 8 + width > b.x0 && y - 10 < b.y1 && y + 3 > b.y0);
+    let y = p.y + 4;
+    for (let k = 1; !free(y) && k < 40; k++) y = p.y + 4 + (k % 2 ? 1 : -1) * Math.ceil(k / 2) * LINE;
+    boxes.push({ x0: p.x + 8, x1: p.x + 8 + width, y0: y - 10, y1: y + 3 });
+    placed.set(i, { x: p.x + 8, y, moved: Math.abs(y - (p.y + 4)) > 1 });
+  }
+  return points.map((_, i) => placed.get(i)!);
+}
+
+/** Top-1 (paper) against measured median latency, one colour per family; the papers' CNN baselines as grey squares. */
 function accuracyChart(results: ModelResult[]): string {
   const points = results.filter((r) => r.paper?.top1 !== undefined);
   if (points.length === 0) return '<p>No model with a published top-1 accuracy in these results.</p>';
@@ -37,18 +64,25 @@ function accuracyChart(results: ModelResult[]): string {
   for (const t of niceTicks(y0, y1)) {
     parts.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(t)}" y2="${py(t)}" class="grid"/><text x="${M.left - 8}" y="${py(t) + 4}" text-anchor="end">${t}</text>`);
   }
-  // Connect each family's models in latency order, as the paper's figure does.
-  const families = new Map<string, ModelResult[]>();
-  for (const r of points) if (!r.baseline) families.set(r.model.replace(/_[^_]+$/, ''), [...(families.get(r.model.replace(/_[^_]+$/, '')) ?? []), r]);
-  for (const members of families.values()) {
-    const sorted = members.sort((a, b) => a.latency_ms.median - b.latency_ms.median);
-    if (sorted.length > 1) parts.push(`<polyline class="family" points="${sorted.map((r) => `${px(r.latency_ms.median)},${py(r.paper!.top1)}`).join(' ')}"/>`);
+  // Connect each family's models in latency order, as the papers' figures do.
+  const families = [...new Set(points.filter((r) => !r.baseline).map(familyOf))];
+  const colour = (r: ModelResult) => (r.baseline ? '#888' : PALETTE[families.indexOf(familyOf(r)) % PALETTE.length]);
+  for (const family of families) {
+    const members = points.filter((r) => !r.baseline && familyOf(r) === family).sort((a, b) => a.latency_ms.median - b.latency_ms.median);
+    if (members.length > 1) parts.push(`<polyline class="family" stroke="${colour(members[0])}" points="${members.map((r) => `${px(r.latency_ms.median)},${py(r.paper!.top1)}`).join(' ')}"/>`);
   }
-  for (const r of points) {
+  const labels = placeLabels(points.map((r) => ({ x: px(r.latency_ms.median), y: py(r.paper!.top1), text: `${r.model}${r.baseline ? ' (CNN)' : ''}` })));
+  points.forEach((r, i) => {
     const [x, y] = [px(r.latency_ms.median), py(r.paper!.top1)];
-    parts.push(r.baseline ? `<rect x="${x - 5}" y="${y - 5}" width="10" height="10" class="baseline"/>` : `<circle cx="${x}" cy="${y}" r="5" class="model"/>`);
-    parts.push(`<text x="${x + 8}" y="${y + 4}" class="label">${esc(r.model)}${r.baseline ? ' (baseline)' : ''}</text>`);
-  }
+    const label = labels[i];
+    parts.push(r.baseline ? `<rect x="${x - 5}" y="${y - 5}" width="10" height="10" class="baseline"/>` : `<circle cx="${x}" cy="${y}" r="5" fill="${colour(r)}" class="model"/>`);
+    parts.push(`<text x="${label.x}" y="${label.y}" class="label">${esc(r.model)}${r.baseline ? ' (CNN)' : ''}</text>`);
+    if (label.moved) parts.push(`<line x1="${x + 5}" y1="${y}" x2="${label.x - 1}" y2="${label.y - 4}" class="leader"/>`);
+  });
+  families.forEach((family, k) => {
+    const y = M.top + 6 + k * 16;
+    parts.push(`<circle cx="${W - M.right + 20}" cy="${y}" r="5" fill="${PALETTE[k % PALETTE.length]}" class="legend-mark"/><text x="${W - M.right + 30}" y="${y + 4}" class="legend">${esc(family)}</text>`);
+  });
   parts.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 10}" text-anchor="middle">measured median latency (ms, ${esc(points[0].backend)})</text>`);
   parts.push(`<text transform="translate(16 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">ImageNet-1k top-1 (%, paper)</text>`);
   return `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="top-1 against latency">${parts.join('')}</svg>`;
@@ -68,28 +102,25 @@ function breakdownBars(r: ModelResult): string {
 
 const STYLE = `body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
-tr.noisy td{background:#fff4e0}.grid{stroke:#eee}.family{fill:none;stroke:#1f77b4;stroke-width:1.5}.model{fill:#1f77b4}.baseline{fill:#888}
+tr.noisy td{background:#fff4e0}.grid{stroke:#eee}.family{fill:none;stroke-width:1.5}.baseline{fill:#888}.leader{stroke:#aaa;stroke-width:0.7}.legend{font-size:11px}
 svg text{font-size:12px;fill:#333}.label{font-size:11px}.bars{display:flex;gap:40px;flex-wrap:wrap}.bar-row{display:flex;align-items:center;gap:8px;margin:2px 0}
 .bar-label{width:230px;font-size:12px}.bar{display:inline-block;height:12px;background:#1f77b4}.bar.op{background:#ff7f0e}.bar-value{font-size:12px;color:#555}.env{color:#555}`;
 
 export const htmlFormat: ReportFormat = {
   id: 'html',
   extension: 'html',
-  render(files: ResultsFile[]) {
+  render(files: ResultsFile[], options: RenderOptions = {}) {
     const results = allResults(files);
-    const columns = columnsFor(results);
-    const head = columns.map(([, t]) => `<th>${esc(t)}</th>`).join('');
-    const body = results
-      .map((r) => {
-        const row = summaryRow(r);
-        return `<tr${r.noisy ? ' class="noisy"' : ''}>${columns.map(([k]) => `<td>${esc(row[k])}</td>`).join('')}</tr>`;
-      })
-      .join('\n');
+    const labelled = labelledResults(files);
+    const rows = labelled.map(({ result, source }) => summaryRow(result, source));
+    const columns = columnsFor(rows, true);
+    const head = columns.map((c) => `<th>${esc(c.title)}</th>`).join('');
+    const body = rows.map((row, i) => `<tr${labelled[i].result.noisy ? ' class="noisy"' : ''}>${columns.map((c) => `<td>${esc(row[c.key])}</td>`).join('')}</tr>`).join('\n');
     return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>eformer latency report</title><style>${STYLE}</style></head>
 <body>
 <h1>eformer latency report</h1>
-${files.map((f) => `<p class="env">Measured on ${esc(environmentLine(f))}, ${esc(f.env.created)}</p>`).join('\n')}
+${environmentLines(files, options.sources).map((l) => `<p class="env">${esc(l)}</p>`).join('\n')}
 <table><thead><tr>${head}</tr></thead><tbody>
 ${body}
 </tbody></table>

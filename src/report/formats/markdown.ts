@@ -1,23 +1,26 @@
-import { allResults, columnsFor, environmentLine, summaryRow } from '../rows.js';
+import { environmentLines, labelledResults, legend, summaryRow, columnsFor } from '../rows.js';
 import type { ReportFormat } from './format.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
+/** Every column, then each model's breakdown by stage and by op type. */
 export const markdownFormat: ReportFormat = {
   id: 'markdown',
   extension: 'md',
-  render(files) {
-    const columns = columnsFor(allResults(files));
-    const lines = [`| ${columns.map(([, t]) => t).join(' | ')} |`, `|${columns.map(() => ' --- ').join('|')}|`];
-    for (const r of allResults(files)) {
-      const row = summaryRow(r);
-      lines.push(`| ${columns.map(([k]) => cell(row[k])).join(' | ')} |`);
-    }
-    lines.push('', ...files.map((f) => `Measured on: ${environmentLine(f)}`));
-    for (const r of allResults(files)) {
-      if (!r.breakdown) continue;
-      lines.push('', `**${r.model}** time by stage and part (onnxruntime profiler):`, '', '| where | ms/run | % |', '| --- | --- | --- |');
-      for (const row of r.breakdown.by_stage) lines.push(`| ${cell(row.key)} | ${row.ms.toFixed(3)} | ${row.percent.toFixed(1)} |`);
+  render(files, options = {}) {
+    const rows = labelledResults(files).map(({ result, source }) => summaryRow(result, source));
+    const columns = columnsFor(rows, true);
+    const lines = [`| ${columns.map((c) => c.title).join(' | ')} |`, `|${columns.map(() => ' --- ').join('|')}|`];
+    for (const row of rows) lines.push(`| ${columns.map((c) => cell(row[c.key])).join(' | ')} |`);
+    lines.push('', ...environmentLines(files, options.sources).map((l) => `${l[0].toUpperCase()}${l.slice(1)}`), '', ...legend(rows));
+    for (const r of files.flatMap((f) => f.results)) {
+      const b = r.breakdown;
+      if (!b) continue;
+      lines.push('', `**${r.model}**: where the time goes (runtime profiler, ${b.runs} runs; ms scaled to the measured median ${b.median_ms.toFixed(3)} ms)`, '');
+      lines.push('| stage and part | ms/run | % |', '| --- | --- | --- |');
+      for (const row of b.by_stage) lines.push(`| ${cell(row.key)} | ${row.ms.toFixed(3)} | ${row.percent.toFixed(1)} |`);
+      lines.push('', '| op type | ms/run | % | kernels/run |', '| --- | --- | --- | --- |');
+      for (const row of b.by_op) lines.push(`| ${cell(row.key)} | ${row.ms.toFixed(3)} | ${row.percent.toFixed(1)} | ${row.nodes} |`);
     }
     return lines.join('\n');
   },

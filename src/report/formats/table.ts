@@ -1,12 +1,11 @@
-import { LINEAR_QUANTILES } from '../../core/stats.js';
-import { renderTable } from '../../core/table.js';
+import { renderTable, wrapText } from '../../core/table.js';
 import type { ResultsFile } from '../../results/results.js';
-import { allResults, columnsFor, environmentLine, summaryRow } from '../rows.js';
+import { environmentLines, labelledResults, legend, summaryRow, columnsFor } from '../rows.js';
 import type { ReportFormat } from './format.js';
 
 export function breakdownTables(files: ResultsFile[], top = 8): string {
   const out: string[] = [];
-  for (const r of allResults(files)) {
+  for (const r of files.flatMap((f) => f.results)) {
     const b = r.breakdown;
     if (!b) continue;
     const rows: string[][] = [];
@@ -15,9 +14,11 @@ export function breakdownTables(files: ResultsFile[], top = 8): string {
       const st = b.by_stage[i];
       rows.push([op?.key ?? '', op ? op.ms.toFixed(3) : '', op ? op.percent.toFixed(1) : '', st?.key ?? '', st ? st.ms.toFixed(3) : '', st ? st.percent.toFixed(1) : '']);
     }
-    out.push(renderTable([`${r.model}: by op type`, 'ms/run', '%', `by stage and part`, 'ms/run', '%'], rows));
+    out.push(renderTable([`${r.model}: by op type`, 'ms/run', '%', 'by stage and part', 'ms/run', '%'], rows));
     out.push(
-      `shares from onnxruntime's profiler (${b.runs} runs; it slows runs down: node time ${b.node_ms.toFixed(3)} ms, model_run ${b.model_run_ms.toFixed(3)} ms), ms scaled to the measured median ${b.median_ms.toFixed(3)} ms`,
+      wrapText(
+        `shares from the runtime's profiler (${b.runs} runs; it slows runs down: node time ${b.node_ms.toFixed(3)} ms, model_run ${b.model_run_ms.toFixed(3)} ms), ms scaled to the measured median ${b.median_ms.toFixed(3)} ms`,
+      ),
     );
   }
   return out.join('\n');
@@ -26,18 +27,17 @@ export function breakdownTables(files: ResultsFile[], top = 8): string {
 export const tableFormat: ReportFormat = {
   id: 'table',
   extension: 'txt',
-  render(files) {
-    const columns = columnsFor(allResults(files));
-    const rows = allResults(files).map((r) => {
-      const row = summaryRow(r);
-      return columns.map(([key]) => row[key]);
-    });
-    const lines = [renderTable(columns.map(([, title]) => title), rows), ...files.map((f) => `measured on: ${environmentLine(f)}`)];
+  render(files, options = {}) {
+    const rows = labelledResults(files).map(({ result, source }) => summaryRow(result, source));
+    const columns = columnsFor(rows, Boolean(options.wide));
+    const lines = [renderTable(columns.map((c) => c.title), rows.map((row) => columns.map((c) => row[c.key])))];
+    lines.push(...environmentLines(files, options.sources).map((l) => wrapText(l)));
     const breakdown = breakdownTables(files);
     if (breakdown) lines.push(breakdown);
-    if (allResults(files).some((r) => r.noisy)) lines.push('NOISY: coefficient of variation above 10%; the machine was busy or the run too short, so treat the median with care.');
-    const rules = [...new Set(allResults(files).map((r) => r.latency_ms.quantile_rule).filter((q): q is string => Boolean(q) && q !== LINEAR_QUANTILES))];
-    if (rules.length) lines.push(`percentiles: eformer interpolates (${LINEAR_QUANTILES}); rows marked "harness summary" use the harness's rule: ${rules.join('; ')}`);
+    lines.push(...legend(rows).map((l) => wrapText(l)));
+    const rules = [...new Set(files.flatMap((f) => f.results).map((r) => r.latency_ms.quantile_rule).filter((q): q is string => q !== undefined && !q.startsWith('linear')))];
+    if (rules.length) lines.push(wrapText(`percentiles: eformer interpolates linearly; "P50 from the harness" rows use the harness's rule: ${rules.join('; ')}`));
+    if (!options.wide) lines.push('(--wide, or -f markdown/csv/html, for every column)');
     return lines.join('\n');
   },
 };

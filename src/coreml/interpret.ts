@@ -1,0 +1,103 @@
+/**
+ * Core ML numerics without a Mac: python/mil_interpreter.py reads the saved package back from
+ * disk (the spec and the weight blobs as written) and evaluates it op by op in numpy, fp16 where
+ * the program computes in fp16. eformer compares its output with onnxruntime's on the same input
+ * and holds the difference to NUMERIC_TOLERANCE.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InternalError, MissingToolError } from '../core/errors.js';
+import { makeWorkDir, removeWorkDir } from '../core/fs.js';
+import { lastLine } from '../core/text.js';
+import type { ReferencePrediction } from './bridge.js';
+import { findPython, INTERPRETER } from './python.js';
+
+/**
+ * How far the interpreted package may be from onnxruntime, as max |diff| over max |logit|.
+ * fp32: float reordering gave 4e-7 to 1e-6 for eight of the nine zoo models and 2.3e-5 for
+ * efficientformerv2_l (whose random weights drive its logits to 2000); the subtlest converter
+ * mistake tried, GELU's tanh form for the exact one, gives 1.5e-4 on efficientformer_l1, the others
+ * 0.1 and more. fp16: rounding gave up to 1.8e-3, mistakes 0.12 and more (the GELU forms differ by
+ * less than fp16 resolves, so that one mistake only an fp32 package shows). Top-5 classes must
+ * agree too. README: "Core ML".
+ */
+export const NUMERIC_TOLERANCE = { fp32: 5e-5, fp16: 1e-2 } as const;
+
+export interface InterpreterReport {
+  /** What was compared: the classifier's probabilities or the output tensor; `logits` when a classifier exposes them. */
+  compared: string;
+  max_abs_error: number | null;
+  max_rel_error: number | null;
+  nonfinite_values?: number;
+  logits?: { name: string; max_abs_error: number | null; max_rel_error: number | null };
+  top1_agree: boolean;
+  top5_agree: boolean;
+  seconds: number;
+  load_seconds: number;
+  first_nonfinite?: string;
+}
+
+export interface NumericCheck {
+  precision: 'fp16' | 'fp32';
+  /** max |interpreted - onnxruntime| over max |onnxruntime| of the logits (null: non-finite values). */
+  relativeError: number | null;
+  absoluteError: number | null;
+  tolerance: number;
+  top5Agree: boolean;
+  pass: boolean;
+  seconds: number;
+  /** What went wrong, in one line, when it did not pass. */
+  problem?: string;
+}
+
+/** numpy's .npy v1 format for a float32 array of `shape` (C order). */
+function npy(data: Float32Array, shape: number[]): Uint8Array {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  // Magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64.
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const out = new Uint8Array(10 + header.length + data.byteLength);
+  out.set([0x93, ...Buffer.from('NUMPY'), 1, 0, header.length & 0xff, header.length >> 8]);
+  out.set(Buffer.from(header, 'latin1'), 10);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + header.length);
+  return out;
+}
+
+/**
+ * Run the interpreter on `pkg` with the reference input (the picture for an ImageType input, the
+ * normalised tensor otherwise) and judge it against onnxruntime's logits.
+ */
+export async function checkNumerics(
+  pkg: string,
+  reference: ReferencePrediction & { tensor: Float32Array; shape: number[] },
+  options: { inputName: string; inputType: 'image' | 'tensor'; precision: 'fp16' | 'fp32'; classifier: boolean; timeoutSeconds?: number },
+): Promise<NumericCheck> {
+  const python = await findPython();
+  const work = makeWorkDir('eformer-interpret-');
+  try {
+    const input = join(work, options.inputType === 'image' ? 'input.rgb' : 'input.npy');
+    writeFileSync(input, options.inputType === 'image' ? reference.rgb : npy(reference.tensor, reference.shape));
+    const logits = join(work, 'logits.f32');
+    writeFileSync(logits, new Uint8Array(reference.logits.buffer, reference.logits.byteOffset, reference.logits.byteLength));
+    const args = [INTERPRETER, pkg, '--verify', '--input', `${options.inputName}=${input}`, '--expected-logits', logits, ...(options.classifier ? ['--classifier'] : [])];
+    const { execa } = await import('execa');
+    const r = await execa(python.path, args, { reject: false, timeout: (options.timeoutSeconds ?? 600) * 1000, env: { PYTHONWARNINGS: 'ignore' } });
+    if (r.exitCode === 10) throw new InternalError(`the Core ML check cannot evaluate the package: ${lastLine(r.stderr)}`);
+    if (r.exitCode === 11 || /No module named/.test(r.stderr)) throw new MissingToolError(`${lastLine(r.stderr)} (Python from ${python.source}); run 'eformer setup coreml'`);
+    if (r.exitCode !== 0) throw new InternalError(`the Core ML check failed (exit ${r.exitCode ?? r.signal}): ${lastLine(r.stderr) || 'no message'}`);
+    return judge(JSON.parse(lastLine(r.stdout)) as InterpreterReport, options.precision);
+  } finally {
+    removeWorkDir(work);
+  }
+}
+
+/** Pass or fail against NUMERIC_TOLERANCE, with the reason in one line. */
+export function judge(report: InterpreterReport, precision: 'fp16' | 'fp32'): NumericCheck {
+  const figures = report.logits ?? report;
+  const tolerance = NUMERIC_TOLERANCE[precision];
+  const rel = figures.max_rel_error;
+  let problem: string | undefined;
+  if (rel === null) problem = `the interpreted package gives non-finite values${report.first_nonfinite ? ` (first at ${report.first_nonfinite})` : ''}`;
+  else if (rel > tolerance) problem = `its logits differ from onnxruntime's by ${rel.toExponential(2)} of the largest logit (${precision} tolerance ${tolerance})`;
+  else if (!report.top5_agree) problem = `its top-5 classes differ from onnxruntime's`;
+  return { precision, relativeError: rel, absoluteError: figures.max_abs_error, tolerance, top5Agree: report.top5_agree, pass: !problem, seconds: report.seconds, problem };
+}

@@ -1,0 +1,207 @@
+/**
+ * Bad input, interruption and tired eyes: every case gets one line on stderr (no stack trace),
+ * the exit code that means what happened (2 bad input, 3 missing tool, 1 a failed check, 70 a bug,
+ * 130/143 interrupted), and leaves nothing behind. Table-driven: command, environment, expected
+ * code and first line, and the folder that must stay as it was.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exportOnnx } from '../src/index.js';
+import { cliWith } from './fakes.js';
+import { root, tempDir } from './helpers.js';
+
+const work = tempDir('eformer-hostile-');
+const file = (name: string, text: string) => {
+  const path = join(work, name);
+  writeFileSync(path, text);
+  return path;
+};
+const aFile = file('afile', 'not a folder');
+
+/** A valid results file, then variants broken in one way each. */
+function results(edit: (r: any) => void = () => {}, env: Record<string, unknown> = {}) {
+  const samples = Array.from({ length: 20 }, (_, i) => 10 + (i % 5) * 0.1);
+  const r = {
+    model: 'efficientformer_l1',
+    family: 'efficientformer',
+    backend: 'ort-cpu',
+    resolution: 224,
+    batch: 1,
+    params: { toolbox: 12286896, total: 12289928, deployed: 12120368 },
+    macs: { toolbox: 1300053440, standard: 1238228160 },
+    settings: { threads: 2, graph_optimization: 'all', execution_provider: 'cpu', spinning: false, interleaved: false },
+    runs: 20,
+    warmup_runs: 5,
+    latency_ms: { median: 10.2, mean: 10.2, p90: 10.4, p99: 10.4, min: 10, max: 10.4, std: 0.14, cov: 0.014, median_ci95: [10.1, 10.3], samples },
+    noisy: false,
+  };
+  edit(r);
+  return JSON.stringify({ schema: 'eformer.results/1', env: { cpu: 'test', cores: 2, os: 'Linux', node: 'v20', eformer: '0.1.0', created: '2026-11-22', ...env }, results: [r] });
+}
+const good = file('good.json', results());
+const mobilenet = exportOnnx({ model: 'mobilenetv2_100', outDir: join(work, 'onnx') }).path;
+const again = file('again.json', results((r) => (r.latency_ms.samples = r.latency_ms.samples.map((v: number) => v + 0.01))));
+const hf = (config: Record<string, unknown>) => {
+  const dir = join(work, `hf-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'efficientformer', hidden_sizes: [16, 16, 32, 32], depths: [1, 1, 1, 2], num_meta3d_blocks: 1, ...config }));
+  return join(dir, 'config.json');
+};
+
+interface Case {
+  name: string;
+  args: string[];
+  env?: Record<string, string>;
+  code: number;
+  /** The first (and only) line of stderr. */
+  line: RegExp;
+  /** A folder that must hold exactly these entries afterwards (nothing half-written, nothing made). */
+  folder?: [string, string[]];
+  /** Lines on stdout that must appear. */
+  stdout?: RegExp;
+}
+
+const out = () => join(tempDir(), 'out');
+
+const CASES: Case[] = [
+  // Output paths: checked before any work, one line, exit 2; nothing made.
+  { name: 'export into a folder under a regular file', args: ['export', '-m', 'mobilenetv2_100', '--onnx', '-o', join(aFile, 'x')], code: 2, line: /cannot write to output folder .*a path component is a file/ },
+  { name: 'export -o onto a regular file', args: ['export', '-m', 'mobilenetv2_100', '--onnx', '-o', aFile], code: 2, line: /a path component is a file, not a folder/ },
+  { name: 'export -o /proc/anything (no endless mkdir)', args: ['export', '-m', 'mobilenetv2_100', '--onnx', '-o', '/proc/eformer-anything'], code: 2, line: /cannot write to output folder '\/proc\/eformer-anything'/ },
+  { name: 'report -o under a regular file', args: ['report', good, '-o', join(aFile, 'x.html')], code: 2, line: /cannot write --out .*a path component is a file/ },
+  { name: 'gate --junit under a regular file', args: ['gate', '--baseline', good, '--current', again, '--junit', join(aFile, 'j.xml')], code: 2, line: /cannot write --junit/ },
+  { name: 'profile --json under a regular file fails before measuring', args: ['profile', '-m', 'mobilenetv2_100', '--json', join(aFile, 'p.json')], code: 2, line: /cannot write --json/ },
+  { name: 'GITHUB_STEP_SUMMARY under a regular file', args: ['gate', '--baseline', good, '--current', again], env: { GITHUB_STEP_SUMMARY: join(aFile, 's.md') }, code: 2, line: /\$GITHUB_STEP_SUMMARY/ },
+  { name: 'profile --baseline that does not exist fails before measuring', args: ['profile', '-m', 'mobilenetv2_100', '--baseline', join(work, 'missing.json')], code: 2, line: /cannot read results file .*missing\.json/ },
+  // A failed checkpoint load makes no output folder.
+  {
+    name: 'a hostile checkpoint leaves no output folder',
+    args: ['export', '-m', 'efficientformer_l1', '--onnx', '--ckpt', join(root, 'fixtures/checkpoints/evil.pth'), '-o', join(work, 'new/sub')],
+    code: 2,
+    line: /evil\.pth/,
+    folder: [work, readdirSync(work)],
+  },
+  // Sizes beyond what fits in memory or any sane model: refused before allocating, the limit named.
+  { name: 'resolution 8192', args: ['count', '-m', 'mobilenetv2_100', '-r', '8192'], code: 2, line: /resolution 8192 is out of range: eformer builds 1 to 2048/ },
+  { name: 'batch 100000', args: ['profile', '-m', 'mobilenetv2_100', '--batch', '100000', '--runs', '1'], code: 2, line: /batch 100000 is out of range: eformer builds batches of 1 to 256/ },
+  { name: 'a Hugging Face config a million blocks deep (no hang)', args: ['count', '--hf-config', hf({ depths: [1000000, 1, 1, 2] })], code: 2, line: /depths\[0\] is 1000000; eformer builds 1 to 64/ },
+  { name: 'a Hugging Face config with absurd widths', args: ['count', '--hf-config', hf({ hidden_sizes: [16, 16, 32, 1e9] })], code: 2, line: /hidden_sizes\[3\] is 1000000000; eformer builds 1 to 4096/ },
+  { name: 'num_labels 0', args: ['count', '--hf-config', hf({ num_labels: 0 })], code: 2, line: /num_labels is 0; eformer builds 1 to 100000/ },
+  // Results files that hold nonsense: refused on read, by every reader.
+  { name: 'gate: both files without results', args: ['gate', '--baseline', file('empty1.json', '{"schema":"eformer.results/1","env":{},"results":[]}'), '--current', file('empty2.json', '{"schema":"eformer.results/1","env":{},"results":[]}')], code: 2, line: /holds no results/ },
+  { name: 'gate: a negative latency', args: ['gate', '--baseline', good, '--current', file('neg.json', results((r) => (r.latency_ms.median = -3)))], code: 2, line: /results\[0\]\.latency_ms\.median is -3, expected a positive number/ },
+  { name: 'gate: params -1', args: ['gate', '--baseline', good, '--current', file('p.json', results((r) => (r.params.toolbox = -1)))], code: 2, line: /params\.toolbox is -1, expected a whole number/ },
+  { name: 'gate: MACs "lots"', args: ['gate', '--baseline', good, '--current', file('m.json', results((r) => (r.macs.toolbox = 'lots')))], code: 2, line: /macs\.toolbox is "lots"/ },
+  { name: 'gate: null samples', args: ['gate', '--baseline', good, '--current', file('n.json', results((r) => (r.latency_ms.samples[3] = null)))], code: 2, line: /samples\[3\] is null/ },
+  { name: 'gate: ort-web against ort-cpu', args: ['gate', '--baseline', good, '--current', file('web.json', results((r) => (r.backend = 'ort-web')))], code: 2, line: /measured differently \(efficientformer_l1: backend ort-cpu -> ort-web\).*--allow-setup-change/ },
+  { name: 'gate: another resolution', args: ['gate', '--baseline', good, '--current', file('res.json', results((r) => (r.resolution = 256)))], code: 2, line: /resolution 224 -> 256/ },
+  { name: 'gate: other threads', args: ['gate', '--baseline', good, '--current', file('thr.json', results((r) => (r.settings.threads = 8)))], code: 2, line: /threads 2 -> 8/ },
+  { name: 'report: a negative latency', args: ['report', file('neg2.json', results((r) => (r.latency_ms.p90 = -1)))], code: 2, line: /latency_ms\.p90 is -1/ },
+  { name: 'report: no results', args: ['report', file('empty3.json', '{"schema":"eformer.results/1","env":{},"results":[]}')], code: 2, line: /holds no results/ },
+  // Messages that name the problem.
+  { name: '--shape for an input the model lacks', args: ['profile', '--onnx', mobilenet, '--shape', 'bogus=1x3x224x224'], code: 2, line: /--shape names 'bogus', but mobilenetv2_100\.onnx has no such input; its inputs: image/ },
+  { name: 'export -m with two models', args: ['export', '-m', 'a,b', '--onnx'], code: 2, line: /takes one model, got 'a,b'/ },
+  { name: "count -m ''", args: ['count', '-m', ''], code: 2, line: /--model needs at least one model name/ },
+  { name: 'count with --hf-config and -m', args: ['count', '--hf-config', hf({}), '-m', 'efficientformer_l1'], code: 2, line: /give --model or --hf-config, not both/ },
+  { name: 'V2 at 240 names the sizes that work', args: ['count', '-m', 'efficientformerv2_s0', '-r', '240'], code: 2, line: /use 209 to 224 or 241 to 256/ },
+];
+
+describe('hostile input: one line, the right exit code, nothing left behind', () => {
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_, c) => {
+    const before = c.folder ? readdirSync(c.folder[0]).sort() : undefined;
+    const r = await cliWith({ ...process.env, ...(c.env ?? {}) } as Record<string, string>, ...c.args);
+    expect(r.code, r.stderr).toBe(c.code);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^eformer: /);
+    expect(lines[0]).toMatch(c.line);
+    expect(lines, 'one line on stderr').toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    if (c.folder) expect(readdirSync(c.folder[0]).sort()).toEqual(before);
+    if (c.stdout) expect(r.stdout).toMatch(c.stdout);
+  });
+
+  it('V2 at 250 is built, as the README says (ceil(250/16) = 16 is even)', async () => {
+    const r = await cliWith(process.env as Record<string, string>, 'count', '-m', 'efficientformerv2_s0', '-r', '250', '--json');
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('a Hugging Face config.json in the current folder names the model after the folder, not "."', async () => {
+    const dir = tempDir('eformer-hfname-');
+    writeFileSync(join(dir, 'config.json'), readFileSync(hf({}), 'utf8'));
+    const r = await cliWith(process.env as Record<string, string>, 'count', '--hf-config', join(dir, 'config.json'), '--json');
+    const name = JSON.parse(r.stdout)[0].model;
+    expect(name).not.toMatch(/^\.+$/);
+    expect(name).toMatch(/^eformer-hfname-/);
+  });
+
+  it('the same file as baseline and current: the gate says so', async () => {
+    const r = await cliWith(process.env as Record<string, string>, 'gate', '--baseline', good, '--current', good);
+    expect(r.code).toBe(0);
+    expect(r.stderr.trim()).toMatch(/^eformer: warning: the baseline and the current results are the same file/);
+  });
+
+  it('--allow-setup-change compares across backends and the verdict says so', async () => {
+    const verdict = join(tempDir(), 'verdict.json');
+    const r = await cliWith(process.env as Record<string, string>, 'gate', '--baseline', good, '--current', file('web2.json', results((r) => (r.backend = 'ort-web'))), '--allow-setup-change', '--verdict', verdict);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/compared across setups \(--allow-setup-change\): efficientformer_l1: backend ort-cpu -> ort-web/);
+    expect(JSON.parse(readFileSync(verdict, 'utf8')).setup_changes).toEqual(['efficientformer_l1: backend ort-cpu -> ort-web']);
+  });
+
+  it('--threads above the core count warns, and the run goes on', async () => {
+    const threads = availableParallelism() + 1;
+    const r = await cliWith(process.env as Record<string, string>, 'profile', '-m', 'mobilenetv2_100', '--threads', String(threads), '--runs', '3', '--warmup', '1', '--no-single-session', '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^eformer: warning: --threads ${threads} is more than this machine's ${threads - 1} cores`));
+  });
+
+  it('--runs 1: no confidence interval of zero width, and the row says why', async () => {
+    const json = join(tempDir(), 'r.json');
+    const r = await cliWith(process.env as Record<string, string>, 'profile', '-m', 'mobilenetv2_100', '--runs', '1', '--warmup', '1', '--no-single-session', '--quiet', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(readFileSync(json, 'utf8')).results[0].latency_ms;
+    expect(s.median_ci95).toBeUndefined();
+    expect(s.cov).toBeUndefined();
+    expect(r.stdout).toMatch(/few runs/);
+  });
+});
+
+describe('interruption leaves nothing behind', () => {
+  /** Start the CLI, wait until `ready()` says the work is under way, send `signal`, and return the exit code. */
+  async function interrupt(args: string[], env: Record<string, string>, ready: () => boolean, signal: NodeJS.Signals): Promise<number | null> {
+    const child = spawn(process.execPath, [join(root, 'bin/eformer.js'), ...args], { cwd: root, env, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 6000 && child.exitCode === null; i++) {
+      if (ready()) {
+        child.kill(signal);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return exited;
+  }
+
+  it('Ctrl-C while a large ONNX file is being written: exit 130, no temp file, no half file', async () => {
+    const dir = out();
+    mkdirSync(dir, { recursive: true });
+    const writing = () => readdirSync(dir).some((f) => f.endsWith('.tmp'));
+    const code = await interrupt(['export', '-m', 'efficientformer_l7', '--onnx', '-o', dir], process.env as Record<string, string>, writing, 'SIGINT');
+    expect(code).toBe(130);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('SIGTERM during the Core ML conversion: exit 143, its work folder and temp package removed', async () => {
+    const dir = out();
+    mkdirSync(dir, { recursive: true });
+    const tmp = tempDir('eformer-tmpdir-');
+    const converting = () => readdirSync(tmp).some((f) => f.startsWith('eformer-coreml-')) && existsSync(join(dir, 'efficientformerv2_s0.onnx'));
+    const code = await interrupt(['export', '-m', 'efficientformerv2_s0', '--onnx', '--coreml', '-o', dir], { ...(process.env as Record<string, string>), TMPDIR: tmp }, converting, 'SIGTERM');
+    expect(code).toBe(143);
+    expect(readdirSync(tmp)).toEqual([]);
+    // The ONNX file was complete before the conversion began; no half package is left beside it.
+    expect(readdirSync(dir)).toEqual(['efficientformerv2_s0.onnx']);
+  });
+});
