@@ -1,11 +1,15 @@
 // Full-size equivalence and checkpoint load time: load the reference .pth files that
 // scripts/full_size_reference.py wrote, export, run in onnxruntime-node, and compare with the
-// PyTorch logits. Then time loading efficientformer_l7 from a ~330 MB checkpoint.
+// PyTorch logits: exit 1 when a model is further than the tests' bound (max |diff| at most 2e-6
+// of the largest |logit|). Then time loading efficientformer_l7 from a ~330 MB checkpoint.
 //   python scripts/full_size_reference.py --out /tmp/eformer-ref && node bench/full-size-equivalence.js /tmp/eformer-ref
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ort from 'onnxruntime-node';
-import { buildWithRandomWeights, buildWithWeights, onnxBytes, readCheckpoint, stateDictBytes } from '../dist/index.js';
+import { buildWithRandomWeights, buildWithWeights, onnxBytes, readCheckpoint, runOnnx, stateDictBytes } from '../dist/index.js';
+
+/** The same relative bound as test/helpers.ts's EQUIVALENCE_RTOL. */
+const RTOL = 2e-6;
+let failed = false;
 
 const dir = process.argv[2] ?? '/tmp/eformer-ref';
 const input = new Float32Array(3 * 224 * 224).map((_, i) => Math.sin(i * 0.37) * 1.5 + Math.cos(i * 0.011));
@@ -17,8 +21,7 @@ for (const model of ['efficientformer_l1', 'efficientformerv2_s0']) {
     process.exit(3);
   }
   const built = buildWithWeights({ model, ckpt });
-  const session = await ort.InferenceSession.create(onnxBytes(built).bytes);
-  const ours = (await session.run({ image: new ort.Tensor('float32', input, [1, 3, 224, 224]) })).logits.data;
+  const ours = (await runOnnx(onnxBytes(built).bytes, { image: { data: input, shape: [1, 3, 224, 224] } })).logits;
   const raw = readFileSync(join(dir, `${model}.logits.f32`));
   const reference = new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
   let err = 0;
@@ -27,7 +30,9 @@ for (const model of ['efficientformer_l1', 'efficientformerv2_s0']) {
     err = Math.max(err, Math.abs(ours[i] - reference[i]));
     scale = Math.max(scale, Math.abs(reference[i]));
   }
-  console.log(`${model}: max |eformer ONNX - PyTorch| = ${err.toExponential(2)} (max |logit| ${scale.toFixed(3)}), weights ${built.weights}`);
+  const ok = err <= RTOL * scale;
+  failed ||= !ok;
+  console.log(`${model}: max |eformer ONNX - PyTorch| = ${err.toExponential(2)} (max |logit| ${scale.toFixed(3)}; bound ${(RTOL * scale).toExponential(2)}): ${ok ? 'ok' : 'FAILED'}, weights ${built.weights}`);
 }
 
 // Load time of the ~330 MB l7 checkpoint, as a PyTorch zip and as safetensors.
@@ -50,4 +55,9 @@ function timeLoad(l7) {
   const med = (k) => times.map((t) => t[k]).sort((a, b) => a - b)[2];
   const size = readFileSync(l7).length;
   console.log(`${l7} (${(size / 1e6).toFixed(0)} MB, ${times[0][2]} tensors): read + parse ${med(0).toFixed(0)} ms, read + match into the graph ${med(1).toFixed(0)} ms (median of 5)`);
+}
+
+if (failed) {
+  console.error('full-size equivalence FAILED: a model is further from PyTorch than the bound');
+  process.exit(1);
 }

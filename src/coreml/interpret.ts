@@ -34,7 +34,8 @@ export interface InterpreterReport {
   top5_agree: boolean;
   seconds: number;
   load_seconds: number;
-  first_nonfinite?: string;
+  /** The first op whose output held inf or NaN (fp16 overflow, typically). */
+  first_nonfinite?: { op: string; output: string };
 }
 
 export interface NumericCheck {
@@ -96,7 +97,8 @@ export function judge(report: InterpreterReport, precision: 'fp16' | 'fp32'): Nu
   const tolerance = NUMERIC_TOLERANCE[precision];
   const rel = figures.max_rel_error;
   let problem: string | undefined;
-  if (rel === null) problem = `the interpreted package gives non-finite values${report.first_nonfinite ? ` (first at ${report.first_nonfinite})` : ''}`;
+  const where = report.first_nonfinite;
+  if (rel === null) problem = `the interpreted package gives non-finite values${where ? `, first from ${where.op} ${where.output} (${precision} overflow?)` : ''}`;
   else if (rel > tolerance) problem = `its logits differ from onnxruntime's by ${rel.toExponential(2)} of the largest logit (${precision} tolerance ${tolerance})`;
   else if (!report.top5_agree) problem = `its top-5 classes differ from onnxruntime's`;
   return { precision, relativeError: rel, absoluteError: figures.max_abs_error, tolerance, top5Agree: report.top5_agree, pass: !problem, seconds: report.seconds, problem };
