@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { exportOnnx } from '../src/index.js';
 import { cliWith } from './fakes.js';
@@ -166,6 +167,20 @@ describe('hostile input: one line, the right exit code, nothing left behind', ()
     expect(s.median_ci95).toBeUndefined();
     expect(s.cov).toBeUndefined();
     expect(r.stdout).toMatch(/few runs/);
+  });
+});
+
+describe('no noise that is not about the request', () => {
+  it('npm prints no warning about the project\'s own configuration (npx eformer, npm run)', async () => {
+    // The machine's own user config may warn; the project's must not: use an empty user config.
+    // (npm passes its settings on to the processes it starts as npm_config_*: start from none of them.)
+    const inherited = Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k));
+    const env = { ...(Object.fromEntries(inherited) as Record<string, string>), NPM_CONFIG_USERCONFIG: '/dev/null' };
+    for (const command of [['npx', 'eformer', '--version'], ['npm', 'run', '--silent', 'lint:deps']]) {
+      const r = await execa(command[0], command.slice(1), { cwd: root, env, extendEnv: false, reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/npm warn/i);
+    }
   });
 });
 
