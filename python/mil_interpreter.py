@@ -785,6 +785,25 @@ def _concat(c):
     return np.concatenate(values, axis=int(_scalar(c.req('axis'))))
 
 
+@_op('slice_by_index')
+def _slice_by_index(c):
+    x = np.asarray(c.req('x'))
+    rank = x.ndim
+    begin = _ints(c.get('begin'))
+    end = _ints(c.get('end'))
+    stride = _ints(c.get('stride')) if c.get('stride') is not None else [1] * rank
+    bmask = [bool(v) for v in np.asarray(c.get('begin_mask')).reshape(-1)] if c.get('begin_mask') is not None else [False] * rank
+    emask = [bool(v) for v in np.asarray(c.get('end_mask')).reshape(-1)] if c.get('end_mask') is not None else [False] * rank
+    squeeze = [bool(v) for v in np.asarray(c.get('squeeze_mask')).reshape(-1)] if c.get('squeeze_mask') is not None else [False] * rank
+    index = []
+    for d in range(rank):
+        if squeeze[d]:
+            index.append(begin[d])
+            continue
+        index.append(slice(None if bmask[d] else begin[d], None if emask[d] else end[d], stride[d]))
+    return x[tuple(index)]
+
+
 @_op('expand_dims')
 def _expand_dims(c):
     x = np.asarray(c.req('x'))

@@ -121,7 +121,7 @@ def convert_node(mb, np, node, value, a, half_pixel_input=True):
         return mb.erf(x=x[0], name=name)
     if op == 'Gelu':
         return mb.gelu(x=x[0], mode='EXACT', name=name)
-    binary = {'Add': mb.add, 'Sub': mb.sub, 'Mul': mb.mul, 'Div': mb.real_div}
+    binary = {'Add': mb.add, 'Sub': mb.sub, 'Mul': mb.mul, 'Div': mb.real_div, 'Max': mb.maximum}
     if op in binary:
         return binary[op](x=x[0], y=x[1], name=name)
     if op == 'MatMul':
@@ -129,7 +129,26 @@ def convert_node(mb, np, node, value, a, half_pixel_input=True):
     if op == 'Gemm':
         if a.get('transB', 0) != 1 or a.get('transA', 0) != 0 or a.get('alpha', 1.0) != 1.0 or a.get('beta', 1.0) != 1.0:
             raise Unsupported(f'Gemm node {name}: only transB=1, alpha=beta=1 is mapped')
-        return mb.linear(x=x[0], weight=x[1], bias=x[2], name=name)
+        return mb.linear(x=x[0], weight=x[1], bias=x[2] if len(x) > 2 else None, name=name)
+    unary = {'Sigmoid': mb.sigmoid, 'Softplus': mb.softplus, 'Exp': mb.exp}
+    if op in unary:
+        return unary[op](x=x[0], name=name)
+    if op == 'Concat':
+        return mb.concat(values=list(x), axis=int(a['axis']), name=name)
+    if op == 'Slice':
+        starts, ends, axes = (np.asarray(v).reshape(-1) for v in x[1:4])
+        steps = np.asarray(x[4]).reshape(-1) if len(x) > 4 and x[4] is not None else np.ones_like(starts)
+        if len(axes) != 1 or int(steps[0]) != 1:
+            raise Unsupported(f'Slice node {name}: only one axis with step 1 is mapped')
+        rank = len(x[0].shape)
+        axis = int(axes[0]) % rank
+        begin, end = [0] * rank, [0] * rank
+        begin_mask, end_mask = [True] * rank, [True] * rank
+        begin[axis], end[axis], begin_mask[axis], end_mask[axis] = int(starts[0]), int(ends[0]), False, False
+        return mb.slice_by_index(x=x[0], begin=begin, end=end, begin_mask=begin_mask, end_mask=end_mask, name=name)
+    if op == 'ReduceSum':
+        axes = [int(d) for d in (x[1] if len(x) > 1 else a['axes'])]
+        return mb.reduce_sum(x=x[0], axes=axes, keep_dims=bool(a.get('keepdims', 1)), name=name)
     if op == 'Softmax':
         return mb.softmax(x=x[0], axis=int(a.get('axis', -1)), name=name)
     if op == 'Reshape':
@@ -145,7 +164,8 @@ def convert_node(mb, np, node, value, a, half_pixel_input=True):
     if op == 'AveragePool':
         pads = list(a.get('pads', [0, 0, 0, 0]))
         return mb.avg_pool(x=x[0], kernel_sizes=list(a['kernel_shape']), strides=list(a.get('strides', [1, 1])), pad_type='custom',
-                           pad=[pads[0], pads[2], pads[1], pads[3]], exclude_padding_from_average=not a.get('count_include_pad', 0), name=name)
+                           pad=[pads[0], pads[2], pads[1], pads[3]], exclude_padding_from_average=not a.get('count_include_pad', 0),
+                           ceil_mode=bool(a.get('ceil_mode', 0)), name=name)
     if op == 'LayerNormalization':
         return mb.layer_norm(x=x[0], axes=[int(a.get('axis', -1))], gamma=x[1], beta=x[2], epsilon=float(a.get('epsilon', 1e-5)), name=name)
     if op == 'Resize':

@@ -22,6 +22,8 @@ export interface AvgPoolOptions {
   stride: number;
   pad: number;
   countIncludePad: boolean;
+  /** PyTorch's ceil_mode: a last, partial window where the input does not divide. */
+  ceilMode?: boolean;
 }
 
 export class GraphBuilder {
@@ -146,8 +148,10 @@ export class GraphBuilder {
     });
   }
 
+  /** BatchNorm2d on [B, C, H, W], or BatchNorm1d on [B, C, N]: channels on axis 1. */
   batchNorm(name: string | number, x: Value, eps = 1e-5): Value {
-    const c = expectRank(x, 4, 'BatchNorm2d')[1];
+    if (x.shape.length < 3 || x.shape.length > 4) throw new ShapeError(`BatchNorm expects a rank-3 or rank-4 input, got [${x.shape}]`);
+    const c = x.shape[1];
     return this.within(name, () => {
       const inputs = [
         this.param('weight', [c], 'bn_weight'),
@@ -164,12 +168,13 @@ export class GraphBuilder {
     });
   }
 
-  linear(name: string | number, x: Value, out: number): Value {
+  linear(name: string | number, x: Value, out: number, o: { bias?: boolean } = {}): Value {
     const inFeatures = x.shape[x.shape.length - 1];
     return this.within(name, () => {
       const weight = this.param('weight', [out, inFeatures], 'linear_weight');
-      const bias = this.param('bias', [out], 'linear_bias');
-      return this.emit1({ op: 'Linear' }, [x, weight, bias], [...x.shape.slice(0, -1), out]);
+      const inputs = [x, weight];
+      if (o.bias ?? true) inputs.push(this.param('bias', [out], 'linear_bias'));
+      return this.emit1({ op: 'Linear' }, inputs, [...x.shape.slice(0, -1), out]);
     });
   }
 
@@ -269,10 +274,86 @@ export class GraphBuilder {
 
   avgPool(x: Value, o: AvgPoolOptions, name?: string | number): Value {
     const [b, c, h, w] = expectRank(x, 4, 'AvgPool2d');
-    const oh = Math.floor((h + 2 * o.pad - o.kernel) / o.stride) + 1;
-    const ow = Math.floor((w + 2 * o.pad - o.kernel) / o.stride) + 1;
-    const run = () => this.emit1({ op: 'AvgPool', ...o }, [x], [b, c, oh, ow]);
+    // PyTorch: with ceil_mode a last window may start past the input only if it starts inside the padding.
+    const size = (n: number) => {
+      const span = n + 2 * o.pad - o.kernel;
+      let out = (o.ceilMode ? Math.ceil(span / o.stride) : Math.floor(span / o.stride)) + 1;
+      if (o.ceilMode && (out - 1) * o.stride >= n + o.pad) out--;
+      return out;
+    };
+    const { ceilMode, ...rest } = o;
+    const op = ceilMode ? { op: 'AvgPool' as const, ...rest, ceilMode } : { op: 'AvgPool' as const, ...rest };
+    const run = () => this.emit1(op, [x], [b, c, size(h), size(w)]);
     return name === undefined ? run() : this.within(name, run);
+  }
+
+  /** Elementwise maximum of two tensors (broadcasting). */
+  max(a: Value, b: Value): Value {
+    return this.emit1({ op: 'Max' }, [a, b], broadcast(a.shape, b.shape));
+  }
+
+  /** torch.cat along `axis`. */
+  concat(values: Value[], axis: number): Value {
+    const rank = values[0].shape.length;
+    const ax = axis < 0 ? rank + axis : axis;
+    for (const v of values) {
+      if (v.shape.length !== rank || v.shape.some((d, i) => i !== ax && d !== values[0].shape[i])) throw new ShapeError(`Concat on axis ${ax}: [${values.map((x) => x.shape).join('] [')}] do not agree`);
+    }
+    const shape = values[0].shape.map((d, i) => (i === ax ? values.reduce((s, v) => s + v.shape[ax], 0) : d));
+    return this.emit1({ op: 'Concat', axis: ax }, values, shape);
+  }
+
+  /** x[..., start:end, ...] along `axis` (step 1; negative indices count from the end, as in Python). */
+  slice(x: Value, axis: number, start: number, end: number): Value {
+    const ax = axis < 0 ? x.shape.length + axis : axis;
+    const n = x.shape[ax];
+    const clamp = (i: number) => Math.max(0, Math.min(n, i < 0 ? n + i : i));
+    const [s0, e0] = [clamp(start), clamp(end)];
+    if (e0 <= s0) throw new ShapeError(`Slice ${start}:${end} of an axis of ${n} is empty`);
+    return this.emit1({ op: 'Slice', axis: ax, start: s0, end: e0 }, [x], x.shape.map((d, i) => (i === ax ? e0 - s0 : d)));
+  }
+
+  /** torch.roll by `shift` along `axis`: the last `shift` entries move to the front (a slice and a concat). */
+  roll(x: Value, shift: number, axis: number): Value {
+    const ax = axis < 0 ? x.shape.length + axis : axis;
+    const n = x.shape[ax];
+    const k = ((shift % n) + n) % n;
+    if (k === 0) return x;
+    return this.concat([this.slice(x, ax, n - k, n), this.slice(x, ax, 0, n - k)], ax);
+  }
+
+  sigmoid(x: Value, name?: string | number): Value {
+    const run = () => this.emit1({ op: 'Sigmoid' }, [x], x.shape);
+    return name === undefined ? run() : this.within(name, run);
+  }
+
+  /** SiLU (swish): x * sigmoid(x). */
+  silu(x: Value, name?: string | number): Value {
+    const run = () => this.mul(x, this.emit1({ op: 'Sigmoid' }, [x], x.shape));
+    return name === undefined ? run() : this.within(name, run);
+  }
+
+  softplus(x: Value): Value {
+    return this.emit1({ op: 'Softplus' }, [x], x.shape);
+  }
+
+  exp(x: Value): Value {
+    return this.emit1({ op: 'Exp' }, [x], x.shape);
+  }
+
+  sum(x: Value, axes: number[], keepdims = false): Value {
+    const rank = x.shape.length;
+    const norm = axes.map((a) => (a < 0 ? rank + a : a));
+    const shape = keepdims ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !norm.includes(i));
+    return this.emit1({ op: 'ReduceSum', axes: norm, keepdims }, [x], shape);
+  }
+
+  /** x.index_select(axis, indices) with constant indices (a permutation, say). */
+  select(x: Value, axis: number, indices: readonly number[], local = 'index'): Value {
+    const ax = axis < 0 ? x.shape.length + axis : axis;
+    if (indices.some((i) => !Number.isInteger(i) || i < 0 || i >= x.shape[ax])) throw new ShapeError(`select: an index is outside [0, ${x.shape[ax]})`);
+    const idx = this.param(`${local}_${this.counter}`, [indices.length], 'constant', { dtype: 'int64', trainable: false, data: BigInt64Array.from(indices.map(BigInt)) });
+    return this.gather(x, idx, ax);
   }
 
   /** `table[:, idxs]`: how attention gathers its relative-position biases. */

@@ -57,7 +57,7 @@ function toolboxHook(graph: Graph, node: Node): { kind: string; params: number; 
       const w = shapeOf(graph, node.inputs[1]);
       const input = shapeOf(graph, node.inputs[0]);
       const tokens = input.length > 2 ? input[input.length - 2] : 1;
-      return { kind: 'Linear', params: w[0] * w[1] + w[0], macs: w[0] * w[1] * tokens };
+      return { kind: 'Linear', params: w[0] * w[1] + (node.inputs[2] ? w[0] : 0), macs: w[0] * w[1] * tokens };
     }
     case 'Gelu':
       return { kind: 'GELU', params: 0, macs: out.length - 1 > 3 ? out[1] * out[2] * out[3] : out[1] * out[2] };

@@ -51,7 +51,7 @@ export type NodeOp =
   | { op: 'Gelu' }
   | { op: 'Linear' }
   | { op: 'LayerNorm'; eps: number }
-  | { op: 'AvgPool'; kernel: number; stride: number; pad: number; countIncludePad: boolean }
+  | { op: 'AvgPool'; kernel: number; stride: number; pad: number; countIncludePad: boolean; ceilMode?: boolean }
   | { op: 'Add' }
   | { op: 'Sub' }
   | { op: 'Mul' }
@@ -63,7 +63,14 @@ export type NodeOp =
   | { op: 'Split'; axis: number; sizes: number[] }
   | { op: 'ReduceMean'; axes: number[]; keepdims: boolean }
   | { op: 'Upsample'; scale: number }
-  | { op: 'Gather'; axis: number };
+  | { op: 'Gather'; axis: number }
+  | { op: 'Max' }
+  | { op: 'Concat'; axis: number }
+  | { op: 'Slice'; axis: number; start: number; end: number }
+  | { op: 'Sigmoid' }
+  | { op: 'Softplus' }
+  | { op: 'Exp' }
+  | { op: 'ReduceSum'; axes: number[]; keepdims: boolean };
 
 export type OpType = NodeOp['op'];
 

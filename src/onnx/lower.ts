@@ -141,6 +141,8 @@ class Lowering {
           strides: [node.stride, node.stride],
           pads: [node.pad, node.pad, node.pad, node.pad],
           count_include_pad: node.countIncludePad ? 1 : 0,
+          // Written only when set, so graphs without it keep their bytes.
+          ...(node.ceilMode ? { ceil_mode: 1 } : {}),
         });
       case 'Add':
       case 'Sub':
@@ -168,6 +170,18 @@ class Lowering {
         });
       case 'Gather':
         return this.emit('Gather', name, inputs, [out], { axis: node.axis });
+      case 'Max':
+        return this.emit('Max', name, inputs, [out]);
+      case 'Concat':
+        return this.emit('Concat', name, inputs, [out], { axis: node.axis });
+      case 'Slice':
+        return this.emit('Slice', name, [inputs[0], this.ints([node.start]), this.ints([node.end]), this.ints([node.axis])], [out]);
+      case 'Sigmoid':
+      case 'Softplus':
+      case 'Exp':
+        return this.emit(node.op, name, inputs, [out]);
+      case 'ReduceSum':
+        return this.emit('ReduceSum', name, [inputs[0], this.ints(node.axes)], [out], { keepdims: node.keepdims ? 1 : 0 });
     }
   }
 
@@ -190,7 +204,8 @@ class Lowering {
     }
     // MatMul wants the weight as [in, out]: store it transposed once.
     const x = this.use(node.inputs[0]);
-    const bias = this.use(node.inputs[2]);
+    // Bias first: the order initialisers are registered in is part of the file's bytes.
+    const bias = node.inputs[2] === undefined ? undefined : this.use(node.inputs[2]);
     const weight = this.graph.params.get(node.inputs[1])!;
     const [rows, cols] = weight.shape;
     const transposedName = `${weight.name}:T`;
@@ -201,6 +216,10 @@ class Lowering {
         data = transpose(src, rows, cols);
       }
       this.initializers.set(transposedName, { name: transposedName, dims: [cols, rows], dtype: 'float32', data });
+    }
+    if (bias === undefined) {
+      this.emit('MatMul', `${node.name}/matmul`, [x, transposedName], [out]);
+      return;
     }
     this.emit('MatMul', `${node.name}/matmul`, [x, transposedName], [`${out}/matmul`]);
     this.emit('Add', `${node.name}/bias`, [`${out}/matmul`, bias], [out]);

@@ -161,7 +161,8 @@ export function classCount(built: BuiltModel): number {
 
 /** The model's weights as a PyTorch state_dict in safetensors form (names are the checkpoint keys). */
 export function stateDictBytes(built: BuiltModel): Uint8Array {
-  const tensors = [...built.graph.params.values()].map((p) => {
+  // Constants the graph derives (index tables) are not PyTorch state.
+  const tensors = [...built.graph.params.values()].filter((p) => p.role !== 'constant').map((p) => {
     if (!p.data) throw new Error(`parameter ${p.name} has no data`);
     return { name: p.name, shape: p.shape, data: p.data };
   });

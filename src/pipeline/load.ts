@@ -35,7 +35,7 @@ export function loadStateDict(graph: Graph, raw: StateDict, entry: ModelEntry): 
   for (const p of graph.params.values()) {
     const t = stateDict.get(p.name);
     // Buffers that follow from the architecture; a checkpoint may omit them (timm does).
-    const derived = p.role === 'attention_bias_idxs' || p.role === 'bn_num_batches_tracked';
+    const derived = p.role === 'attention_bias_idxs' || p.role === 'bn_num_batches_tracked' || p.role === 'constant';
     if (!t) {
       if (!derived) missing.push(`${p.name} ${shapeString(p.shape)}`);
       continue;
