@@ -60,7 +60,11 @@ describe('bad input: one line, exit 2, nothing written', () => {
   it('unknown model names the allowed ones', async () => {
     const r = await cli('export', '--model', 'efficientformer_l9', '--onnx');
     expect(r.code).toBe(2);
-    expectOneLine(r.stderr, /unknown model 'efficientformer_l9'; known models: efficientformer_l1/);
+    expectOneLine(r.stderr, /unknown model 'efficientformer_l9'; efficientformer has efficientformer_l1, efficientformer_l3, efficientformer_l7;/);
+    const v2 = await cli('count', '--model', 'efficientformerv2_s9');
+    expectOneLine(v2.stderr, /unknown model 'efficientformerv2_s9'; efficientformerv2 has efficientformerv2_s0,/);
+    const other = await cli('count', '--model', 'resnet50');
+    expectOneLine(other.stderr, /unknown model 'resnet50'; families: efficientformer, efficientformerv2, mobilenetv2/);
   });
 
   it('V1 at a size its 7x7 attention cannot take', async () => {

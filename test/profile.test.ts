@@ -27,7 +27,7 @@ describe('eformer profile on ort-cpu', () => {
     for (const key of ['median', 'mean', 'p90', 'p99', 'min', 'max', 'std', 'cov']) expect(Number.isFinite(r.latency_ms[key])).toBe(true);
     expect(r.latency_ms.samples).toHaveLength(15);
     expect(r.latency_ms.min).toBeLessThanOrEqual(r.latency_ms.median);
-    expect(r.paper).toMatchObject({ top1: 75.7, iphone12_ms: 0.9 });
+    expect(r.paper).toMatchObject({ top1: 75.7, latency_ms: 0.9, latency_device: 'iPhone 12, Core ML' });
     expect(results.results[1].baseline).toBe(true);
   });
 

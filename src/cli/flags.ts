@@ -4,7 +4,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../core/errors.js';
-import { modelNames } from '../models/index.js';
+import { expandModelName } from '../models/index.js';
 
 export function integer(what: string, min = 1) {
   return (value: string): number => {
@@ -22,10 +22,10 @@ export const positiveSeconds = (flag: string) => (value: string) => {
   return n;
 };
 
-/** `--model a,b` or repeated `--model`; `all` means the whole zoo. */
+/** `--model a,b` or repeated `--model`; a family name means its models, `all` every model. */
 export function modelList(value: string, previous: string[] = []): string[] {
   const names = value.split(',').map((s) => s.trim()).filter(Boolean);
-  return [...previous, ...names.flatMap((n) => (n === 'all' ? modelNames() : [n]))];
+  return [...new Set([...previous, ...names.flatMap(expandModelName)])];
 }
 
 /** What picks the model: a zoo name (or several), or a Hugging Face config, with optional weights and size. */
@@ -56,7 +56,7 @@ export const CKPT_HELP = 'weights: .pth/.pt (zip) or .safetensors, in any naming
  */
 export function addModelFlags(cmd: Command, several: { defaults: string } | false): Command {
   const flag = several
-    ? new Option('-m, --model <names>', `model name(s), comma-separated or repeated, "all" for the zoo (default: ${several.defaults})`).argParser(modelList)
+    ? new Option('-m, --model <names>', `model or family name(s), comma-separated or repeated, "all" for every model (default: ${several.defaults})`).argParser(modelList)
     : new Option('-m, --model <name>', 'model name (see `eformer models`)');
   return cmd
     .addOption(flag)

@@ -49,6 +49,11 @@ export interface ModelFamily<Config> {
    */
   checkResolution(config: Config, resolution: number, modelName: string): void;
   build(config: Config, options: BuildOptions): Graph;
+  /**
+   * The family config from its JSON form (a `--config` file, a test fixture): the same field
+   * names as `Config`, defaults filled in. Throws a UsageError naming a bad or unknown field.
+   */
+  config(raw: Record<string, unknown>, where: string): Config;
   /** Checkpoint namings accepted besides the family's own parameter names. */
   readonly namings: readonly Naming[];
   /** The group of a module path for count subtotals (`patch_embed`, `network.3`, `head`). */
@@ -67,10 +72,16 @@ export interface PaperFigures {
   top1Value: number;
   paramsM: number;
   macsG: number;
-  iphone12Ms: number;
+  /** The latency the paper reports, and the device and runtime it was measured on. */
+  latency?: { ms: number; device: string };
   /** Digits the paper prints after the decimal point, for params and MACs. */
   paramsDigits: number;
   macsDigits: number;
+  /**
+   * Why the paper's params or MACs differ from eformer's toolbox count, when they do (the tool the
+   * paper counted with, FLOPs reported as MACs, modules it left out).
+   */
+  countNote?: string;
 }
 
 export interface ModelEntry<Config = unknown> {
@@ -88,3 +99,6 @@ export interface ModelEntry<Config = unknown> {
 export function entry<Config>(e: ModelEntry<Config>): ModelEntry<unknown> {
   return e as ModelEntry<unknown>;
 }
+
+/** Where the EfficientFormer papers measured: Core ML on an iPhone 12 (A14). */
+export const IPHONE_12 = 'iPhone 12, Core ML';

@@ -7,24 +7,46 @@ import { efficientFormerV2, efficientFormerV2Zoo } from './efficientformerv2/ind
 import { entry, type ModelEntry, type ModelFamily } from './family.js';
 import { mobileNetV2, mobileNetV2Zoo } from './mobilenetv2/index.js';
 
-const registry: { family: ModelFamily<any>; zoo: readonly ModelEntry[] }[] = [
-  { family: efficientFormer, zoo: efficientFormerZoo },
-  { family: efficientFormerV2, zoo: efficientFormerV2Zoo },
-  { family: mobileNetV2, zoo: mobileNetV2Zoo },
+/**
+ * One line per family. `papers` marks the EfficientFormer papers' own comparison (V1, V2 and
+ * their MobileNetV2 baselines): the models `eformer profile` measures when none are named.
+ */
+const registry: { family: ModelFamily<any>; zoo: readonly ModelEntry[]; papers?: true }[] = [
+  { family: efficientFormer, zoo: efficientFormerZoo, papers: true },
+  { family: efficientFormerV2, zoo: efficientFormerV2Zoo, papers: true },
+  { family: mobileNetV2, zoo: mobileNetV2Zoo, papers: true },
 ];
 
 export const families: readonly ModelFamily<unknown>[] = registry.map((r) => r.family);
 
 export const zoo: readonly ModelEntry[] = registry.flatMap((r) => r.zoo);
 
+/** Every model of every family. */
 export function modelNames(): string[] {
   return zoo.map((m) => m.name);
 }
 
+/** The EfficientFormer papers' zoo: the default of `eformer profile` and `eformer export`. */
+export function papersZooNames(): string[] {
+  return registry.filter((r) => r.papers).flatMap((r) => r.zoo.map((m) => m.name));
+}
+
+/** `all`, a family id (all its variants) or a model name, as the model names they stand for. */
+export function expandModelName(name: string): string[] {
+  if (name === 'all') return modelNames();
+  const family = registry.find((r) => r.family.id === name);
+  return family ? family.zoo.map((m) => m.name) : [name];
+}
+
 export function findModel(name: string): ModelEntry {
   const found = zoo.find((m) => m.name === name);
-  if (!found) throw new UsageError(`unknown model '${name}'; known models: ${modelNames().join(', ')}`);
-  return found;
+  if (found) return found;
+  // Point at the family the name was probably meant for rather than listing thirty names.
+  const near = registry.filter((r) => name.toLowerCase().startsWith(r.family.id)).sort((a, b) => b.family.id.length - a.family.id.length)[0];
+  const hint = near
+    ? `${near.family.id} has ${near.zoo.map((m) => m.name).join(', ')}`
+    : `families: ${families.map((f) => f.id).join(', ')} (a family name picks all its models)`;
+  throw new UsageError(`unknown model '${name}'; ${hint}; \`eformer models\` lists them all`);
 }
 
 /** A Hugging Face `config.json` as a model entry, built by the family that reads its `model_type`. */

@@ -4,6 +4,7 @@
  */
 import { type Graph, numel, shapeString } from '../graph/ir.js';
 import type { ModelEntry } from '../models/family.js';
+import { zoo } from '../models/index.js';
 import { CheckpointError } from '../weights/errors.js';
 import { type StateDict, toFloat32 } from '../weights/tensor.js';
 
@@ -62,7 +63,43 @@ export function loadStateDict(graph: Graph, raw: StateDict, entry: ModelEntry): 
       unexpected.length ? `${unexpected.length} unexpected (${list(unexpected)})` : '',
       mismatched.length ? `${mismatched.length} with the wrong shape (${list(mismatched)})` : '',
     ].filter(Boolean);
+    const other = otherFamilyOf([...raw.keys()], entry);
+    if (other) {
+      throw new CheckpointError(`checkpoint holds ${other.family} weights (${other.matched} of its ${other.of} parameter names are ${other.family}'s), not ${entry.family.id} ones: use one of ${other.models}`);
+    }
     throw new CheckpointError(`checkpoint (${naming} naming) does not match ${modelName}: ${parts.join('; ')}`);
   }
   return { naming, tensors: used.size };
+}
+
+/** A parameter name with its block indices blanked, so variants of one family share names. */
+const pattern = (key: string) => key.replace(/(^|\.)\d+(?=\.|$)/g, '$1#');
+
+/**
+ * The family a checkpoint that failed to load really belongs to, when another family's models
+ * (in any naming that family accepts) account for all its parameter names and the requested
+ * family's do not: a MobileViG checkpoint given to an EfficientFormer is then named as such,
+ * rather than listed as hundreds of missing keys.
+ */
+function otherFamilyOf(keys: string[], requested: ModelEntry): { family: string; matched: number; of: number; models: string } | undefined {
+  const coverage = (familyId: string) => {
+    const entries = zoo.filter((m) => m.family.id === familyId);
+    if (!entries.length) return 0;
+    const family = entries[0].family;
+    const naming = family.namings.find((n) => n.detect(keys));
+    const renamed = naming ? keys.map(naming.renamer(keys)) : keys;
+    const known = new Set(entries.flatMap((m) => [...m.family.build(m.config, { resolution: m.family.defaultResolution, name: m.name }).params.keys()].map(pattern)));
+    return renamed.filter((k) => known.has(pattern(k))).length;
+  };
+  const own = requested.family.id;
+  const ownCoverage = zoo.some((m) => m.family.id === own) ? coverage(own) : 0;
+  let best: { family: string; matched: number } | undefined;
+  for (const id of new Set(zoo.map((m) => m.family.id))) {
+    if (id === own) continue;
+    const matched = coverage(id);
+    if (matched > ownCoverage && matched >= 0.98 * keys.length && (!best || matched > best.matched)) best = { family: id, matched };
+  }
+  if (!best) return undefined;
+  const models = zoo.filter((m) => m.family.id === best!.family).map((m) => m.name);
+  return { ...best, of: keys.length, models: models.length > 4 ? `${models.slice(0, 4).join(', ')}, ...` : models.join(', ') };
 }

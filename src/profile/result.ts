@@ -36,7 +36,7 @@ export function prepareModel(req: ModelRequest, batch: number): PreparedModel {
       batch,
       params: counts.params,
       macs: counts.macs,
-      paper: paper ? { top1: paper.top1Value, params_m: paper.paramsM, macs_g: paper.macsG, iphone12_ms: paper.iphone12Ms } : undefined,
+      paper: paper ? { top1: paper.top1Value, params_m: paper.paramsM, macs_g: paper.macsG, latency_ms: paper.latency?.ms, latency_device: paper.latency?.device } : undefined,
       baseline: Boolean(built.entry.baseline),
     },
     namer: built.entry.family.blockNamer(built.graph),

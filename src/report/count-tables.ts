@@ -3,7 +3,7 @@ import { renderTable, wrapText } from '../core/table.js';
 import type { LayerCount } from '../graph/count.js';
 import type { ModelEntry } from '../models/family.js';
 import type { CountRecord } from '../pipeline/index.js';
-import { billions, grouped, millions } from './format.js';
+import { billions, grouped, millions, paperMs } from './format.js';
 
 /** Params and MACs per model; the paper's figures where the entry has them (MACs only at the family's published resolution). */
 export function countTable(records: CountRecord[], entryOf: (name: string) => ModelEntry | undefined, wide = false): string {
@@ -62,9 +62,12 @@ export function modelsTable(entries: readonly ModelEntry[], wide = false): strin
       p ? (wide ? p.top1 : p.top1Value.toFixed(1)) : '-',
       p ? p.paramsM.toFixed(p.paramsDigits) : '-',
       p ? p.macsG.toFixed(p.macsDigits) : '-',
-      p ? p.iphone12Ms.toFixed(1) : '-',
+      p?.latency ? paperMs(p.latency.ms) : '-',
+      p?.latency ? p.latency.device : '-',
+      ...(wide ? [p?.countNote ?? ''] : []),
     ];
   });
-  const table = renderTable(['model', 'family', wide ? 'top-1 % (paper)' : 'top-1 %', 'params M', 'MACs G', 'iPhone 12 ms'], rows);
-  return `${table}\n${wrapText("the papers' figures: ImageNet-1k top-1, params, MACs at 224x224, Core ML latency on an iPhone 12; (CNN): the papers' MobileNetV2 comparison models")}`;
+  const headers = ['model', 'family', wide ? 'top-1 % (paper)' : 'top-1 %', 'params M', 'MACs G', 'ms', 'measured on', ...(wide ? ['how the paper counted'] : [])];
+  const notes = entries.some((e) => e.paper?.countNote) && !wide ? '; --wide says where a paper counted params or MACs differently from eformer' : '';
+  return `${renderTable(headers, rows)}\n${wrapText(`the papers' figures: ImageNet-1k top-1, params, MACs at the family's published resolution, latency where the paper measured it; (CNN): the papers' MobileNetV2 comparison models${notes}`)}`;
 }

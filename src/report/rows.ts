@@ -3,8 +3,9 @@
  * which columns a view shows: the default view fits a 100-column terminal, `--wide` (and the
  * Markdown, CSV and HTML reports) show everything.
  */
+import { paperMs } from './format.js';
 import { MIN_RUNS_FOR_CI } from '../core/stats.js';
-import type { ModelResult, ResultsFile } from '../results/results.js';
+import { type ModelResult, paperLatency, type ResultsFile } from '../results/results.js';
 
 export interface SummaryRow {
   source: string;
@@ -26,7 +27,8 @@ export interface SummaryRow {
   first_ms: string;
   note: string;
   paper_top1: string;
-  paper_iphone12_ms: string;
+  paper_ms: string;
+  paper_device: string;
 }
 
 interface Column {
@@ -57,7 +59,8 @@ export const COLUMNS: Column[] = [
   { key: 'load_ms', title: 'load ms', sparse: true, wide: true },
   { key: 'first_ms', title: 'first run ms', sparse: true, wide: true },
   { key: 'paper_top1', title: 'top-1', sparse: true },
-  { key: 'paper_iphone12_ms', title: 'iPhone12 ms', sparse: true },
+  { key: 'paper_ms', title: 'paper ms', sparse: true },
+  { key: 'paper_device', title: 'paper device', sparse: true, wide: true },
   { key: 'note', title: 'note', sparse: true },
 ];
 
@@ -66,7 +69,7 @@ export function columnsFor(rows: SummaryRow[], wide: boolean): Column[] {
   const shown = (c: Column) => rows.some((row) => row[c.key] !== '-' && row[c.key] !== '');
   // Rows from several files need the file column; the papers' figures (the same in every file) make room for it.
   const severalFiles = rows.some((row) => row.source);
-  const papers = (c: Column) => c.key === 'paper_top1' || c.key === 'paper_iphone12_ms';
+  const papers = (c: Column) => c.key === 'paper_top1' || c.key === 'paper_ms';
   return COLUMNS.filter((c) => (wide || (!c.wide && !(severalFiles && papers(c)))) && (!c.sparse || shown(c)));
 }
 
@@ -111,7 +114,9 @@ export function summaryRow(r: ModelResult, source = ''): SummaryRow {
     first_ms: f(r.first_run_ms, 3),
     note: [r.baseline ? 'CNN' : '', r.noisy ? 'NOISY' : '', fewRuns ? 'few runs' : '', aloneDiffers(r) ?? '', harness].filter(Boolean).join(' '),
     paper_top1: f(r.paper?.top1, 1),
-    paper_iphone12_ms: f(r.paper?.iphone12_ms, 1),
+    // As the paper prints it (0.78, 1.6).
+    paper_ms: paperLatency(r) ? paperMs(paperLatency(r)!.ms) : '-',
+    paper_device: paperLatency(r)?.device ?? '-',
   };
 }
 

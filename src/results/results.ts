@@ -55,8 +55,11 @@ export interface ModelResult {
   batch: number;
   params?: { toolbox: number; total: number; deployed: number };
   macs?: { toolbox: number; standard: number };
-  /** The paper's figures, for zoo models. */
-  paper?: { top1: number; params_m: number; macs_g: number; iphone12_ms: number };
+  /**
+   * The paper's figures, for zoo models: latency where the paper measured it (`latency_device`).
+   * Files from eformer 0.1 have `iphone12_ms` instead; read them with `paperLatency`.
+   */
+  paper?: { top1: number; params_m: number; macs_g: number; latency_ms?: number; latency_device?: string; iphone12_ms?: number };
   baseline?: boolean;
   /**
    * How `latency_ms` was measured. On this machine: interleaved with the other models, thread
@@ -153,4 +156,12 @@ export function checkResults(data: unknown, path = 'results'): ResultsFile {
     if (r.single_session) positive(r.single_session.latency_ms?.median, `${at}.single_session.latency_ms.median`);
   });
   return d as ResultsFile;
+}
+
+/** The paper's latency and where it was measured, from this or an older results file. */
+export function paperLatency(r: ModelResult): { ms: number; device: string } | undefined {
+  const p = r.paper;
+  if (p?.latency_ms !== undefined) return { ms: p.latency_ms, device: p.latency_device ?? '' };
+  if (p?.iphone12_ms !== undefined) return { ms: p.iphone12_ms, device: 'iPhone 12, Core ML' };
+  return undefined;
 }

@@ -4,7 +4,7 @@ import { backends, findBackend } from '../../backends/index.js';
 import { DeviceError } from '../../core/errors.js';
 import { checkOutputFile, writeFileAtomic } from '../../core/fs.js';
 import { checkGateOutputs, referenceFor } from '../../gate/run.js';
-import { findModel, modelNames } from '../../models/index.js';
+import { findModel, papersZooNames } from '../../models/index.js';
 import { parseShapeOption } from '../../onnx/read.js';
 import { profile } from '../../profile/profile.js';
 import { findFormat, formats } from '../../report/formats/index.js';
@@ -60,7 +60,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('profile')
     .description('measure params, MACs and latency; with no arguments, the paper zoo on the embedded ONNX Runtime CPU backend');
-  addModelFlags(cmd, { defaults: 'the whole zoo unless --onnx or --hf-config' })
+  addModelFlags(cmd, { defaults: "the EfficientFormer papers' nine models unless --onnx or --hf-config" })
     .option('--onnx <files...>', 'profile ONNX files you bring instead of (or besides) zoo models')
     .option('--shape <name=dims>', 'input shape for a dynamic input of --onnx, e.g. image=1x3x224x224 (repeatable)', shapes)
     .addOption(new Option('-b, --backend <id>', `where to run: ${backends.map((b) => `${b.id} (${b.description})`).join('; ')}`).choices(backends.map((b) => b.id)).default('ort-cpu'))
@@ -83,7 +83,7 @@ export function register(program: Command): void {
     .option('--baseline <file>', 'then gate the results against this baseline (exit 1 on a regression)');
   addGateFlags(cmd).action(async (opts: ProfileOptions) => {
       checkModelFlags(opts, true);
-    const models = opts.model ?? (opts.onnx?.length || opts.hfConfig ? [] : modelNames());
+    const models = opts.model ?? (opts.onnx?.length || opts.hfConfig ? [] : papersZooNames());
     models.forEach(findModel);
     // Everything that could fail after minutes of measuring is checked first: where the results
     // and the gate's reports go, and the baseline they will be compared with.

@@ -7,7 +7,8 @@ import { UsageError } from '../../core/errors.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/imagenet.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import type { Value } from '../../graph/ir.js';
-import { entry, type ModelEntry, type ModelFamily } from '../family.js';
+import { checkConfigFields } from '../config-json.js';
+import { entry, IPHONE_12, type ModelEntry, type ModelFamily } from '../family.js';
 import { attentionBias, distilledHead, downsampled, groupByIndex, snapLayoutNamer, stem, toolboxAttentionMacs } from '../layers.js';
 import { readHfConfig } from './hf-config.js';
 import { huggingFaceNaming, timmNaming } from './naming.js';
@@ -40,6 +41,11 @@ export const efficientFormer: ModelFamily<EfficientFormerConfig> = {
           `so the input must be ${lo} to ${hi} pixels (default ${hi})`,
       );
     }
+  },
+
+  config(raw, where) {
+    const example = efficientFormerConfig({ hiddenSizes: [48], depths: [1], numMeta3dBlocks: 0 });
+    return efficientFormerConfig(checkConfigFields(raw, example, ['hiddenSizes', 'depths', 'numMeta3dBlocks'], where) as EfficientFormerConfig);
   },
 
   build(config, { resolution, batch = 1, name = 'efficientformer' }) {
@@ -147,18 +153,18 @@ export const efficientFormerZoo: ModelEntry[] = [
     name: 'efficientformer_l1',
     family: efficientFormer,
     config: efficientFormerConfig({ hiddenSizes: [48, 96, 224, 448], depths: [3, 2, 6, 4], numMeta3dBlocks: 1 }),
-    paper: { top1: '79.2 / 80.2 (1000 ep)', top1Value: 79.2, paramsM: 12.3, macsG: 1.3, iphone12Ms: 1.6, paramsDigits: 1, macsDigits: 1 },
+    paper: { top1: '79.2 / 80.2 (1000 ep)', top1Value: 79.2, paramsM: 12.3, macsG: 1.3, latency: { ms: 1.6, device: IPHONE_12 }, paramsDigits: 1, macsDigits: 1 },
   }),
   entry({
     name: 'efficientformer_l3',
     family: efficientFormer,
     config: efficientFormerConfig({ hiddenSizes: [64, 128, 320, 512], depths: [4, 4, 12, 6], numMeta3dBlocks: 4 }),
-    paper: { top1: '82.4', top1Value: 82.4, paramsM: 31.3, macsG: 3.9, iphone12Ms: 3.0, paramsDigits: 1, macsDigits: 1 },
+    paper: { top1: '82.4', top1Value: 82.4, paramsM: 31.3, macsG: 3.9, latency: { ms: 3.0, device: IPHONE_12 }, paramsDigits: 1, macsDigits: 1 },
   }),
   entry({
     name: 'efficientformer_l7',
     family: efficientFormer,
     config: efficientFormerConfig({ hiddenSizes: [96, 192, 384, 768], depths: [6, 6, 18, 8], numMeta3dBlocks: 8 }),
-    paper: { top1: '83.3', top1Value: 83.3, paramsM: 82.1, macsG: 10.2, iphone12Ms: 7.0, paramsDigits: 1, macsDigits: 1 },
+    paper: { top1: '83.3', top1Value: 83.3, paramsM: 82.1, macsG: 10.2, latency: { ms: 7.0, device: IPHONE_12 }, paramsDigits: 1, macsDigits: 1 },
   }),
 ];

@@ -7,7 +7,8 @@ import { UsageError } from '../../core/errors.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/imagenet.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import type { Value } from '../../graph/ir.js';
-import { entry, type ModelEntry, type ModelFamily } from '../family.js';
+import { checkConfigFields } from '../config-json.js';
+import { entry, IPHONE_12, type ModelEntry, type ModelFamily } from '../family.js';
 import { attentionBias, distilledHead, downsampled, groupByIndex, snapLayoutNamer, stem, toolboxAttentionMacs } from '../layers.js';
 import { timmNaming } from './naming.js';
 
@@ -63,6 +64,11 @@ export const efficientFormerV2: ModelFamily<EfficientFormerV2Config> = {
           `and its strided attention needs an even grid (ceil(R/16) even): use ${32 * m - 15} to ${32 * m} or ${32 * m + 17} to ${32 * m + 32} (e.g. 224, 256, 384)`,
       );
     }
+  },
+
+  config(raw, where) {
+    const example = efficientFormerV2Config({ widths: [32], depths: [1], vitNum: 0, expansionRatios: [[4]] });
+    return efficientFormerV2Config(checkConfigFields(raw, example, ['widths', 'depths', 'vitNum', 'expansionRatios'], where) as EfficientFormerV2Config);
   },
 
   build(config, { resolution, batch = 1, name = 'efficientformerv2' }) {
@@ -213,13 +219,13 @@ export const efficientFormerV2Zoo: ModelEntry[] = [
     name: 'efficientformerv2_s0',
     family: efficientFormerV2,
     config: efficientFormerV2Config({ widths: [32, 48, 96, 176], depths: [2, 2, 6, 4], vitNum: 2, expansionRatios: ratios('4,4 4,4 4,3,3,3,4,4 4,3,3,4') }),
-    paper: { top1: '75.7 / 76.2', top1Value: 75.7, paramsM: 3.5, macsG: 0.4, iphone12Ms: 0.9, paramsDigits: 1, macsDigits: 2 },
+    paper: { top1: '75.7 / 76.2', top1Value: 75.7, paramsM: 3.5, macsG: 0.4, latency: { ms: 0.9, device: IPHONE_12 }, paramsDigits: 1, macsDigits: 2 },
   }),
   entry({
     name: 'efficientformerv2_s1',
     family: efficientFormerV2,
     config: efficientFormerV2Config({ widths: [32, 48, 120, 224], depths: [3, 3, 9, 6], vitNum: 2, expansionRatios: ratios('4,4,4 4,4,4 4,4,3,3,3,3,4,4,4 4,4,3,3,4,4') }),
-    paper: { top1: '79.0 / 79.7', top1Value: 79.0, paramsM: 6.1, macsG: 0.65, iphone12Ms: 1.1, paramsDigits: 1, macsDigits: 2 },
+    paper: { top1: '79.0 / 79.7', top1Value: 79.0, paramsM: 6.1, macsG: 0.65, latency: { ms: 1.1, device: IPHONE_12 }, paramsDigits: 1, macsDigits: 2 },
   }),
   entry({
     name: 'efficientformerv2_s2',
@@ -230,7 +236,7 @@ export const efficientFormerV2Zoo: ModelEntry[] = [
       vitNum: 4,
       expansionRatios: ratios('4,4,4,4 4,4,4,4 4,4,3,3,3,3,3,3,4,4,4,4 4,4,3,3,3,3,4,4'),
     }),
-    paper: { top1: '81.6 / 82.0', top1Value: 81.6, paramsM: 12.6, macsG: 1.25, iphone12Ms: 1.6, paramsDigits: 1, macsDigits: 2 },
+    paper: { top1: '81.6 / 82.0', top1Value: 81.6, paramsM: 12.6, macsG: 1.25, latency: { ms: 1.6, device: IPHONE_12 }, paramsDigits: 1, macsDigits: 2 },
   }),
   entry({
     name: 'efficientformerv2_l',
@@ -241,6 +247,6 @@ export const efficientFormerV2Zoo: ModelEntry[] = [
       vitNum: 6,
       expansionRatios: ratios('4,4,4,4,4 4,4,4,4,4 4,4,4,4,3,3,3,3,3,3,3,4,4,4,4 4,4,4,3,3,3,3,4,4,4'),
     }),
-    paper: { top1: '83.3 / 83.5', top1Value: 83.3, paramsM: 26.1, macsG: 2.56, iphone12Ms: 2.7, paramsDigits: 1, macsDigits: 2 },
+    paper: { top1: '83.3 / 83.5', top1Value: 83.3, paramsM: 26.1, macsG: 2.56, latency: { ms: 2.7, device: IPHONE_12 }, paramsDigits: 1, macsDigits: 2 },
   }),
 ];

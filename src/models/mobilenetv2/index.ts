@@ -6,7 +6,8 @@ import { UsageError } from '../../core/errors.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/imagenet.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import type { Value } from '../../graph/ir.js';
-import { type BlockNamer, entry, type ModelEntry, type ModelFamily } from '../family.js';
+import { checkConfigFields } from '../config-json.js';
+import { type BlockNamer, entry, IPHONE_12, type ModelEntry, type ModelFamily } from '../family.js';
 import { groupByIndex } from '../layers.js';
 
 export interface MobileNetV2Config {
@@ -61,6 +62,10 @@ export const mobileNetV2: ModelFamily<MobileNetV2Config> = {
     }
   },
 
+  config(raw, where) {
+    return mobileNetV2Config(checkConfigFields(raw, mobileNetV2Config(), [], where));
+  },
+
   build(config, { resolution, batch = 1, name = 'mobilenetv2' }) {
     this.checkResolution(config, resolution, name);
     const b = new GraphBuilder(name);
@@ -112,13 +117,13 @@ export const mobileNetV2Zoo: ModelEntry[] = [
     family: mobileNetV2,
     config: mobileNetV2Config({ widthMult: 1.0 }),
     baseline: true,
-    paper: { top1: '71.8', top1Value: 71.8, paramsM: 3.5, macsG: 0.3, iphone12Ms: 1.7, paramsDigits: 1, macsDigits: 2 },
+    paper: { top1: '71.8', top1Value: 71.8, paramsM: 3.5, macsG: 0.3, latency: { ms: 1.7, device: IPHONE_12 }, paramsDigits: 1, macsDigits: 2 },
   }),
   entry({
     name: 'mobilenetv2_140',
     family: mobileNetV2,
     config: mobileNetV2Config({ widthMult: 1.4 }),
     baseline: true,
-    paper: { top1: '74.7', top1Value: 74.7, paramsM: 6.1, macsG: 0.58, iphone12Ms: 1.6, paramsDigits: 1, macsDigits: 2 },
+    paper: { top1: '74.7', top1Value: 74.7, paramsM: 6.1, macsG: 0.58, latency: { ms: 1.6, device: IPHONE_12 }, paramsDigits: 1, macsDigits: 2 },
   }),
 ];

@@ -1,3 +1,4 @@
+import { paperLatency } from '../../results/results.js';
 import { labelledResults } from '../rows.js';
 import type { ReportFormat } from './format.js';
 
@@ -16,7 +17,7 @@ const ratio = (v: number | undefined) => (v === undefined ? undefined : Number(v
 const HEADER = [
   'file', 'model', 'backend', 'resolution', 'batch', 'params_toolbox', 'params_total', 'params_deployed', 'macs_toolbox', 'macs_standard',
   'median_ms', 'mean_ms', 'p90_ms', 'p99_ms', 'min_ms', 'max_ms', 'std_ms', 'cov', 'median_ci95_lo', 'median_ci95_hi', 'runs', 'noisy',
-  'quantile_rule', 'reference', 'ratio_to_reference', 'single_session_median_ms', 'threads', 'paper_top1', 'paper_iphone12_ms',
+  'quantile_rule', 'reference', 'ratio_to_reference', 'single_session_median_ms', 'threads', 'paper_top1', 'paper_latency_ms', 'paper_latency_device',
   'device_id', 'device_name', 'load_ms', 'first_run_ms', 'execution_provider',
 ];
 
@@ -33,7 +34,7 @@ export const csvFormat: ReportFormat = {
         [
           file, r.model, r.backend, r.resolution, r.batch, r.params?.toolbox, r.params?.total, r.params?.deployed, r.macs?.toolbox, r.macs?.standard,
           ms(s.median), ms(s.mean), ms(s.p90), ms(s.p99), ms(s.min), ms(s.max), ms(s.std), ratio(s.cov), ms(s.median_ci95?.[0]), ms(s.median_ci95?.[1]), r.runs, r.noisy,
-          s.quantile_rule, r.vs_reference?.model, ratio(r.vs_reference?.median), ms(r.single_session?.latency_ms.median), r.settings?.threads, r.paper?.top1, r.paper?.iphone12_ms,
+          s.quantile_rule, r.vs_reference?.model, ratio(r.vs_reference?.median), ms(r.single_session?.latency_ms.median), r.settings?.threads, r.paper?.top1, paperLatency(r)?.ms, paperLatency(r)?.device,
           r.device?.id, r.device?.name, ms(r.load_ms), ms(r.first_run_ms), r.settings?.execution_provider,
         ].map(quote).join(','),
       );
