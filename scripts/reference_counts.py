@@ -32,18 +32,23 @@ def toolbox_count(model, module_types, resolution):
     def linear(m, inp, out):
         tokens = inp[0].size(-2) if inp[0].dim() > 2 else 1
         macs.append(m.weight.size(0) * m.weight.size(1) * tokens)
-        params.append(m.weight.size(0) * m.weight.size(1) + m.bias.size(0))
+        # The toolbox reads m.bias.size(0), which raises on a bias-free Linear (EfficientMod's
+        # qkv, VCMamba's x_proj); its intent is the bias's size, 0.
+        params.append(m.weight.size(0) * m.weight.size(1) + (m.bias.size(0) if m.bias is not None else 0))
 
     def gelu(m, inp, out):
         # The toolbox looks at the rank of out[0], one lower than the output's own.
         macs.append(out.size(1) * out.size(2) * out.size(3) if out[0].dim() > 3 else out.size(1) * out.size(2))
 
     def layernorm(m, inp, out):
-        macs.append(2 * inp[0].size(1) * inp[0].size(2))
+        # On a 2-D input (FcaFormer's norm_head) size(2) raises; its intent is one token.
+        macs.append(2 * inp[0].size(1) * (inp[0].size(2) if inp[0].dim() > 2 else 1))
         params.append(m.weight.size(0) + m.bias.size(0))
 
     def avgpool(m, inp, out):
-        macs.append(out.size(1) * out.size(2) * out.size(3) * m.kernel_size * m.kernel_size)
+        # A tuple kernel (Next-ViT's (2, 2) pools) would make int * tuple raise: kernel area.
+        k = m.kernel_size if isinstance(m.kernel_size, tuple) else (m.kernel_size, m.kernel_size)
+        macs.append(out.size(1) * out.size(2) * out.size(3) * k[0] * k[1])
 
     def attention(m, inp, out):
         macs.append(m.key_dim * m.N * m.N2 * m.num_heads + m.dh * m.N * m.N2)

@@ -64,7 +64,8 @@ function toolboxHook(graph: Graph, node: Node): { kind: string; params: number; 
     case 'LayerNorm': {
       const input = shapeOf(graph, node.inputs[0]);
       const c = shapeOf(graph, node.inputs[1])[0];
-      return { kind: 'LayerNorm', params: 2 * c, macs: 2 * input[1] * input[2] };
+      // A 2-D input is one token (the reference's rule would raise there; scripts/reference_counts.py).
+      return { kind: 'LayerNorm', params: 2 * c, macs: 2 * input[1] * (input.length > 2 ? input[2] : 1) };
     }
     case 'AvgPool':
       return { kind: 'AvgPool2d', params: 0, macs: out[1] * out[2] * out[3] * node.kernel * node.kernel };
