@@ -64,11 +64,11 @@ WRITTEN = []  # every file this run writes, for the listing at the end
 
 # ---------------------------------------------------------------- shared helpers
 
-def shared_input():
+def shared_input(resolution=RESOLUTION):
     """The input every model fixture is run on; the TypeScript tests rebuild it the same way."""
-    i = np.arange(3 * RESOLUTION * RESOLUTION, dtype=np.float64)
+    i = np.arange(3 * resolution * resolution, dtype=np.float64)
     x = (np.sin(i * 0.37) * 1.5 + np.cos(i * 0.011)).astype(np.float32)
-    return torch.from_numpy(x.reshape(1, 3, RESOLUTION, RESOLUTION))
+    return torch.from_numpy(x.reshape(1, 3, resolution, resolution))
 
 
 def generator_info():
@@ -121,8 +121,12 @@ def _uniform_(tensor, lo, hi, gen):
         tensor.copy_(torch.rand(tensor.shape, generator=gen) * (hi - lo) + lo)
 
 
-def randomize_(model, seed):
-    """Fresh values for every floating parameter and buffer; fails if it misses one."""
+def randomize_(model, seed, extra_rules=()):
+    """Fresh values for every floating parameter and buffer; fails if it misses one.
+
+    extra_rules: (predicate(name), lo, hi) for a family's own parameters (position embeddings,
+    state-space constants, scale factors), tried in order before the built-in ones.
+    """
     gen = torch.Generator().manual_seed(seed)
     done = set()
 
@@ -147,7 +151,10 @@ def randomize_(model, seed):
     for name, param in model.named_parameters():
         if name in done:
             continue
-        if 'layer_scale' in name or name.endswith('.gamma'):
+        rule = next((r for r in extra_rules if r[0](name)), None)
+        if rule:
+            fill('', name, param, rule[1], rule[2])
+        elif 'layer_scale' in name or name.endswith('.gamma'):
             fill('', name, param, 0.1, 0.6)
         elif 'attention_biases' in name:
             fill('', name, param, -1.0, 1.0)
