@@ -2,6 +2,7 @@
  * eformer's house rules, checked by dependency-cruiser in `npm test` (npm run lint:deps).
  * Layers, top to bottom; a module may import its own folder and any LOWER layer, nothing else:
  *   5  cli/, index.ts                       the shell and the public face
+ *   4b latency/                             latency tables, prediction and search, built on profiling
  *   4  profile/ gate/ report/ export/ predict/ setup/   use cases
  *   3  pipeline/ backends/                  the build pipeline, the latency backends
  *   2  models/ weights/ onnx/ coreml/       families, checkpoint readers, ONNX, the Core ML bridge
@@ -9,6 +10,7 @@
  *   0  core/ data/                          errors, fs, stats, text; ImageNet data
  */
 const L5 = 'cli';
+const L4B = 'latency';
 const L4 = 'profile|gate|report|export|predict|setup';
 const L3 = 'pipeline|backends';
 const L2 = 'models|weights|onnx|coreml';
@@ -40,11 +42,12 @@ function foldersApart(name, parent, comment) {
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', comment: 'import cycles make layers meaningless', from: {}, to: { circular: true } },
-    layerRule('layer-0-core', L0, [L1, L2, L3, L4, L5]),
-    layerRule('layer-1', L1, [L2, L3, L4, L5]),
-    layerRule('layer-2', L2, [L3, L4, L5]),
-    layerRule('layer-3', L3, [L4, L5]),
-    layerRule('layer-4-use-cases', L4, [L5]),
+    layerRule('layer-0-core', L0, [L1, L2, L3, L4, L4B, L5]),
+    layerRule('layer-1', L1, [L2, L3, L4, L4B, L5]),
+    layerRule('layer-2', L2, [L3, L4, L4B, L5]),
+    layerRule('layer-3', L3, [L4, L4B, L5]),
+    layerRule('layer-4-use-cases', L4, [L4B, L5]),
+    layerRule('layer-4b-latency', L4B, [L5]),
     {
       name: 'public-face-is-not-imported-inside',
       comment: 'src/index.ts re-exports the library; nothing inside src imports it',

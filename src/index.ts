@@ -30,7 +30,7 @@ export { VERDICT_SCHEMA, type Verdict, type Check } from './results/verdict.js';
 export { mergeResults } from './results/merge.js';
 
 export { profile, type ProfileRequest } from './profile/profile.js';
-export { measure, warmUp, RUN_BY_RUN, DEFAULT_PLAN, type TimingPlan, type TimedSession } from './profile/timing.js';
+export { measure, warmUp, RUN_BY_RUN, DEFAULT_PLAN, type TimingPlan, type TimedSession } from './backends/timing.js';
 export { parseTrace, aggregateTrace, scaleToMedian } from './profile/breakdown.js';
 export { gate, bootstrapChange, type GateOptions } from './gate/compare.js';
 export { DEFAULT_BUDGET, readGateConfig, parseAllowance, type Budget, type GateConfig } from './gate/budgets.js';
@@ -41,3 +41,8 @@ export { checkNumerics, judge, NUMERIC_TOLERANCE, type NumericCheck } from './co
 export { convertToCoreml, type CoremlOptions } from './coreml/bridge.js';
 export { predict, softmax, topK, type Prediction } from './predict/index.js';
 export { doctor, setup } from './setup/index.js';
+export { LUT_SCHEMA, readLut, checkLutFor, mergeLuts, fitCorrection, type Lut, type LutEntry, type TrainingRecord, type Correction } from './latency/lut.js';
+export { buildLut, mergeLutFiles, measurePoints, samplePoints, spaceFor, searchableFamily, pointEntry, referenceModel, blocksOfSpace, sumOf, LUT_DEFAULTS, type LutBuildRequest, type MeasureSettings } from './latency/build.js';
+export { predictLatency, corrected, type LatencyPrediction } from './latency/predict.js';
+export { search, SEARCH_SCHEMA, type SearchResult, type Candidate, type Objective } from './latency/search.js';
+export { readSpace, supernet, shrinks, samplePoint, coveringPoints, outsideSpace, type SpaceSpec, type Point, type SearchSpace } from './models/space.js';

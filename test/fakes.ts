@@ -3,7 +3,7 @@
  * See test/fakes/fake-tool.mjs for the transcript format.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { execa } from 'execa';
 import { root, tempDir } from './helpers.js';
 
@@ -20,7 +20,7 @@ export interface Fakes {
   total: number;
 }
 
-/** Put fakes for `tools` first on PATH, replaying fixtures/transcripts/<name>.json. */
+/** Put fakes for `tools` first on PATH, replaying fixtures/transcripts/<name>.json (or a transcript at an absolute path). */
 export function fakeTools(name: string, tools: string[]): Fakes {
   const dir = tempDir('eformer-fakes-');
   const bin = join(dir, 'bin');
@@ -32,7 +32,7 @@ export function fakeTools(name: string, tools: string[]): Fakes {
     writeFileSync(link, `#!/bin/sh\nexec "${process.execPath}" "${FAKE_TOOL}" ${tool} "$@"\n`);
     chmodSync(link, 0o755);
   }
-  const transcript = join(root, 'fixtures/transcripts', `${name}.json`);
+  const transcript = isAbsolute(name) ? name : join(root, 'fixtures/transcripts', `${name}.json`);
   const total = JSON.parse(readFileSync(transcript, 'utf8')).calls.length;
   const lines = (f: string) => (existsSync(join(state, f)) ? readFileSync(join(state, f), 'utf8').split('\n').filter(Boolean) : []);
   return {

@@ -165,6 +165,8 @@ describe('eformer gate on the command line', () => {
 
   it('budgets from eformer.config.json, per model', async () => {
     const config = write('eformer.config.json', { reference: 'mobilenetv2_100', budgets: { default: { latency: '5%' }, efficientformer_l1: { latency: '25%' } } });
+    expect((await cli('gate', '--baseline', basePath, '--current', slowPath, '--budgets', config)).code).toBe(0);
+    // eformer 0.1's flag name still works on `gate`.
     expect((await cli('gate', '--baseline', basePath, '--current', slowPath, '--config', config)).code).toBe(0);
   });
 
@@ -183,7 +185,7 @@ describe('eformer gate on the command line', () => {
     ['a corrupted file', () => ['--current', write('broken.json', readFileSync(basePath, 'utf8').slice(0, 500))], /not valid JSON/],
     ['a budget that does not parse', () => ['--current', basePath, '--max-latency-increase', 'fast'], /--max-latency-increase must be a number or a percentage/],
     ['a latency ceiling given as a percentage', () => ['--current', basePath, '--max-latency-ms', '5%'], /--max-latency-ms takes milliseconds, got '5%'/],
-    ['a config that does not parse', () => ['--current', basePath, '--config', write('bad.config.json', { budgets: { default: { latency: 'x%' } } })], /budgets.default.latency/],
+    ['a config that does not parse', () => ['--current', basePath, '--budgets', write('bad.config.json', { budgets: { default: { latency: 'x%' } } })], /budgets.default.latency/],
     ['a reference the files lack', () => ['--current', basePath, '--reference', 'efficientformerv2_l'], /no measurements of efficientformer_l1 against reference efficientformerv2_l|reference model efficientformerv2_l is not in the results/],
   ];
   it.each(badInput)('%s: exit 2, one line, never a pass', async (_, args, pattern) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { latencyStats, medianCi, quantile } from '../src/core/stats.js';
-import { measure, warmUp } from '../src/profile/timing.js';
+import { measure, warmUp } from '../src/backends/timing.js';
 
 describe('latency statistics', () => {
   it('match hand-computed values', () => {

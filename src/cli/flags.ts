@@ -28,9 +28,11 @@ export function modelList(value: string, previous: string[] = []): string[] {
   return [...new Set([...previous, ...names.flatMap(expandModelName)])];
 }
 
-/** What picks the model: a zoo name (or several), or a Hugging Face config, with optional weights and size. */
+/** What picks the model: a zoo name (or several), a model config file, or a Hugging Face config, with optional weights and size. */
 export interface ModelFlags {
   hfConfig?: string;
+  /** One file, or several where the command takes several models. */
+  config?: string | string[];
   ckpt?: string;
   resolution?: number;
 }
@@ -41,7 +43,9 @@ export interface ModelFlags {
  */
 export function checkModelFlags(opts: ModelFlags & { model?: string | string[] }, several: boolean): void {
   const names = opts.model === undefined ? undefined : ([] as string[]).concat(opts.model);
-  if (names && opts.hfConfig) throw new UsageError('give --model or --hf-config, not both');
+  if (opts.hfConfig && (names || opts.config)) throw new UsageError(`give --hf-config or ${names ? '--model' : '--config'}, not both`);
+  // Commands that take several models measure zoo models and config files side by side.
+  if (!several && names && opts.config) throw new UsageError('give --model or --config, not both');
   if (names && names.length === 0) throw new UsageError('--model needs at least one model name (see `eformer models`)');
   if (!several && typeof opts.model === 'string' && opts.model.includes(',')) {
     throw new UsageError(`this command takes one model, got '${opts.model}'; run it once per model (count and profile take several)`);
@@ -60,6 +64,11 @@ export function addModelFlags(cmd: Command, several: { defaults: string } | fals
     : new Option('-m, --model <name>', 'model name (see `eformer models`)');
   return cmd
     .addOption(flag)
+    .addOption(
+      several
+        ? new Option('--config <file>', 'a model config file (eformer.config/1, as `eformer search` writes), repeatable').argParser((v: string, prev: string[] = []) => [...prev, v])
+        : new Option('--config <file>', 'a model config file (eformer.config/1, as `eformer search` writes) instead of a zoo model'),
+    )
     .option('--hf-config <file>', 'build the architecture a Hugging Face config.json defines (its model_type names the family) instead of a zoo model')
     .option('--ckpt <file>', CKPT_HELP)
     .option('-r, --resolution <n>', "input resolution (default: the family's, 224 for the zoo)", integer('--resolution'));
@@ -68,7 +77,7 @@ export function addModelFlags(cmd: Command, several: { defaults: string } | fals
 /** The regression gate's flags: `eformer gate` and `eformer profile --baseline`. */
 export function addGateFlags(cmd: Command): Command {
   return cmd
-    .option('--config <file>', 'budgets file (default: ./eformer.config.json when present)')
+    .option('--budgets <file>', 'budgets file (default: ./eformer.config.json when present)')
     .option('--max-latency-increase <pct>', 'largest tolerated slowdown, also the minimum effect reported (default 5%)')
     .option('--max-params-increase <n|pct>', 'params allowance, absolute or a percentage (default 0)')
     .option('--max-macs-increase <n|pct>', 'MACs allowance, absolute or a percentage (default 0)')

@@ -2,7 +2,7 @@
  * What a person sees while eformer works: one status line on stderr, rewritten in place, and only
  * when stderr is a terminal (never in logs or CI output).
  */
-import type { Progress } from '../profile/timing.js';
+import type { Progress } from '../backends/timing.js';
 
 export interface StatusLine {
   /** Show `text`, with a bar when `fraction` (0..1) is given. */

@@ -15,7 +15,8 @@ import { verdictJunit, verdictMarkdown, verdictTable } from './reports.js';
 
 /** The gate's settings as the user wrote them (flags or their library equivalents). */
 export interface GateSettings {
-  config?: string;
+  /** The budgets file (default ./eformer.config.json when present). */
+  budgets?: string;
   reference?: string;
   maxLatencyIncrease?: string;
   maxParamsIncrease?: string;
@@ -51,7 +52,7 @@ function flagBudgets(f: GateSettings): Partial<Budget> {
 
 /** The reference a run should measure: the setting, else the budgets file's. */
 export function referenceFor(f: GateSettings): string | undefined {
-  return f.reference ?? readGateConfig(f.config).reference;
+  return f.reference ?? readGateConfig(f.budgets).reference;
 }
 
 export interface GateRun {
@@ -65,7 +66,7 @@ export interface GateRun {
 }
 
 export function runGate(baselinePath: string, current: ResultsFile, currentPath: string | undefined, f: GateSettings): GateRun {
-  const config = readGateConfig(f.config);
+  const config = readGateConfig(f.budgets);
   const flags = flagBudgets(f);
   const baseline = readResults(baselinePath);
   const verdict = gate(baseline, current, { config, flags, reference: f.reference, allowSetupChange: f.allowSetupChange });

@@ -8,6 +8,7 @@
  */
 import type { Graph } from '../graph/ir.js';
 import type { Preprocessing } from '../images/preprocess.js';
+import type { SearchSpace } from './space.js';
 
 export interface BuildOptions {
   resolution: number;
@@ -63,6 +64,8 @@ export interface ModelFamily<Config> {
   /** How images are prepared for the released checkpoints. */
   readonly preprocessing: Preprocessing;
   readonly hfConfig?: HfConfigReader<Config>;
+  /** The space latency-driven search explores (families that have one). */
+  readonly searchSpace?: SearchSpace<Config>;
 }
 
 /** The paper's figures, shown beside measured ones. */
@@ -93,6 +96,8 @@ export interface ModelEntry<Config = unknown> {
   baseline?: boolean;
   /** Class names, by index, when the entry knows them (a Hugging Face config's id2label). */
   labels?: string[];
+  /** The input resolution this entry is built at unless told otherwise (a config file's); else the family's. */
+  resolution?: number;
 }
 
 /** Type-preserving helper so each zoo file keeps its config type checked. */

@@ -69,6 +69,33 @@ export function entryFromHfConfig(path: string): ModelEntry {
   return entry({ name, family, config, labels: labelsOf(raw.id2label) });
 }
 
+/** The schema of a model config file (`--config`), as `eformer search` writes them. */
+export const CONFIG_SCHEMA = 'eformer.config/1';
+
+/**
+ * A model config file (`--config FILE`): `{"schema": "eformer.config/1", "family": ..., "name"?: ...,
+ * "resolution"?: ..., "config": {the family's config fields}}`, every field checked by the family.
+ */
+export function entryFromConfigFile(path: string): ModelEntry {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read model config '${path}': ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'}`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${path}: a model config is a JSON object`);
+  if (raw.schema !== undefined && raw.schema !== CONFIG_SCHEMA) throw new UsageError(`${path}: schema is '${raw.schema}', eformer reads ${CONFIG_SCHEMA}`);
+  const family = families.find((f) => f.id === raw.family);
+  if (!family) throw new UsageError(`${path}: family must be one of ${families.map((f) => f.id).join(', ')}, got ${JSON.stringify(raw.family)}`);
+  const extra = Object.keys(raw).filter((k) => !['schema', 'family', 'name', 'resolution', 'config'].includes(k));
+  if (extra.length) throw new UsageError(`${path}: unknown field '${extra[0]}' (fields: schema, family, name, resolution, config)`);
+  if (!raw.config || typeof raw.config !== 'object' || Array.isArray(raw.config)) throw new UsageError(`${path}: 'config' must be an object of ${family.id} config fields`);
+  if (raw.resolution !== undefined && !Number.isInteger(raw.resolution)) throw new UsageError(`${path}: resolution must be an integer`);
+  if (raw.name !== undefined && (typeof raw.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(raw.name))) throw new UsageError(`${path}: name must be letters, digits, '_', '.' or '-'`);
+  const name = (raw.name as string | undefined) ?? basename(path).replace(/\.json$/, '').replace(/[^A-Za-z0-9_.-]/g, '_');
+  return entry({ name, family, config: family.config(raw.config as Record<string, unknown>, path), resolution: raw.resolution as number | undefined });
+}
+
 /** `id2label` ({"0": "tench", ...}) as names by index, when it names every index from 0. */
 function labelsOf(id2label: unknown): string[] | undefined {
   if (!id2label || typeof id2label !== 'object') return undefined;

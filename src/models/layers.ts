@@ -111,3 +111,16 @@ export function snapLayoutNamer(graph: Graph): BlockNamer {
     return { block: `${stage} · block ${parts[2]} · ${part}`, stage: `${stage} · ${part}` };
   };
 }
+
+/**
+ * The blocks of the snap-research layout, as latency tables time them: the stem, each block of
+ * each stage (`network.<2i>.<j>`), each embedding (`network.<2i+1>`), and the head (final norm,
+ * pooling and classifiers).
+ */
+export function snapBlockOf(path: string): string {
+  const parts = path.split('.');
+  if (parts[0] === 'patch_embed') return 'stem';
+  if (parts[0] !== 'network' || parts[1] === undefined) return 'head';
+  const index = Number(parts[1]);
+  return index % 2 === 1 || parts[2] === undefined ? `network.${index}` : `network.${index}.${parts[2]}`;
+}

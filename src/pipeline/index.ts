@@ -11,7 +11,7 @@ import { countGraph, type LayerCount } from '../graph/count.js';
 import { randomizeWeights } from '../graph/init.js';
 import type { Graph } from '../graph/ir.js';
 import { DEPLOY_PASSES, deployGraph, type Pass } from '../graph/passes/index.js';
-import { entryFromHfConfig, findModel, type ModelEntry } from '../models/index.js';
+import { entryFromConfigFile, entryFromHfConfig, findModel, type ModelEntry } from '../models/index.js';
 import { encodeOnnx } from '../onnx/encode.js';
 import { DEFAULT_OPSET, initializerElements, lowerToOnnx, type OnnxGraph } from '../onnx/lower.js';
 import { MAX_INPUT_ELEMENTS, type ModelSource } from '../onnx/read.js';
@@ -24,6 +24,8 @@ export interface ModelRequest {
   model?: string;
   /** A Hugging Face config.json that defines the architecture (its family reads it). */
   hfConfig?: string;
+  /** An eformer model config file (`eformer.config/1`, what `eformer search` writes). */
+  config?: string;
   /** A custom variant: any family with its own config (library use). */
   spec?: ModelEntry;
   /** Checkpoint to load (.pth/.pt zip or .safetensors; any naming the family accepts). */
@@ -47,13 +49,14 @@ export interface BuiltModel {
 export function resolveEntry(req: ModelRequest): ModelEntry {
   if (req.spec) return req.spec;
   if (req.hfConfig) return entryFromHfConfig(req.hfConfig);
-  if (!req.model) throw new UsageError('name a model with --model (see `eformer models`) or give --hf-config');
+  if (req.config) return entryFromConfigFile(req.config);
+  if (!req.model) throw new UsageError('name a model with --model (see `eformer models`), or give --config or --hf-config');
   return findModel(req.model);
 }
 
 /** The resolution a request builds at: the flag, else the family's default. */
 export function resolutionOf(req: ModelRequest, entry: ModelEntry): number {
-  return req.resolution ?? entry.family.defaultResolution;
+  return req.resolution ?? entry.resolution ?? entry.family.defaultResolution;
 }
 
 /** Sizes beyond any model here: refused before anything is allocated. */

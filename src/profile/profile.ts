@@ -15,7 +15,7 @@ import type { ModelResult, ResultsFile } from '../results/results.js';
 import { aggregateTrace, parseTrace, scaleToMedian } from './breakdown.js';
 import { profileOnDevice } from './on-device.js';
 import { modelResult, type PreparedModel, prepareFile, prepareModel, resultsFile } from './result.js';
-import { DEFAULT_PLAN, measure, type Progress, type TimingPlan, warmUp } from './timing.js';
+import { DEFAULT_PLAN, measure, type Progress, type TimingPlan, warmUp } from '../backends/timing.js';
 import { makeWorkDir, removeWorkDir } from '../core/fs.js';
 
 export interface ProfileRequest {
@@ -23,6 +23,8 @@ export interface ProfileRequest {
   models?: string[];
   /** A Hugging Face config.json to profile instead of zoo models. */
   hfConfig?: string;
+  /** Model config files (eformer.config/1), profiled with the zoo models. */
+  configs?: string[];
   /** Checkpoint for the one model profiled (random weights otherwise). */
   ckpt?: string;
   /** Also time this zoo model in every round and record each model's per-round ratio to it. */
@@ -31,6 +33,8 @@ export interface ProfileRequest {
   shard?: { index: number; count: number };
   /** ONNX files the user brings. */
   onnxFiles?: string[];
+  /** Models already built in memory (library use: the blocks of a latency table). */
+  prepared?: PreparedModel[];
   /** Input shapes for dynamic inputs of user files. */
   shapes?: Record<string, number[]>;
   backend?: string;
@@ -63,8 +67,10 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
   if (plan.runs !== undefined && plan.runs < 1) throw new UsageError('--runs must be at least 1');
   if (!(plan.minTime > 0)) throw new UsageError('--min-time must be a positive number of seconds');
   const batch = req.batch ?? 1;
-  const requests: ModelRequest[] = req.hfConfig ? [{ hfConfig: req.hfConfig }] : shardOf(req.models ?? [], req.shard).map((model) => ({ model }));
-  if (req.ckpt && requests.length !== 1) throw new UsageError('--ckpt needs exactly one model (--model NAME or --hf-config)');
+  const requests: ModelRequest[] = req.hfConfig
+    ? [{ hfConfig: req.hfConfig }]
+    : shardOf([...(req.models ?? []).map((model) => ({ model })), ...(req.configs ?? []).map((config) => ({ config }))], req.shard);
+  if (req.ckpt && requests.length !== 1) throw new UsageError('--ckpt needs exactly one model (--model NAME, --config or --hf-config)');
   // The checkpoint belongs to the user's model, never to the reference.
   if (req.ckpt) requests[0].ckpt = req.ckpt;
   if (req.reference && !requests.some((r) => r.model === req.reference)) requests.push({ model: req.reference });
@@ -73,8 +79,9 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
     return make();
   };
   const prepared = [
-    ...requests.map((r) => prepare(r.model ?? 'model', () => prepareModel({ ...r, resolution: req.resolution }, batch))),
+    ...requests.map((r) => prepare(r.model ?? r.config ?? 'model', () => prepareModel({ ...r, resolution: req.resolution }, batch))),
     ...(req.onnxFiles ?? []).map((f) => prepare(f, () => prepareFile(f, req.shapes ?? {}))),
+    ...(req.prepared ?? []),
   ];
   if (prepared.length === 0) throw new UsageError('nothing to profile: name --model or --onnx');
   if (backend.kind === 'device') {
@@ -153,7 +160,7 @@ function checkDeviceRequest(id: string, req: ProfileRequest): void {
 }
 
 /** A deterministic slice of the model list: every count-th model, starting at index. */
-export function shardOf(models: string[], shard?: { index: number; count: number }): string[] {
+export function shardOf<T>(models: T[], shard?: { index: number; count: number }): T[] {
   if (!shard) return models;
   const { index, count } = shard;
   if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 1 || index > count) {

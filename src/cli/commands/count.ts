@@ -22,10 +22,11 @@ export function register(program: Command): void {
     .option('--wide', 'every column, not just what fits 100 columns')
     .action((opts: CountOptions) => {
       checkModelFlags(opts, true);
+      const configs = ([] as string[]).concat(opts.config ?? []).map((config) => ({ config }));
       const requests = opts.hfConfig
         ? [{ hfConfig: opts.hfConfig }]
-        : (opts.model?.length ? opts.model : modelNames()).map((model) => (findModel(model), { model })); // unknown names fail first
-      if (opts.ckpt && requests.length !== 1) throw new UsageError('--ckpt needs exactly one --model (or --hf-config)');
+        : [...(opts.model?.length || configs.length ? opts.model ?? [] : modelNames()).map((model) => (findModel(model), { model })), ...configs]; // unknown names fail first
+      if (opts.ckpt && requests.length !== 1) throw new UsageError('--ckpt needs exactly one --model (or --config or --hf-config)');
       const records = requests.map((r) => countModel({ ...r, ckpt: opts.ckpt, resolution: opts.resolution }));
       if (opts.json) {
         const shape = (r: (typeof records)[number]) => (opts.byLayer ? r : { ...r, layers: undefined });

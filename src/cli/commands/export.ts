@@ -55,6 +55,7 @@ export function register(program: Command): void {
           : undefined,
         model: opts.model,
         hfConfig: opts.hfConfig,
+        config: opts.config as string | undefined,
         ckpt: opts.ckpt,
         resolution: opts.resolution,
         outDir: opts.outDir,

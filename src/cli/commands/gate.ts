@@ -1,5 +1,5 @@
-import type { Command } from 'commander';
-import { GateFailure } from '../../core/errors.js';
+import { type Command, Option } from 'commander';
+import { GateFailure, UsageError } from '../../core/errors.js';
 import { checkGateOutputs, type GateSettings, runGate } from '../../gate/run.js';
 import { readResults } from '../../results/results.js';
 import { addGateFlags } from '../flags.js';
@@ -7,6 +7,8 @@ import { addGateFlags } from '../flags.js';
 interface GateOptions extends GateSettings {
   baseline: string;
   current: string;
+  /** eformer 0.1's name for --budgets, still read here: `gate` takes no model, so it cannot mean a model config. */
+  config?: string;
 }
 
 export function register(program: Command): void {
@@ -16,7 +18,9 @@ export function register(program: Command): void {
     .requiredOption('--baseline <file>', 'results JSON of the main branch')
     .requiredOption('--current <file>', 'results JSON of the change')
     .option('--reference <model>', 'compare latency as the per-round ratio to this model (it must be in both files, measured with --reference)');
-  addGateFlags(cmd).action((opts: GateOptions) => {
+  addGateFlags(cmd).addOption(new Option('--config <file>').hideHelp()).action((opts: GateOptions) => {
+    if (opts.config && opts.budgets) throw new UsageError('give --budgets (or its old name --config), not both');
+    opts.budgets ??= opts.config;
     checkGateOutputs(opts);
     gateAndReport(opts.baseline, readResults(opts.current), opts.current, opts);
   });

@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (images: string[], opts: PredictOptions) => {
       checkModelFlags(opts, false);
-      const results = await predict({ model: opts.model, hfConfig: opts.hfConfig, ckpt: opts.ckpt, resolution: opts.resolution, images, top: opts.top });
+      const results = await predict({ model: opts.model, hfConfig: opts.hfConfig, config: opts.config as string | undefined, ckpt: opts.ckpt, resolution: opts.resolution, images, top: opts.top });
       if (opts.json) {
         console.log(JSON.stringify(results, null, 2));
         return;

@@ -39,7 +39,6 @@ interface ProfileOptions extends ModelFlags {
   quiet?: boolean;
   wide?: boolean;
   reference?: string;
-  config?: string;
 }
 
 const shapes = (value: string, previous: Record<string, number[]> = {}) => {
@@ -60,7 +59,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('profile')
     .description('measure params, MACs and latency; with no arguments, the paper zoo on the embedded ONNX Runtime CPU backend');
-  addModelFlags(cmd, { defaults: "the EfficientFormer papers' nine models unless --onnx or --hf-config" })
+  addModelFlags(cmd, { defaults: "the EfficientFormer papers' nine models unless --onnx, --config or --hf-config" })
     .option('--onnx <files...>', 'profile ONNX files you bring instead of (or besides) zoo models')
     .option('--shape <name=dims>', 'input shape for a dynamic input of --onnx, e.g. image=1x3x224x224 (repeatable)', shapes)
     .addOption(new Option('-b, --backend <id>', `where to run: ${backends.map((b) => `${b.id} (${b.description})`).join('; ')}`).choices(backends.map((b) => b.id)).default('ort-cpu'))
@@ -83,7 +82,8 @@ export function register(program: Command): void {
     .option('--baseline <file>', 'then gate the results against this baseline (exit 1 on a regression)');
   addGateFlags(cmd).action(async (opts: ProfileOptions) => {
       checkModelFlags(opts, true);
-    const models = opts.model ?? (opts.onnx?.length || opts.hfConfig ? [] : papersZooNames());
+    const configs = ([] as string[]).concat(opts.config ?? []);
+    const models = opts.model ?? (opts.onnx?.length || opts.hfConfig || configs.length ? [] : papersZooNames());
     models.forEach(findModel);
     // Everything that could fail after minutes of measuring is checked first: where the results
     // and the gate's reports go, and the baseline they will be compared with.
@@ -99,6 +99,7 @@ export function register(program: Command): void {
       results = await profile({
         models,
         hfConfig: opts.hfConfig,
+        configs,
         ckpt: opts.ckpt,
         onnxFiles: opts.onnx,
         shapes: opts.shape,
@@ -116,7 +117,7 @@ export function register(program: Command): void {
         shard: opts.shard,
         breakdown: opts.breakdown,
         plan: { warmup: opts.warmup, runs: opts.runs, minTime: opts.minTime },
-        progress: progressBar([...models, ...(opts.onnx ?? []).map((f) => f.replace(/^.*\//, '').replace(/\.onnx$/, ''))], Boolean(opts.quiet)),
+        progress: progressBar([...models, ...configs.map((f) => f.replace(/^.*\//, '').replace(/\.json$/, '')), ...(opts.onnx ?? []).map((f) => f.replace(/^.*\//, '').replace(/\.onnx$/, ''))], Boolean(opts.quiet)),
       });
     } catch (err) {
       // A device that failed part-way: keep what it measured, then report the failure.

@@ -1,9 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { checkOutputFile, writeFileAtomic } from '../../core/fs.js';
+import { lutPage, searchPage } from '../../latency/html.js';
+import { LUT_SCHEMA, readLut } from '../../latency/lut.js';
+import { SEARCH_SCHEMA } from '../../latency/search.js';
 import { findFormat, formats } from '../../report/formats/index.js';
 import { mergeResults } from '../../results/merge.js';
 import { readResults } from '../../results/results.js';
@@ -25,17 +28,40 @@ function formatFor(format: string | undefined, out: string | undefined) {
   return formats.find((f) => f.extension === ext) ?? findFormat('table');
 }
 
+/** The schema a JSON file declares, if it can be read (otherwise the results reader says why). */
+function schemaOf(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')).schema;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A latency table's or a search's HTML page, when that is what the one file given is. */
+function latencyPageFor(files: string[], format: string): string | undefined {
+  const schema = schemaOf(files[0]);
+  if (schema !== LUT_SCHEMA && schema !== SEARCH_SCHEMA) return undefined;
+  if (files.length !== 1) throw new UsageError(`${files[0]} is a ${schema === LUT_SCHEMA ? 'latency table' : 'search result'}: report it alone`);
+  if (format !== 'html') throw new UsageError(`${files[0]} is a ${schema === LUT_SCHEMA ? 'latency table' : 'search result'}; it renders as HTML (-f html or -o FILE.html)`);
+  return schema === LUT_SCHEMA ? lutPage(readLut(files[0]), files[0]) : searchPage(JSON.parse(readFileSync(files[0], 'utf8')), files[0]);
+}
+
 export function register(program: Command): void {
   program
     .command('report')
-    .description('render results files (from `eformer profile --json`) without measuring again; `report merge A.json B.json --out ALL.json` merges shards')
-    .argument('<files...>', 'results JSON files')
+    .description('render results files (from `eformer profile --json`) without measuring again, or a latency table or search result as an HTML page; `report merge A.json B.json --out ALL.json` merges shards')
+    .argument('<files...>', 'results JSON files, or one latency table (lut.json) or search.json')
     .addOption(new Option('-f, --format <format>', `output format (default: from the --out extension, else table)`).choices(formats.map((f) => f.id)))
     .option('-o, --out <file>', 'write to FILE instead of stdout')
     .option('--wide', 'the table format with every column, not just what fits 100 columns')
     .action((files: string[], opts: { format?: string; out?: string; wide?: boolean }) => {
       // `eformer report merge A.json B.json --out ALL.json`
       if (files[0] === 'merge' && !existsSync('merge')) return merge(files.slice(1), opts.out);
+      const latencyPage = latencyPageFor(files, formatFor(opts.format, opts.out).id);
+      if (latencyPage !== undefined) {
+        if (opts.out) checkOutputFile(opts.out, '--out');
+        return opts.out ? writeFileAtomic(opts.out, latencyPage) : console.log(latencyPage);
+      }
       const results = files.map(readResults);
       if (opts.out) checkOutputFile(opts.out, '--out');
       const text = formatFor(opts.format, opts.out).render(results, { wide: Boolean(opts.wide), sources: files });

@@ -9,7 +9,7 @@ import { GraphBuilder } from '../../graph/builder.js';
 import type { Value } from '../../graph/ir.js';
 import { checkConfigFields } from '../config-json.js';
 import { entry, IPHONE_12, type ModelEntry, type ModelFamily } from '../family.js';
-import { attentionBias, distilledHead, downsampled, groupByIndex, snapLayoutNamer, stem, toolboxAttentionMacs } from '../layers.js';
+import { attentionBias, distilledHead, downsampled, groupByIndex, snapBlockOf, snapLayoutNamer, stem, toolboxAttentionMacs } from '../layers.js';
 import { readHfConfig } from './hf-config.js';
 import { huggingFaceNaming, timmNaming } from './naming.js';
 import { type EfficientFormerConfig, efficientFormerConfig } from './config.js';
@@ -41,6 +41,25 @@ export const efficientFormer: ModelFamily<EfficientFormerConfig> = {
           `so the input must be ${lo} to ${hi} pixels (default ${hi})`,
       );
     }
+  },
+
+  searchSpace: {
+    // Around l1, l3 and l7. The attention's 7x7 grid ties the space to inputs of 193 to 224.
+    defaultSpace: {
+      resolution: 224,
+      stages: [
+        { widths: [48, 64, 96], depths: [2, 3, 4, 6], ratios: [4] },
+        { widths: [96, 128, 192], depths: [2, 4, 6], ratios: [4] },
+        { widths: [224, 320, 384], depths: [6, 9, 12, 18], ratios: [4] },
+        { widths: [448, 512, 768], depths: [2, 4, 6, 8], ratios: [4] },
+      ],
+      attention: [0, 1, 2, 4, 6, 8],
+    },
+    attentionStages: [3],
+    perBlockRatios: false,
+    blockOf: snapBlockOf,
+    configOf: (p) => efficientFormerConfig({ hiddenSizes: p.widths, depths: p.depths, numMeta3dBlocks: p.attention, mlpExpansionRatio: p.ratios[0][0] }),
+    pointOf: (c) => ({ widths: c.hiddenSizes, depths: c.depths, ratios: c.depths.map((d) => Array(d).fill(c.mlpExpansionRatio)), attention: c.numMeta3dBlocks }),
   },
 
   config(raw, where) {

@@ -9,7 +9,7 @@ import { GraphBuilder } from '../../graph/builder.js';
 import type { Value } from '../../graph/ir.js';
 import { checkConfigFields } from '../config-json.js';
 import { entry, IPHONE_12, type ModelEntry, type ModelFamily } from '../family.js';
-import { attentionBias, distilledHead, downsampled, groupByIndex, snapLayoutNamer, stem, toolboxAttentionMacs } from '../layers.js';
+import { attentionBias, distilledHead, downsampled, groupByIndex, snapBlockOf, snapLayoutNamer, stem, toolboxAttentionMacs } from '../layers.js';
 import { timmNaming } from './naming.js';
 
 export interface EfficientFormerV2Config {
@@ -64,6 +64,25 @@ export const efficientFormerV2: ModelFamily<EfficientFormerV2Config> = {
           `and its strided attention needs an even grid (ceil(R/16) even): use ${32 * m - 15} to ${32 * m} or ${32 * m + 17} to ${32 * m + 32} (e.g. 224, 256, 384)`,
       );
     }
+  },
+
+  searchSpace: {
+    // Around the four published models: s0 to l in width and depth, ratios 3 or 4, up to 6 attention blocks.
+    defaultSpace: {
+      resolution: 224,
+      stages: [
+        { widths: [32, 40], depths: [2, 3, 4, 5], ratios: [3, 4] },
+        { widths: [48, 64, 80], depths: [2, 3, 4, 5], ratios: [3, 4] },
+        { widths: [96, 120, 144, 192], depths: [6, 9, 12, 15], ratios: [3, 4] },
+        { widths: [176, 224, 288, 384], depths: [4, 6, 8, 10], ratios: [3, 4] },
+      ],
+      attention: [0, 1, 2, 3, 4, 5, 6],
+    },
+    attentionStages: [2, 3],
+    perBlockRatios: true,
+    blockOf: snapBlockOf,
+    configOf: (p) => efficientFormerV2Config({ widths: p.widths, depths: p.depths, vitNum: p.attention, expansionRatios: p.ratios }),
+    pointOf: (c) => ({ widths: c.widths, depths: c.depths, ratios: c.expansionRatios, attention: c.vitNum }),
   },
 
   config(raw, where) {

@@ -12,7 +12,8 @@ const W = 720;
 const H = 420;
 const M = { left: 60, right: 170, top: 20, bottom: 50 };
 
-function niceTicks(lo: number, hi: number, count = 5): number[] {
+/** Round axis ticks between lo and hi. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const step = 10 ** Math.floor(Math.log10((hi - lo) / count || 1));
   const best = [1, 2, 5, 10].map((m) => m * step).find((s) => (hi - lo) / s <= count) ?? 10 * step;
   const ticks: number[] = [];
@@ -100,7 +101,8 @@ function breakdownBars(r: ModelResult): string {
   return `<h3>${esc(r.model)}: where the time goes</h3><p>Shares from onnxruntime's profiler (${b.runs} runs; profiled node time ${b.node_ms.toFixed(3)} ms per run), milliseconds scaled to the measured median of ${b.median_ms.toFixed(3)} ms.</p><div class="bars"><div><h4>by stage and part</h4>${rows.join('')}</div><div><h4>by op type</h4>${ops.join('')}</div></div>`;
 }
 
-const STYLE = `body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}
+/** The report pages' shared look (the latency-table pages use it too). */
+export const STYLE = `body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 tr.noisy td{background:#fff4e0}.grid{stroke:#eee}.family{fill:none;stroke-width:1.5}.baseline{fill:#888}.leader{stroke:#aaa;stroke-width:0.7}.legend{font-size:11px}
 svg text{font-size:12px;fill:#333}.label{font-size:11px}.bars{display:flex;gap:40px;flex-wrap:wrap}.bar-row{display:flex;align-items:center;gap:8px;margin:2px 0}

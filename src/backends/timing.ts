@@ -1,5 +1,5 @@
 /**
- * The timing loop.
+ * The timing loop shared by everything that measures on a session backend (profile, latency tables).
  *
  * Warm-up: run each model until its latency settles (the median of the last window of runs
  * within SETTLE_TOLERANCE of the window before), or a fixed --warmup count.
@@ -11,7 +11,7 @@
  * their single-session latency. The profiler therefore runs this loop with spinning off
  * and measures single-session latency with spinning on separately (see profile.ts).
  */
-import type { Turn } from '../backends/backend.js';
+import type { Turn } from './backend.js';
 import { median } from '../core/stats.js';
 
 export type { Turn };

@@ -1,0 +1,252 @@
+/**
+ * `eformer lut build`: time every block a family's search space can use, on any backend, each
+ * interleaved with a reference model (the family's smallest published model) so that every
+ * entry is a ratio measured within the same rounds; then time whole random configurations of
+ * the space (the training set) and fit the correction that turns a sum of blocks into a
+ * whole-model prediction. Measuring is `profile` itself, with the blocks as in-memory models.
+ */
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../core/errors.js';
+import { mulberry32 } from '../core/random.js';
+import { latencyStats, median } from '../core/stats.js';
+import { findBackend } from '../backends/index.js';
+import { blockGraph } from '../graph/blocks.js';
+import { randomizeWeights } from '../graph/init.js';
+import { deployGraph } from '../graph/passes/index.js';
+import { encodeOnnx } from '../onnx/encode.js';
+import { DEFAULT_OPSET, lowerToOnnx } from '../onnx/lower.js';
+import { entry, type ModelEntry, type ModelFamily } from '../models/family.js';
+import { families, zoo } from '../models/index.js';
+import { coveringPoints, type Point, readSpace, samplePoint, type SpaceSpec } from '../models/space.js';
+import { profile, type ProfileRequest } from '../profile/profile.js';
+import { prepareModel, type PreparedModel } from '../profile/result.js';
+import type { ModelResult, ResultsFile } from '../results/results.js';
+import { analyse, spaceOf } from './blocks.js';
+import { fitCorrection, LUT_SCHEMA, type Lut, type LutEntry, mergeLuts, readLut, type TrainingRecord } from './lut.js';
+import { lookUp } from './predict.js';
+
+/** How the measuring is done: everything `profile` takes about the backend, the device and the runs. */
+export type MeasureSettings = Pick<
+  ProfileRequest,
+  'backend' | 'threads' | 'graphOptimization' | 'executionProvider' | 'device' | 'timeoutSeconds' | 'backendOptions' | 'progress'
+> & {
+  /** Timed rounds per block (each round times every block and the reference once). */
+  runs?: number;
+};
+
+export interface LutBuildRequest extends MeasureSettings {
+  family: string;
+  resolution?: number;
+  /** A `--space` file; the family's own space otherwise. */
+  spaceFile?: string;
+  /** Whole random configurations timed for the correction (0: none, the plain sum is used). */
+  training?: number;
+  /** Seed of the training configurations (held-out sets use other seeds). */
+  seed?: number;
+  /** Measure only slice `index` of `count` of the blocks and training models (merge shards with `lut merge`). */
+  shard?: { index: number; count: number };
+}
+
+export const LUT_DEFAULTS = { runs: 30, training: 24, seed: 1 };
+
+/** Models timed together in one profile run: enough to share rounds, few enough to keep memory small. */
+const MODELS_PER_GROUP = 8;
+
+/** The family a request names, or a usage error listing those that have a search space. */
+export function searchableFamily(id: string): ModelFamily<unknown> {
+  const family = families.find((f) => f.id === id);
+  const searchable = families.filter((f) => f.searchSpace).map((f) => f.id);
+  if (!family?.searchSpace) throw new UsageError(`family '${id}' has no search space; latency tables are built for ${searchable.join(', ')}`);
+  return family;
+}
+
+/** The space a request asks for: a `--space` file or the family's own, at the requested resolution. */
+export function spaceFor(family: ModelFamily<unknown>, spaceFile?: string, resolution?: number): SpaceSpec {
+  let raw: Record<string, unknown> = {};
+  if (spaceFile) {
+    try {
+      raw = JSON.parse(readFileSync(spaceFile, 'utf8'));
+    } catch (err) {
+      throw new UsageError(`cannot read search space '${spaceFile}': ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'}`);
+    }
+    if (raw.family !== undefined && raw.family !== family.id) throw new UsageError(`${spaceFile} is a space of ${raw.family}, not ${family.id}`);
+  }
+  const space = readSpace(raw, family, spaceFile ?? `${family.id}'s search space`);
+  if (resolution !== undefined) space.resolution = resolution;
+  const search = spaceOf(family);
+  // The largest and smallest configurations must build at this resolution (V1's attention grid, V2's even grid).
+  const probe = search.configOf({ widths: space.stages.map((s) => s.widths[0]), depths: space.stages.map((s) => Math.max(...s.depths)), ratios: space.stages.map((s) => Array(Math.max(...s.depths)).fill(s.ratios[0])), attention: Math.max(...space.attention) });
+  family.checkResolution(probe, space.resolution, `${family.id}'s search space`);
+  return space;
+}
+
+/** A point of the family's space as a model entry (what profile, count and export take). */
+export function pointEntry(family: ModelFamily<unknown>, point: Point, name: string): ModelEntry {
+  return entry({ name, family, config: spaceOf(family).configOf(point) });
+}
+
+/** The family's smallest published model: every entry of the family's tables is a ratio to it. */
+export function referenceModel(family: ModelFamily<unknown>): string {
+  return zoo.find((m) => m.family.id === family.id)!.name;
+}
+
+interface BlockToTime {
+  prepared: PreparedModel;
+  entry: Omit<LutEntry, 'ratio' | 'ratio_ci95' | 'median_ms' | 'runs'>;
+}
+
+/** Every distinct block of the space, as an ONNX model of its own (deployed like the whole model is). */
+export function blocksOfSpace(family: ModelFamily<unknown>, space: SpaceSpec): BlockToTime[] {
+  const search = spaceOf(family);
+  const found = new Map<string, BlockToTime>();
+  for (const point of coveringPoints(space, search)) {
+    const analysed = analyse(family, search.configOf(point), space.resolution, family.id);
+    for (const b of analysed.blocks) {
+      if (found.has(b.block.signature)) continue;
+      const graph = blockGraph(analysed.graph, b.block);
+      randomizeWeights(graph, 0);
+      const onnx = encodeOnnx(lowerToOnnx(deployGraph(graph), DEFAULT_OPSET), { producerVersion: 'eformer lut' });
+      const name = `${b.block.path}#${b.block.signature.slice(0, 8)}`;
+      found.set(b.block.signature, {
+        prepared: { source: { name, onnx, inputs: graph.inputs.map((i) => ({ name: i.name, shape: i.shape, dtype: i.dtype })) }, facts: { model: name, batch: 1 } },
+        entry: { signature: b.block.signature, block: b.block.path, kind: b.kind, shape: b.shape, params: b.params, macs: b.macs },
+      });
+    }
+  }
+  return [...found.values()];
+}
+
+/** Random configurations of the space, seeded: the training set (seed 1) and held-out sets (other seeds). */
+export function samplePoints(family: ModelFamily<unknown>, space: SpaceSpec, count: number, seed: number): Point[] {
+  const rand = mulberry32(seed);
+  const seen = new Set<string>();
+  const points: Point[] = [];
+  for (let tries = 0; points.length < count && tries < count * 50; tries++) {
+    const p = samplePoint(space, rand, spaceOf(family));
+    const key = JSON.stringify(p);
+    if (!seen.has(key)) {
+      seen.add(key);
+      points.push(p);
+    }
+  }
+  return points;
+}
+
+/** One ratio per model: the median of per-round ratios when interleaved, else the ratio of medians. */
+function ratioOf(r: ModelResult, reference: ModelResult): { ratio: number; ci?: [number, number] } {
+  if (r.vs_reference?.ratios?.length) {
+    const s = latencyStats(r.vs_reference.ratios);
+    return { ratio: s.median, ci: s.median_ci95 };
+  }
+  return { ratio: r.latency_ms.median / reference.latency_ms.median };
+}
+
+/**
+ * Time `models` in groups, each with the reference, and return each model's ratio to it and the
+ * reference's own results. On a session backend every round times each model and the reference
+ * once; a device backend times them one after another, in the same run.
+ */
+export async function timeAgainstReference(models: PreparedModel[], reference: string, resolution: number, settings: MeasureSettings): Promise<{ ratios: Map<string, { ratio: number; ci?: [number, number]; runs: number }>; references: ModelResult[]; file: ResultsFile }> {
+  const ratios = new Map<string, { ratio: number; ci?: [number, number]; runs: number }>();
+  const references: ModelResult[] = [];
+  let file: ResultsFile | undefined;
+  for (let start = 0; start < models.length; start += MODELS_PER_GROUP) {
+    const group = models.slice(start, start + MODELS_PER_GROUP);
+    const { runs, ...rest } = settings;
+    const results = await profile({
+      ...rest,
+      models: [reference],
+      prepared: group,
+      resolution,
+      // Device backends cannot interleave: their ratios come from medians taken in the same run.
+      reference: findBackend(settings.backend ?? 'ort-cpu').kind === 'session' ? reference : undefined,
+      singleSession: false,
+      plan: { runs: runs ?? LUT_DEFAULTS.runs },
+    });
+    file ??= results;
+    const ref = results.results.find((r) => r.model === reference)!;
+    references.push(ref);
+    for (const r of results.results) {
+      if (r.model === reference) continue;
+      ratios.set(r.model, { ...ratioOf(r, ref), runs: r.runs });
+    }
+  }
+  return { ratios, references, file: file! };
+}
+
+export async function buildLut(req: LutBuildRequest): Promise<Lut> {
+  const family = searchableFamily(req.family);
+  const space = spaceFor(family, req.spaceFile, req.resolution);
+  const reference = referenceModel(family);
+  const pick = <T>(items: T[]) => (req.shard ? items.filter((_, i) => i % req.shard!.count === req.shard!.index - 1) : items);
+  const blocks = pick(blocksOfSpace(family, space));
+  const trainingPoints = pick(samplePoints(family, space, req.training ?? LUT_DEFAULTS.training, req.seed ?? LUT_DEFAULTS.seed));
+
+  const timed = await timeAgainstReference(
+    blocks.map((b) => b.prepared),
+    reference,
+    space.resolution,
+    req,
+  );
+  const referenceMs = median(timed.references.map((r) => r.latency_ms.median));
+  const entries: LutEntry[] = blocks.map((b) => {
+    const t = timed.ratios.get(b.prepared.source.name)!;
+    return { ...b.entry, ratio: t.ratio, ratio_ci95: t.ci, median_ms: t.ratio * referenceMs, runs: t.runs };
+  });
+  const first = timed.file.results[0];
+  const lut: Lut = {
+    schema: LUT_SCHEMA,
+    family: family.id,
+    resolution: space.resolution,
+    backend: first.backend,
+    settings: first.settings,
+    device: first.device,
+    env: timed.file.env,
+    space,
+    reference: { model: reference, median_ms: referenceMs, runs: timed.references.reduce((s, r) => s + r.runs, 0) },
+    entries,
+    training: [],
+  };
+  if (trainingPoints.length && !req.shard) {
+    lut.training = await measureTraining(lut, family, trainingPoints, req);
+  } else if (trainingPoints.length) {
+    // A shard has only part of the blocks: its training models are summed after merging.
+    lut.training = await measureTraining({ ...lut, entries: [] }, family, trainingPoints, req, false);
+  }
+  lut.correction = fitCorrection(lut.training.filter((t) => t.sum_ratio > 0));
+  return lut;
+}
+
+/** Whole configurations measured against the reference, with the table's sum for each when it has every block. */
+async function measureTraining(lut: Lut, family: ModelFamily<unknown>, points: Point[], settings: MeasureSettings, sum = true): Promise<TrainingRecord[]> {
+  const measured = await measurePoints(family, points, lut.resolution, lut.reference.model, settings, 'train');
+  return measured.map((m) => ({
+    point: m.point,
+    measured_ratio: m.ratio,
+    ...(sum ? sumOf(lut, family, m.point) : { sum_ratio: 0, blocks: 0 }),
+  }));
+}
+
+/** The table's plain sum for a point (before the correction), and its number of blocks. */
+export function sumOf(lut: Lut, family: ModelFamily<unknown>, point: Point): { sum_ratio: number; blocks: number } {
+  const analysed = analyse(family, spaceOf(family).configOf(point), lut.resolution);
+  const { entries } = lookUp(lut, 'the table', analysed, 'configuration');
+  return { sum_ratio: entries.reduce((s, e) => s + e.ratio, 0), blocks: entries.length };
+}
+
+/** Whole configurations timed against the reference: what training sets, benchmarks and `search --verify` measure. */
+export async function measurePoints(family: ModelFamily<unknown>, points: Point[], resolution: number, reference: string, settings: MeasureSettings, prefix: string) {
+  const prepared = points.map((p, i) => prepareModel({ spec: pointEntry(family, p, `${prefix}_${i}`), resolution }, 1));
+  const timed = await timeAgainstReference(prepared, reference, resolution, settings);
+  const referenceMs = median(timed.references.map((r) => r.latency_ms.median));
+  return points.map((point, i) => ({ point, ratio: timed.ratios.get(`${prefix}_${i}`)!.ratio, referenceMs }));
+}
+
+/** Shards of one table (`lut build --shard`) as one, its training sums recomputed over all blocks and the correction refitted. */
+export function mergeLutFiles(paths: string[]): Lut {
+  const merged = mergeLuts(paths.map((path) => ({ path, lut: readLut(path) })));
+  const family = searchableFamily(merged.family);
+  const training = merged.training.map((t) => ({ ...t, ...sumOf(merged, family, t.point) }));
+  return { ...merged, training, correction: fitCorrection(training) };
+}
+

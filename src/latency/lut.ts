@@ -1,0 +1,152 @@
+/**
+ * The latency lookup table (`eformer.lut/1`): every block a family's search space can use, timed
+ * on one backend, each stored as a ratio to a reference model timed in the same interleaved
+ * rounds (the gate's method). Machines drift 10-20% between runs; a ratio measured within one
+ * round does not, so a table stays valid while the machine's speed wanders, and its
+ * milliseconds are recovered by timing the reference again (`--calibrate`).
+ *
+ * The sum of block latencies is biased: each block timed alone pays the runtime's per-run cost,
+ * and the runtime fuses across block boundaries in the whole model. The table therefore carries
+ * whole models measured on a training set of random configurations, and a correction fitted to
+ * them: measured = a * sum + b * blocks + c (least squares, ratios to the reference).
+ */
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../core/errors.js';
+import type { Environment } from '../results/results.js';
+import type { Point, SpaceSpec } from '../models/space.js';
+
+export const LUT_SCHEMA = 'eformer.lut/1';
+
+export interface LutEntry {
+  /** The block's structural signature (graph/blocks.ts): what a prediction looks up. */
+  signature: string;
+  /** Where the block was first met, and what it is, for people reading the table. */
+  block: string;
+  kind: string;
+  shape: string;
+  /** Median of the per-round ratios to the reference. */
+  ratio: number;
+  /** Its 95% confidence interval. */
+  ratio_ci95?: [number, number];
+  /** Median latency in ms when measured (ratio x the reference's median at build time). */
+  median_ms: number;
+  runs: number;
+  /** Toolbox params and MACs of the block, so a search can sum them without rebuilding. */
+  params: number;
+  macs: number;
+}
+
+/** A whole model measured for the correction: its point, the sum the table predicts, what was measured. */
+export interface TrainingRecord {
+  point: Point;
+  sum_ratio: number;
+  blocks: number;
+  measured_ratio: number;
+}
+
+export interface Correction {
+  /** measured = a * sum + b * blocks + c, in ratios to the reference. */
+  a: number;
+  b: number;
+  c: number;
+  /** Root-mean-square percentage error on the training set itself. */
+  training_rmspe: number;
+  training_size: number;
+}
+
+export interface Lut {
+  schema: typeof LUT_SCHEMA;
+  family: string;
+  resolution: number;
+  backend: string;
+  settings: Record<string, string | number | boolean>;
+  device?: { platform: string; id: string; name: string; model?: string; os?: string };
+  env: Environment;
+  space: SpaceSpec;
+  reference: { model: string; median_ms: number; runs: number };
+  entries: LutEntry[];
+  training: TrainingRecord[];
+  correction?: Correction;
+}
+
+/** Read and check a LUT file; the request it must serve is checked by `checkLutFor`. */
+export function readLut(path: string): Lut {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read latency table '${path}': ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'}`);
+  }
+  const lut = raw as Lut;
+  if (!lut || typeof lut !== 'object' || lut.schema !== LUT_SCHEMA) {
+    throw new UsageError(`${path}: not a latency table (schema ${JSON.stringify((raw as { schema?: unknown })?.schema)}; eformer reads ${LUT_SCHEMA}, made by \`eformer lut build\`)`);
+  }
+  const bad = (why: string) => new UsageError(`${path}: ${why}`);
+  if (typeof lut.family !== 'string' || !Number.isInteger(lut.resolution) || typeof lut.backend !== 'string') throw bad('family, resolution and backend are required');
+  if (!lut.reference || !(lut.reference.median_ms > 0)) throw bad('reference.median_ms must be a positive number');
+  if (!Array.isArray(lut.entries) || lut.entries.some((e) => typeof e.signature !== 'string' || !(e.ratio > 0) || !Number.isFinite(e.ratio))) {
+    throw bad('every entry needs a signature and a positive ratio');
+  }
+  if (!Array.isArray(lut.training)) throw bad('training must be a list');
+  return lut;
+}
+
+/** What a prediction or search asks of a table; anything that differs is one clear line. */
+export function checkLutFor(lut: Lut, path: string, want: { family?: string; resolution?: number; backend?: string }): void {
+  const differ = (what: string, have: string | number, asked: string | number) =>
+    new UsageError(`${path} was measured for ${lut.family} at ${lut.resolution}x${lut.resolution} on ${lut.backend}; this asks for ${what} ${asked}, not ${have} (build a table for it with \`eformer lut build\`)`);
+  if (want.family !== undefined && want.family !== lut.family) throw differ('family', lut.family, want.family);
+  if (want.resolution !== undefined && want.resolution !== lut.resolution) throw differ('resolution', lut.resolution, want.resolution);
+  if (want.backend !== undefined && want.backend !== lut.backend) throw differ('backend', lut.backend, want.backend);
+}
+
+/** Least squares for measured = a * sum + b * blocks + c; with few models (or collinear ones), a plain scale. */
+export function fitCorrection(training: TrainingRecord[]): Correction | undefined {
+  const n = training.length;
+  if (n === 0) return undefined;
+  const scale = training.reduce((s, t) => s + t.measured_ratio * t.sum_ratio, 0) / training.reduce((s, t) => s + t.sum_ratio ** 2, 0);
+  const full = n >= 6 ? leastSquares(training.map((t) => [t.sum_ratio, t.blocks, 1]), training.map((t) => t.measured_ratio)) : undefined;
+  const [a, b, c] = full ?? [scale, 0, 0];
+  const errors = training.map((t) => (a * t.sum_ratio + b * t.blocks + c) / t.measured_ratio - 1);
+  return { a, b, c, training_rmspe: Math.sqrt(errors.reduce((s, e) => s + e * e, 0) / n), training_size: n };
+}
+
+/** The normal equations solved by Gauss-Jordan elimination with partial pivoting; undefined when singular. */
+function leastSquares(rows: number[][], y: number[]): number[] | undefined {
+  const k = rows[0].length;
+  const m = Array.from({ length: k }, (_, i) => [...Array.from({ length: k }, (_, j) => rows.reduce((s, r) => s + r[i] * r[j], 0)), rows.reduce((s, r, t) => s + r[i] * y[t], 0)]);
+  for (let col = 0; col < k; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < k; r++) if (Math.abs(m[r][col]) > Math.abs(m[pivot][col])) pivot = r;
+    [m[col], m[pivot]] = [m[pivot], m[col]];
+    if (Math.abs(m[col][col]) < 1e-9 * Math.max(1, Math.abs(m[0][0]))) return undefined;
+    for (let r = 0; r < k; r++) {
+      if (r === col) continue;
+      const f = m[r][col] / m[col][col];
+      for (let c = col; c <= k; c++) m[r][c] -= f * m[col][c];
+    }
+  }
+  return m.map((row, i) => row[k] / row[i]);
+}
+
+/**
+ * Tables measured in shards (`lut build --shard i/n`, perhaps on several machines of one kind)
+ * as one: the same family, resolution, backend, space and reference model; entries and training
+ * models pooled (the first measurement of a block kept). The caller recomputes the training sums
+ * over the pooled entries and refits the correction.
+ */
+export function mergeLuts(luts: { lut: Lut; path: string }[]): Lut {
+  const [first] = luts;
+  for (const { lut, path } of luts.slice(1)) {
+    for (const key of ['family', 'resolution', 'backend'] as const) {
+      if (lut[key] !== first.lut[key]) throw new UsageError(`${path}: ${key} ${lut[key]} differs from ${first.path}'s ${first.lut[key]}; only shards of one table merge`);
+    }
+    if (JSON.stringify(lut.space) !== JSON.stringify(first.lut.space)) throw new UsageError(`${path}: its search space differs from ${first.path}'s`);
+    if (lut.reference.model !== first.lut.reference.model) throw new UsageError(`${path}: reference ${lut.reference.model} differs from ${first.path}'s ${first.lut.reference.model}`);
+  }
+  const entries = new Map<string, LutEntry>();
+  for (const { lut } of luts) for (const e of lut.entries) if (!entries.has(e.signature)) entries.set(e.signature, e);
+  const training = new Map<string, TrainingRecord>();
+  for (const { lut } of luts) for (const t of lut.training) training.set(JSON.stringify(t.point), t);
+  return { ...first.lut, entries: [...entries.values()], training: [...training.values()], correction: undefined };
+}
