@@ -178,12 +178,28 @@ export class GraphBuilder {
     });
   }
 
-  layerNorm(name: string | number, x: Value, eps = 1e-5): Value {
+  /**
+   * Call the Linear module `name`, built earlier by `linear`, once more on another input: a module
+   * the reference's forward calls twice (the toolbox's hook fires, and counts, on each call).
+   */
+  linearAgain(name: string | number, x: Value): Value {
+    return this.within(name, () => {
+      const weight = this.graph.values.get(this.qualified('weight'));
+      if (!weight || this.graph.params.get(weight.name)?.role !== 'linear_weight') throw new Error(`no Linear ${this.modulePath} to call again`);
+      const [out, inFeatures] = weight.shape;
+      if (x.shape[x.shape.length - 1] !== inFeatures) throw new ShapeError(`Linear ${this.modulePath} takes ${inFeatures} features, got [${x.shape}]`);
+      const bias = this.graph.values.get(this.qualified('bias'));
+      return this.emit1({ op: 'Linear' }, bias ? [x, weight, bias] : [x, weight], [...x.shape.slice(0, -1), out]);
+    });
+  }
+
+  /** nn.LayerNorm over the last axis; `hooked: false` for F.layer_norm in a module the toolbox does not hook. */
+  layerNorm(name: string | number, x: Value, eps = 1e-5, o: { hooked?: false } = {}): Value {
     const c = x.shape[x.shape.length - 1];
     return this.within(name, () => {
       const weight = this.param('weight', [c], 'ln_weight');
       const bias = this.param('bias', [c], 'ln_bias');
-      return this.emit1({ op: 'LayerNorm', eps }, [x, weight, bias], x.shape);
+      return this.emit1({ op: 'LayerNorm', eps, ...o }, [x, weight, bias], x.shape);
     });
   }
 

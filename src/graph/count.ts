@@ -8,7 +8,7 @@
  *  - Linear: MACs = out*in*tokens (tokens = size(-2) for inputs of rank > 2); params = weight + bias.
  *  - GELU: the hook tests the rank of output[0] (one rank lower than the output), so a 4-D
  *    activation [B, C, H, W] counts C*H, not C*H*W; a 3-D one [B, N, C] counts N*C.
- *  - LayerNorm: MACs = 2*N*C; params = weight + bias.  AvgPool2d: MACs = output elements * k*k.
+ *  - LayerNorm (nn.LayerNorm only): MACs = 2*N*C; params = weight + bias.  AvgPool2d: MACs = output elements * k*k.
  *  - Modules hooked as a whole (attention): what the family recorded for them (ModuleInfo).
  *  - Nothing else (BN, activations other than GELU, adds, bias tables, layer scales).
  * `standard` counts only conv, linear and attention matmul MACs, exactly.
@@ -62,6 +62,7 @@ function toolboxHook(graph: Graph, node: Node): { kind: string; params: number; 
     case 'Gelu':
       return { kind: 'GELU', params: 0, macs: out.length - 1 > 3 ? out[1] * out[2] * out[3] : out[1] * out[2] };
     case 'LayerNorm': {
+      if (node.hooked === false) return undefined;
       const input = shapeOf(graph, node.inputs[0]);
       const c = shapeOf(graph, node.inputs[1])[0];
       // A 2-D input is one token (the reference's rule would raise there; scripts/reference_counts.py).

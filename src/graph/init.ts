@@ -33,6 +33,7 @@ function range(p: Param): [number, number] {
       return [-0.2, 0.2];
     case 'bn_weight':
     case 'ln_weight':
+    case 'scale_factor':
       return [0.5, 1.5];
     case 'bn_running_var':
       return [0.5, 2];

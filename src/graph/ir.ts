@@ -25,6 +25,8 @@ export type ParamRole =
   | 'layer_scale'
   | 'attention_biases'
   | 'attention_bias_idxs'
+  /** A learned per-token (or per-row) multiplier that no layer absorbs (FcaFormer's s_scale_factors). */
+  | 'scale_factor'
   | 'constant';
 
 /**
@@ -50,7 +52,11 @@ export type NodeOp =
   | { op: 'Relu6' }
   | { op: 'Gelu' }
   | { op: 'Linear' }
-  | { op: 'LayerNorm'; eps: number }
+  /**
+   * `hooked: false` for a layer norm the toolbox never sees: F.layer_norm called by a module class
+   * of the reference's own (FcaFormer's ConvNeXt blocks), not an nn.LayerNorm.
+   */
+  | { op: 'LayerNorm'; eps: number; hooked?: false }
   | { op: 'AvgPool'; kernel: number; stride: number; pad: number; countIncludePad: boolean; ceilMode?: boolean }
   | { op: 'Add' }
   | { op: 'Sub' }

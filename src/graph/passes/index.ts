@@ -3,14 +3,15 @@ import { cloneGraph, type Graph, pruneUnused } from '../ir.js';
 import { precomputeAttentionBias } from './attention-bias.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { foldLayerScale } from './fold-layer-scale.js';
+import { mergeAttentionKeys } from './merge-attention-keys.js';
 import { mergeDistillationHeads } from './merge-heads.js';
 import { rewritePoolingMixer } from './pooling-mixer.js';
 
-export { precomputeAttentionBias, foldBatchNorm, foldLayerScale, mergeDistillationHeads, rewritePoolingMixer };
+export { precomputeAttentionBias, foldBatchNorm, foldLayerScale, mergeAttentionKeys, mergeDistillationHeads, rewritePoolingMixer };
 
 export type Pass = (graph: Graph) => Graph;
 
-export const DEPLOY_PASSES: readonly Pass[] = [foldBatchNorm, foldLayerScale, rewritePoolingMixer, precomputeAttentionBias, mergeDistillationHeads];
+export const DEPLOY_PASSES: readonly Pass[] = [foldBatchNorm, foldLayerScale, rewritePoolingMixer, precomputeAttentionBias, mergeAttentionKeys, mergeDistillationHeads];
 
 /** Run `passes` (all of them by default) and drop whatever no node reads any more. */
 export function deployGraph(graph: Graph, passes: readonly Pass[] = DEPLOY_PASSES): Graph {
