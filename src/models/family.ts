@@ -75,7 +75,7 @@ export interface PaperFigures {
   top1Value: number;
   paramsM: number;
   macsG: number;
-  /** The latency the paper reports, and the device and runtime it was measured on. */
+  /** The latency the paper reports, and the device and runtime it was measured on (short: it is a table column). */
   latency?: { ms: number; device: string };
   /** Digits the paper prints after the decimal point, for params and MACs. */
   paramsDigits: number;

@@ -241,7 +241,7 @@ function partOf(stage: number, module: string | undefined): string {
 }
 
 /** The README's edge table: batch 1, 224, four threads; it does not name the runtime. */
-const EDGE = 'quad-core ARM Cortex-A17, 4 threads (runtime not stated)';
+const EDGE = 'Cortex-A17, 4 threads';
 const COUNT_NOTE =
   "README params are the true total and its MACs fvcore's (conv, linear, attention matmuls, BN and LayerNorm); the toolbox rules " +
   "leave out the matmuls, BN and the ConvNeXt blocks' own LayerNorm class, count only W of the H·W tokens of their channels-last " +
