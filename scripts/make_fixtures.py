@@ -535,6 +535,16 @@ def make_hostile():
     print(f'  evil.pth imports {os.system.__module__}.system')
 
 
+def make_training_checkpoint():
+    """v2_tiny's weights as training scripts save them (the FcaFormer and VCMamba repos, DeiT's
+    main.py): {'model', 'optimizer', 'epoch', 'args': argparse.Namespace}, torch.save'd."""
+    print('training-script checkpoint')
+    state = torch.load(os.path.join(CKPT_DIR, 'v2_tiny.pth'), map_location='cpu')['model']
+    args = argparse.Namespace(model='efficientformerv2_s0', lr=1e-3, epochs=300, data_path='/data/imagenet', distillation_type='hard', resume='')
+    optimizer = {'state': {}, 'param_groups': [{'lr': 1e-3, 'weight_decay': 0.025, 'params': [0, 1, 2]}]}
+    save_torch({'model': state, 'optimizer': optimizer, 'epoch': 299, 'args': args}, 'v2_tiny.training.pth')
+
+
 # ---------------------------------------------------------------- preprocessing reference
 
 def gradient_image():
@@ -677,13 +687,18 @@ def make_classes():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--reference-repo', default='/tmp/efref', help='a checkout of snap-research/EfficientFormer')
+    ap.add_argument('--only', choices=['training-checkpoint'], help='make just this fixture from the existing ones')
     args = ap.parse_args()
+    if args.only == 'training-checkpoint':
+        make_training_checkpoint()
+        return
     torch.set_num_threads(1)  # one thread: the same summation order on every run
     v1, v2 = import_reference(args.reference_repo)
     x = shared_input()
 
     peaks = {'v1_tiny': make_v1(v1, x), 'v2_tiny': make_v2(v2, x), 'v1_tiny_hf': make_hf(x)}
     make_hostile()
+    make_training_checkpoint()
     image_facts = make_images()
     distinct = make_classes()
 

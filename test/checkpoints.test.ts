@@ -35,6 +35,8 @@ describe(`checkpoints load into graphs that equal the PyTorch reference (max |di
     ['V2, {"state_dict"} with DDP module. prefix', specOf(v2, 'v2_tiny'), v2.files.ddp, v2.logits],
     ['V2, {"model_ema"} wrapper', specOf(v2, 'v2_tiny'), v2.files.ema, v2.logits],
     ['V2, bare state_dict (.safetensors)', specOf(v2, 'v2_tiny'), v2.files.bare, v2.logits],
+    // {'model', 'optimizer', 'epoch', 'args': argparse.Namespace}: the Namespace loads as an empty dict, unread.
+    ['V2, a training script\'s checkpoint with its argparse.Namespace', specOf(v2, 'v2_tiny'), 'v2_tiny.training.pth', v2.logits],
     ['V1, Hugging Face naming with its config.json', undefined, hf.files.hf, hf.logits, hf.files.config],
     ['MobileNetV2 against torchvision itself (torchvision naming)', specOf(mnv2, 'mnv2_tiny'), mnv2.files.torchvision, mnv2.logits],
   ];

@@ -45,7 +45,12 @@ const STORAGE_TYPES: Record<string, StoredDType> = {
   'torch LongStorage': 'int64',
 };
 
-const ALLOWED = new Set(['collections OrderedDict', 'torch._utils _rebuild_tensor_v2', 'torch._utils _rebuild_parameter', ...Object.keys(STORAGE_TYPES)]);
+/**
+ * argparse.Namespace: training scripts (DeiT's main.py and the FcaFormer and VCMamba repos after it)
+ * save their command line beside the weights. It loads as an empty dict: its state is dropped
+ * unread, like OrderedDict's `_metadata`, so nothing it holds is ever built.
+ */
+const ALLOWED = new Set(['collections OrderedDict', 'torch._utils _rebuild_tensor_v2', 'torch._utils _rebuild_parameter', 'argparse Namespace', ...Object.keys(STORAGE_TYPES)]);
 
 /** Limits that keep a hostile pickle from exhausting memory before it fails. */
 const MAX_ITEMS = 10_000_000;
@@ -254,7 +259,7 @@ export function unpickle(bytes: Uint8Array): PickleValue {
         break;
       }
       case 0x62: {
-        // BUILD: only OrderedDict's `_metadata` state reaches here in a state_dict; drop it.
+        // BUILD: only OrderedDict's `_metadata` and a Namespace's arguments reach here; drop them.
         pop();
         if (!(top() instanceof Map)) throw new CheckpointError('refusing to load: BUILD on an object a state_dict does not contain');
         break;
@@ -320,6 +325,8 @@ function call(fn: PickleValue, args: PickleValue): PickleValue {
       }
       return { kind: 'tensor', storage: storage as StorageRef, offset, shape, stride };
     }
+    case 'argparse Namespace':
+      return new Map();
     case 'torch._utils _rebuild_parameter': {
       const data = args[0];
       if ((data as TensorRef)?.kind !== 'tensor') throw new CheckpointError('corrupted pickle: parameter without a tensor');
