@@ -7,6 +7,7 @@ import { efficientFormerV2, efficientFormerV2Zoo } from './efficientformerv2/ind
 import { entry, type ModelEntry, type ModelFamily } from './family.js';
 import { fcaFormer, fcaFormerZoo } from './fcaformer/index.js';
 import { mobileNetV2, mobileNetV2Zoo } from './mobilenetv2/index.js';
+import { nextVit, nextVitZoo } from './nextvit/index.js';
 
 /**
  * One line per family. `papers` marks the EfficientFormer papers' own comparison (V1, V2 and
@@ -17,6 +18,7 @@ const registry: { family: ModelFamily<any>; zoo: readonly ModelEntry[]; papers?:
   { family: efficientFormerV2, zoo: efficientFormerV2Zoo, papers: true },
   { family: mobileNetV2, zoo: mobileNetV2Zoo, papers: true },
   { family: fcaFormer, zoo: fcaFormerZoo },
+  { family: nextVit, zoo: nextVitZoo },
 ];
 
 export const families: readonly ModelFamily<unknown>[] = registry.map((r) => r.family);
@@ -116,3 +118,4 @@ export { efficientFormer, efficientFormerConfig, type EfficientFormerConfig } fr
 export { efficientFormerV2, efficientFormerV2Config, type EfficientFormerV2Config } from './efficientformerv2/index.js';
 export { mobileNetV2, mobileNetV2Config, type MobileNetV2Config } from './mobilenetv2/index.js';
 export { fcaFormer, fcaFormerConfig, type FcaFormerConfig } from './fcaformer/index.js';
+export { nextVit, nextVitConfig, type NextVitConfig } from './nextvit/index.js';

@@ -1,17 +1,28 @@
 /** The deployment pipeline: every pass is exact in real arithmetic, so outputs agree to float rounding. */
 import { cloneGraph, type Graph, pruneUnused } from '../ir.js';
 import { precomputeAttentionBias } from './attention-bias.js';
+import { foldAttentionScale } from './fold-attention-scale.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { foldLayerScale } from './fold-layer-scale.js';
+import { foldPreBatchNorm } from './fold-pre-batchnorm.js';
 import { mergeAttentionKeys } from './merge-attention-keys.js';
 import { mergeDistillationHeads } from './merge-heads.js';
 import { rewritePoolingMixer } from './pooling-mixer.js';
 
-export { precomputeAttentionBias, foldBatchNorm, foldLayerScale, mergeAttentionKeys, mergeDistillationHeads, rewritePoolingMixer };
+export { precomputeAttentionBias, foldAttentionScale, foldBatchNorm, foldLayerScale, foldPreBatchNorm, mergeAttentionKeys, mergeDistillationHeads, rewritePoolingMixer };
 
 export type Pass = (graph: Graph) => Graph;
 
-export const DEPLOY_PASSES: readonly Pass[] = [foldBatchNorm, foldLayerScale, rewritePoolingMixer, precomputeAttentionBias, mergeAttentionKeys, mergeDistillationHeads];
+export const DEPLOY_PASSES: readonly Pass[] = [
+  foldBatchNorm,
+  foldPreBatchNorm,
+  foldLayerScale,
+  foldAttentionScale,
+  rewritePoolingMixer,
+  precomputeAttentionBias,
+  mergeAttentionKeys,
+  mergeDistillationHeads,
+];
 
 /** Run `passes` (all of them by default) and drop whatever no node reads any more. */
 export function deployGraph(graph: Graph, passes: readonly Pass[] = DEPLOY_PASSES): Graph {
