@@ -7,6 +7,7 @@ import { efficientFormerV2, efficientFormerV2Zoo } from './efficientformerv2/ind
 import { entry, type ModelEntry, type ModelFamily } from './family.js';
 import { fcaFormer, fcaFormerZoo } from './fcaformer/index.js';
 import { mobileNetV2, mobileNetV2Zoo } from './mobilenetv2/index.js';
+import { mobileViG, mobileViGZoo } from './mobilevig/index.js';
 import { nextVit, nextVitZoo } from './nextvit/index.js';
 
 /**
@@ -17,8 +18,10 @@ const registry: { family: ModelFamily<any>; zoo: readonly ModelEntry[]; papers?:
   { family: efficientFormer, zoo: efficientFormerZoo, papers: true },
   { family: efficientFormerV2, zoo: efficientFormerV2Zoo, papers: true },
   { family: mobileNetV2, zoo: mobileNetV2Zoo, papers: true },
-  { family: fcaFormer, zoo: fcaFormerZoo },
+  // The successors, in the order their papers appeared.
+  { family: mobileViG, zoo: mobileViGZoo },
   { family: nextVit, zoo: nextVitZoo },
+  { family: fcaFormer, zoo: fcaFormerZoo },
 ];
 
 export const families: readonly ModelFamily<unknown>[] = registry.map((r) => r.family);
@@ -119,3 +122,4 @@ export { efficientFormerV2, efficientFormerV2Config, type EfficientFormerV2Confi
 export { mobileNetV2, mobileNetV2Config, type MobileNetV2Config } from './mobilenetv2/index.js';
 export { fcaFormer, fcaFormerConfig, type FcaFormerConfig } from './fcaformer/index.js';
 export { nextVit, nextVitConfig, type NextVitConfig } from './nextvit/index.js';
+export { mobileViG, mobileViGConfig, type MobileViGConfig } from './mobilevig/index.js';
