@@ -25,6 +25,12 @@ export type ParamRole =
   | 'layer_scale'
   | 'attention_biases'
   | 'attention_bias_idxs'
+  | 'position_embedding'
+  /** A state-space (Mamba) block's A_log, D and per-direction B biases. */
+  | 'ssm_a_log'
+  | 'ssm_d'
+  | 'ssm_direction_bias'
+  /** Derived by the graph (index tables, masks): not PyTorch state, never randomised or loaded. */
   | 'constant';
 
 /**
