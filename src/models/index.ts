@@ -6,6 +6,7 @@ import { efficientFormer, efficientFormerZoo } from './efficientformer/index.js'
 import { efficientFormerV2, efficientFormerV2Zoo } from './efficientformerv2/index.js';
 import { entry, type ModelEntry, type ModelFamily } from './family.js';
 import { mobileNetV2, mobileNetV2Zoo } from './mobilenetv2/index.js';
+import { vcmamba, vcmambaZoo } from './vcmamba/index.js';
 
 /**
  * One line per family. `papers` marks the EfficientFormer papers' own comparison (V1, V2 and
@@ -15,6 +16,7 @@ const registry: { family: ModelFamily<any>; zoo: readonly ModelEntry[]; papers?:
   { family: efficientFormer, zoo: efficientFormerZoo, papers: true },
   { family: efficientFormerV2, zoo: efficientFormerV2Zoo, papers: true },
   { family: mobileNetV2, zoo: mobileNetV2Zoo, papers: true },
+  { family: vcmamba, zoo: vcmambaZoo },
 ];
 
 export const families: readonly ModelFamily<unknown>[] = registry.map((r) => r.family);
@@ -86,3 +88,4 @@ export * from './family.js';
 export { efficientFormer, efficientFormerConfig, type EfficientFormerConfig } from './efficientformer/index.js';
 export { efficientFormerV2, efficientFormerV2Config, type EfficientFormerV2Config } from './efficientformerv2/index.js';
 export { mobileNetV2, mobileNetV2Config, type MobileNetV2Config } from './mobilenetv2/index.js';
+export { vcmamba, vcmambaConfig, type VCMambaConfig, type ScanLowering } from './vcmamba/index.js';
