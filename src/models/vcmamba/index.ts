@@ -158,7 +158,7 @@ function mambaLayoutNamer(graph: Graph): BlockNamer {
 
 /** How the README counted, against the toolbox convention, and the scan no counter sees. */
 const countNote = (total: string, fvcore: string, scan: string) =>
-  `README params are all parameters, dist_head included (${total}); its GMACs are fvcore's rounded (${fvcore}, BN and LayerNorm counted, which the toolbox skips); no counter sees the selective scan (${scan} multiply-adds more)`;
+  `README params are all parameters, dist_head included (${total}); its GMACs are fvcore's rounded (${fvcore}: fvcore counts BatchNorm, which the toolbox skips); no counter sees the selective scan (${scan} multiply-adds more)`;
 
 export const vcmambaZoo: ModelEntry[] = [
   entry({
