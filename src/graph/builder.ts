@@ -105,6 +105,14 @@ export class GraphBuilder {
     return value;
   }
 
+  /** A parameter the current module already made, read again (VCMamba adds `dt_proj.bias` a second time). */
+  existingParam(local: string): Value {
+    const name = this.qualified(local);
+    const value = this.graph.values.get(name);
+    if (!value || !this.graph.params.has(name)) throw new Error(`no parameter ${name} yet`);
+    return value;
+  }
+
   private emit(op: NodeOp, inputs: Value[], outShapes: number[][], dtype: DType = 'float32'): Value[] {
     const id = this.counter++;
     const base = this.modulePath || 'graph';

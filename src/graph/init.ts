@@ -41,6 +41,14 @@ function range(p: Param): [number, number] {
       return [0.1, 0.6];
     case 'attention_biases':
       return [-1, 1];
+    case 'position_embedding':
+    case 'ssm_direction_bias':
+      return [-0.5, 0.5];
+    // A = -exp(A_log) from -0.37 to -7.4: slow and fast decays (S4D's init spans -1 to -16).
+    case 'ssm_a_log':
+      return [-1, 2];
+    case 'ssm_d':
+      return [0.5, 1.5];
     default:
       return [0, 0];
   }
@@ -48,7 +56,8 @@ function range(p: Param): [number, number] {
 
 export function randomizeWeights(graph: Graph, seed = 0): void {
   for (const p of graph.params.values()) {
-    if (p.dtype !== 'float32') continue;
+    // Constants the graph derived (masks, index tables) keep their values.
+    if (p.dtype !== 'float32' || p.role === 'constant') continue;
     const [lo, hi] = range(p);
     p.data = uniform(numel(p.shape), hashSeed(seed, p.name), lo, hi - lo);
   }

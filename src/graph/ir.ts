@@ -27,6 +27,12 @@ export type ParamRole =
   | 'attention_bias_idxs'
   /** A learned per-token (or per-row) multiplier that no layer absorbs (FcaFormer's s_scale_factors). */
   | 'scale_factor'
+  | 'position_embedding'
+  /** A state-space (Mamba) block's A_log, D and per-direction B biases. */
+  | 'ssm_a_log'
+  | 'ssm_d'
+  | 'ssm_direction_bias'
+  /** Derived by the graph (index tables, masks): not PyTorch state, never randomised or loaded. */
   | 'constant';
 
 /**

@@ -9,6 +9,7 @@ import { fcaFormer, fcaFormerZoo } from './fcaformer/index.js';
 import { mobileNetV2, mobileNetV2Zoo } from './mobilenetv2/index.js';
 import { mobileViG, mobileViGZoo } from './mobilevig/index.js';
 import { nextVit, nextVitZoo } from './nextvit/index.js';
+import { vcmamba, vcmambaZoo } from './vcmamba/index.js';
 
 /**
  * One line per family. `papers` marks the EfficientFormer papers' own comparison (V1, V2 and
@@ -22,6 +23,7 @@ const registry: { family: ModelFamily<any>; zoo: readonly ModelEntry[]; papers?:
   { family: mobileViG, zoo: mobileViGZoo },
   { family: nextVit, zoo: nextVitZoo },
   { family: fcaFormer, zoo: fcaFormerZoo },
+  { family: vcmamba, zoo: vcmambaZoo },
 ];
 
 export const families: readonly ModelFamily<unknown>[] = registry.map((r) => r.family);
@@ -123,3 +125,4 @@ export { mobileNetV2, mobileNetV2Config, type MobileNetV2Config } from './mobile
 export { fcaFormer, fcaFormerConfig, type FcaFormerConfig } from './fcaformer/index.js';
 export { nextVit, nextVitConfig, type NextVitConfig } from './nextvit/index.js';
 export { mobileViG, mobileViGConfig, type MobileViGConfig } from './mobilevig/index.js';
+export { vcmamba, vcmambaConfig, type VCMambaConfig, type ScanLowering } from './vcmamba/index.js';

@@ -1,6 +1,7 @@
 /**
  * Building blocks shared by several families: the snap-research EfficientFormer lineage's
- * attention bias, stem, distilled head and module layout, and the toolbox's attention hook.
+ * attention bias, stem, EfficientFormerV2-style FFN and embedding, distilled head and module
+ * layout, and the toolbox's attention hook.
  */
 import type { GraphBuilder } from '../graph/builder.js';
 import type { Graph, Value } from '../graph/ir.js';
@@ -55,6 +56,30 @@ export function stem(b: GraphBuilder, x: Value, width: number, act: (v: Value, n
     y = b.conv(3, y, { out: width, kernel: 3, stride: 2, pad: 1 });
     return act(b.batchNorm(4, y), 5);
   });
+}
+
+/**
+ * EfficientFormerV2's `Mlp` with its mid conv (VCMamba reuses the class): 1x1 conv -> BN -> GELU ->
+ * depthwise 3x3 -> BN -> GELU -> 1x1 conv -> BN, hidden width int(dim * ratio). One `act` module, called twice.
+ */
+export function midConvMlp(b: GraphBuilder, x: Value, ratio: number, eps: number): Value {
+  const dim = x.shape[1];
+  const hidden = Math.trunc(dim * ratio);
+  let y = b.gelu(b.batchNorm('norm1', b.conv('fc1', x, { out: hidden }), eps), 'act');
+  y = b.conv('mid', y, { out: hidden, kernel: 3, pad: 1, groups: hidden });
+  y = b.gelu(b.batchNorm('mid_norm', y, eps), 'act');
+  return b.batchNorm('norm2', b.conv('fc2', y, { out: dim }), eps);
+}
+
+/** EfficientFormerV2's `FFN` block: `x + layer_scale_2 * mlp(x)`, the scale a [C, 1, 1] parameter. */
+export function layerScaledFfn(b: GraphBuilder, x: Value, ratio: number, eps: number): Value {
+  const ls2 = b.param('layer_scale_2', [x.shape[1], 1, 1], 'layer_scale');
+  return b.add(x, b.mul(ls2, b.within('mlp', () => midConvMlp(b, x, ratio, eps))));
+}
+
+/** The `Embedding` between stages: a stride-2 3x3 conv `proj` and BN `norm`. */
+export function convEmbedding(b: GraphBuilder, x: Value, outDim: number, eps: number): Value {
+  return b.batchNorm('norm', b.conv('proj', x, { out: outDim, kernel: 3, stride: 2, pad: 1 }), eps);
 }
 
 /** `head` and `dist_head` on pooled features; at inference their average. */

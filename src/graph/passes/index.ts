@@ -3,13 +3,15 @@ import { cloneGraph, type Graph, pruneUnused } from '../ir.js';
 import { precomputeAttentionBias } from './attention-bias.js';
 import { foldAttentionScale } from './fold-attention-scale.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
+import { foldBiasAdd } from './fold-bias-add.js';
 import { foldLayerScale } from './fold-layer-scale.js';
 import { foldPreBatchNorm } from './fold-pre-batchnorm.js';
 import { mergeAttentionKeys } from './merge-attention-keys.js';
 import { mergeDistillationHeads } from './merge-heads.js';
 import { rewritePoolingMixer } from './pooling-mixer.js';
+import { precomputeParameterOps } from './precompute-parameter-ops.js';
 
-export { precomputeAttentionBias, foldAttentionScale, foldBatchNorm, foldLayerScale, foldPreBatchNorm, mergeAttentionKeys, mergeDistillationHeads, rewritePoolingMixer };
+export { precomputeAttentionBias, foldAttentionScale, foldBatchNorm, foldBiasAdd, foldLayerScale, foldPreBatchNorm, mergeAttentionKeys, mergeDistillationHeads, precomputeParameterOps, rewritePoolingMixer };
 
 export type Pass = (graph: Graph) => Graph;
 
@@ -20,6 +22,8 @@ export const DEPLOY_PASSES: readonly Pass[] = [
   foldAttentionScale,
   rewritePoolingMixer,
   precomputeAttentionBias,
+  precomputeParameterOps,
+  foldBiasAdd,
   mergeAttentionKeys,
   mergeDistillationHeads,
 ];

@@ -9,7 +9,7 @@ import { GraphBuilder } from '../../graph/builder.js';
 import type { Value } from '../../graph/ir.js';
 import { checkConfigFields } from '../config-json.js';
 import { entry, IPHONE_12, type ModelEntry, type ModelFamily } from '../family.js';
-import { attentionBias, distilledHead, downsampled, groupByIndex, snapBlockOf, snapLayoutNamer, stem, toolboxAttentionMacs } from '../layers.js';
+import { attentionBias, convEmbedding, distilledHead, downsampled, groupByIndex, layerScaledFfn, midConvMlp, snapBlockOf, snapLayoutNamer, stem, toolboxAttentionMacs } from '../layers.js';
 import { timmNaming } from './naming.js';
 
 export interface EfficientFormerV2Config {
@@ -100,7 +100,7 @@ export const efficientFormerV2: ModelFamily<EfficientFormerV2Config> = {
       for (let i = 0; i < stages; i++) {
         x = b.within(2 * i, () => stage(b, x, config, i));
         if (i === stages - 1) break;
-        x = b.within(2 * i + 1, () => (i >= 2 ? attentionEmbedding(b, x, config, config.widths[i + 1]) : convEmbedding(b, x, config, config.widths[i + 1])));
+        x = b.within(2 * i + 1, () => (i >= 2 ? attentionEmbedding(b, x, config, config.widths[i + 1]) : convEmbedding(b, x, config.widths[i + 1], config.batchNormEps)));
       }
     });
     x = b.batchNorm('norm', x, config.batchNormEps);
@@ -115,7 +115,7 @@ function stage(b: GraphBuilder, x: Value, c: EfficientFormerV2Config, index: num
   for (let block = 0; block < depth; block++) {
     const ratio = c.expansionRatios[index][block];
     const attentionBlock = index >= 2 && block > depth - 1 - c.vitNum;
-    x = b.within(block, () => (attentionBlock ? attnFfn(b, x, c, ratio, index === 2 ? 2 : 1) : ffn(b, x, c, ratio)));
+    x = b.within(block, () => (attentionBlock ? attnFfn(b, x, c, ratio, index === 2 ? 2 : 1) : layerScaledFfn(b, x, ratio, c.batchNormEps)));
   }
   return x;
 }
@@ -124,27 +124,12 @@ function layerScale(b: GraphBuilder, name: string, dim: number): Value {
   return b.param(name, [dim, 1, 1], 'layer_scale');
 }
 
-function ffn(b: GraphBuilder, x: Value, c: EfficientFormerV2Config, ratio: number): Value {
-  const ls2 = layerScale(b, 'layer_scale_2', x.shape[1]);
-  return b.add(x, b.mul(ls2, b.within('mlp', () => mlp(b, x, c, ratio))));
-}
-
 function attnFfn(b: GraphBuilder, x: Value, c: EfficientFormerV2Config, ratio: number, stride: number): Value {
   const dim = x.shape[1];
   const ls1 = layerScale(b, 'layer_scale_1', dim);
   const ls2 = layerScale(b, 'layer_scale_2', dim);
   x = b.add(x, b.mul(ls1, b.within('token_mixer', () => attention4d(b, x, c, stride))));
-  return b.add(x, b.mul(ls2, b.within('mlp', () => mlp(b, x, c, ratio))));
-}
-
-/** 1x1 conv -> BN -> GELU -> depthwise 3x3 -> BN -> GELU -> 1x1 conv -> BN. One `act` module, called twice. */
-function mlp(b: GraphBuilder, x: Value, c: EfficientFormerV2Config, ratio: number): Value {
-  const dim = x.shape[1];
-  const hidden = Math.trunc(dim * ratio);
-  let y = b.gelu(b.batchNorm('norm1', b.conv('fc1', x, { out: hidden }), c.batchNormEps), 'act');
-  y = b.conv('mid', y, { out: hidden, kernel: 3, pad: 1, groups: hidden });
-  y = b.gelu(b.batchNorm('mid_norm', y, c.batchNormEps), 'act');
-  return b.batchNorm('norm2', b.conv('fc2', y, { out: dim }), c.batchNormEps);
+  return b.add(x, b.mul(ls2, b.within('mlp', () => midConvMlp(b, x, ratio, c.batchNormEps))));
 }
 
 /** `Sequential(conv k, BN)` under `name`. */
@@ -196,10 +181,6 @@ function attentionEmbedding(b: GraphBuilder, x: Value, c: EfficientFormerV2Confi
   const attn = b.within('attn', () => attention4dDownsample(b, x, c, outDim));
   const conv = b.batchNorm('bn', b.conv('conv', x, { out: outDim, kernel: 3, stride: 2, pad: 1 }), c.batchNormEps);
   return b.add(attn, conv);
-}
-
-function convEmbedding(b: GraphBuilder, x: Value, c: EfficientFormerV2Config, outDim: number): Value {
-  return b.batchNorm('norm', b.conv('proj', x, { out: outDim, kernel: 3, stride: 2, pad: 1 }), c.batchNormEps);
 }
 
 function attention4dDownsample(b: GraphBuilder, x: Value, c: EfficientFormerV2Config, outDim: number): Value {
