@@ -1,11 +1,16 @@
 // Latency of eformer's ONNX export against torch.onnx.export of the reference PyTorch
-// model with the same weights, both run by onnxruntime-node on the CPU.
+// model with the same weights, both run by onnxruntime-node on the CPU, interleaved.
 //
-//   node bench/ort-vs-torch.js [--rounds N]
+//   npm run bench:ort [-- --rounds N] [--models a,b | --successors]
 //
-// Needs a Python with torch, timm and safetensors (EFORMER_TORCH_PYTHON, default
-// /opt/refvenv/bin/python) and a snap-research/EfficientFormer checkout
-// (EFORMER_REFERENCE_REPO, default /tmp/efref). eformer itself never needs either.
+// --successors: the smallest variant of every family after EfficientFormer (the issue's goal:
+// ours/torch <= 1.00, and <= 0.90 where an exact rewrite exists). The reference export is made by
+// scripts/torch_reference.py (EfficientFormer V1/V2) or scripts/families/<family>.py torch-onnx.
+// Needs a Python with torch, timm, einops and safetensors (EFORMER_TORCH_PYTHON, default
+// /opt/refvenv/bin/python) and the reference checkouts (EFORMER_REFERENCE_REPO for
+// snap-research/EfficientFormer, default /tmp/efref; EFORMER_REFS, a folder holding MobileViG,
+// Next-ViT, EfficientMod, FcaFormer and VCMamba checkouts, default /tmp/refs). eformer itself never
+// needs any of them.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,10 +20,12 @@ import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { buildWithRandomWeights, mulberry32, onnxBytes, stateDictBytes } from '../dist/index.js';
+import { buildWithRandomWeights, findModel, mulberry32, onnxBytes, papersZooNames, stateDictBytes, zoo } from '../dist/index.js';
 
 const { onnx } = onnxProto;
 const MODELS = ['efficientformer_l1', 'efficientformerv2_s0'];
+/** Each successor family's reference checkout, under EFORMER_REFS. */
+const FAMILY_REPOS = { mobilevig: 'MobileViG', nextvit: 'Next-ViT', efficientmod: 'EfficientMod', fcaformer: 'FcaFormer', vcmamba: 'VCMamba' };
 const INPUT_SHAPE = [1, 3, 224, 224];
 const WARMUP = 30;
 const BOOTSTRAP = 2000;
@@ -46,7 +53,7 @@ function torchEnvironment() {
     console.error(`bench:ort needs a snap-research/EfficientFormer checkout: set EFORMER_REFERENCE_REPO (${repo} has no models/efficientformer_v2.py)`);
     process.exit(3);
   }
-  return { python, repo };
+  return { python, repo, refs: process.env.EFORMER_REFS ?? '/tmp/refs' };
 }
 
 /** A deterministic image-like input, roughly what ImageNet normalisation yields. */
@@ -68,9 +75,12 @@ async function exportBoth(env, model, dir, input) {
   fs.writeFileSync(files.ours, onnxBytes(built).bytes);
   fs.writeFileSync(files.weights, stateDictBytes(built));
   fs.writeFileSync(files.input, new Uint8Array(input.buffer)); // little-endian hosts only
-  await execa(env.python, [TORCH_SCRIPT, '--reference-repo', env.repo, '--model', model,
-    '--weights', files.weights, '--onnx-out', files.torch,
-    '--input', files.input, '--logits-out', files.eagerLogits]);
+  const family = findModel(model).family.id;
+  const io = ['--model', model, '--weights', files.weights, '--onnx-out', files.torch, '--input', files.input, '--logits-out', files.eagerLogits];
+  const args = FAMILY_REPOS[family]
+    ? [fileURLToPath(new URL(`../scripts/families/${family}.py`, import.meta.url)), '--reference-repo', path.join(env.refs, FAMILY_REPOS[family]), 'torch-onnx', ...io]
+    : [TORCH_SCRIPT, '--reference-repo', env.repo, ...io];
+  await execa(env.python, args);
   return files;
 }
 
@@ -166,6 +176,7 @@ function printResult(model, rounds, err, tOurs, tTorch) {
   const [mOurs, mTorch] = [median(tOurs), median(tTorch)];
   const ratio = mTorch / mOurs;
   const [lo, hi] = ratioCI(tOurs, tTorch);
+  const paired = median(tOurs.map((t, k) => t / tTorch[k]));
   console.log(`\n${model} @224, batch 1 — ${rounds} interleaved rounds after ${WARMUP} warm-up runs each`);
   console.log(`  max |ours - torch| logits: ${err.onnx.toExponential(2)} (ONNX vs ONNX), `
     + `${err.eager.toExponential(2)} (vs PyTorch eager); max |logit| ${err.scale.toFixed(3)}`);
@@ -173,6 +184,7 @@ function printResult(model, rounds, err, tOurs, tTorch) {
   console.log(`  median torch ${mTorch.toFixed(2)} ms`);
   console.log(`  ratio torch/ours ${ratio.toFixed(3)} (95% bootstrap CI ${lo.toFixed(3)}–${hi.toFixed(3)}); `
     + `ours is ${((ratio - 1) * 100).toFixed(1)}% faster (${((1 - 1 / ratio) * 100).toFixed(1)}% less latency)`);
+  console.log(`  ours/torch ${(1 / ratio).toFixed(3)} (95% CI ${(1 / hi).toFixed(3)}–${(1 / lo).toFixed(3)}); median of per-round ratios ${paired.toFixed(3)}`);
 }
 
 async function benchModel(env, model, dir, rounds) {
@@ -195,7 +207,11 @@ async function benchModel(env, model, dir, rounds) {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' } } });
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' }, models: { type: 'string' }, successors: { type: 'boolean', default: false } } });
+  const papers = new Set(papersZooNames());
+  // The zoo lists each family smallest first.
+  const smallest = [...new Set(zoo.filter((m) => !papers.has(m.name)).map((m) => m.family.id))].map((f) => zoo.find((m) => m.family.id === f).name);
+  const models = values.models ? values.models.split(',') : values.successors ? smallest : MODELS;
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) {
     console.error(`--rounds must be a positive integer, got ${values.rounds}`);
@@ -206,7 +222,7 @@ async function main() {
   console.log(`onnxruntime-node ${ort.env.versions.common}, CPU, ${SESSION_OPTIONS.intraOpNumThreads} intra-op threads, `
     + `spinning off, graphOptimizationLevel ${SESSION_OPTIONS.graphOptimizationLevel}; torch ONNX: opset 17, constant folding`);
   try {
-    for (const model of MODELS) await benchModel(env, model, dir, rounds);
+    for (const model of models) await benchModel(env, model, dir, rounds);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
