@@ -4,6 +4,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { efficientFormer, efficientFormerZoo } from './efficientformer/index.js';
 import { efficientFormerV2, efficientFormerV2Zoo } from './efficientformerv2/index.js';
+import { efficientMod, efficientModZoo } from './efficientmod/index.js';
 import { entry, type ModelEntry, type ModelFamily } from './family.js';
 import { mobileNetV2, mobileNetV2Zoo } from './mobilenetv2/index.js';
 
@@ -15,6 +16,7 @@ const registry: { family: ModelFamily<any>; zoo: readonly ModelEntry[]; papers?:
   { family: efficientFormer, zoo: efficientFormerZoo, papers: true },
   { family: efficientFormerV2, zoo: efficientFormerV2Zoo, papers: true },
   { family: mobileNetV2, zoo: mobileNetV2Zoo, papers: true },
+  { family: efficientMod, zoo: efficientModZoo },
 ];
 
 export const families: readonly ModelFamily<unknown>[] = registry.map((r) => r.family);
@@ -86,3 +88,4 @@ export * from './family.js';
 export { efficientFormer, efficientFormerConfig, type EfficientFormerConfig } from './efficientformer/index.js';
 export { efficientFormerV2, efficientFormerV2Config, type EfficientFormerV2Config } from './efficientformerv2/index.js';
 export { mobileNetV2, mobileNetV2Config, type MobileNetV2Config } from './mobilenetv2/index.js';
+export { efficientMod, efficientModConfig, type EfficientModConfig } from './efficientmod/index.js';
