@@ -11,7 +11,7 @@ export * from './models/index.js';
 export { GraphBuilder } from './graph/builder.js';
 export * from './graph/ir.js';
 export { countGraph, type LayerCount, type ModelCounts } from './graph/count.js';
-export { deployGraph, DEPLOY_PASSES, type Pass, foldBatchNorm, foldLayerScale, precomputeAttentionBias, mergeDistillationHeads, rewritePoolingMixer } from './graph/passes/index.js';
+export { deployGraph, DEPLOY_PASSES, type Pass, foldBatchNorm, foldLayerScale, precomputeAttentionBias, mergeDistillationHeads, rewritePoolingMixer, linearsAsPointwiseConvs } from './graph/passes/index.js';
 export { randomizeWeights } from './graph/init.js';
 export { lowerToOnnx, DEFAULT_OPSET, initializerElements, type OnnxGraph } from './onnx/lower.js';
 export { encodeOnnx } from './onnx/encode.js';

@@ -3,14 +3,22 @@ import { cloneGraph, type Graph, pruneUnused } from '../ir.js';
 import { precomputeAttentionBias } from './attention-bias.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { foldLayerScale } from './fold-layer-scale.js';
+import { linearsAsPointwiseConvs } from './linears-as-pointwise-convs.js';
 import { mergeDistillationHeads } from './merge-heads.js';
 import { rewritePoolingMixer } from './pooling-mixer.js';
 
-export { precomputeAttentionBias, foldBatchNorm, foldLayerScale, mergeDistillationHeads, rewritePoolingMixer };
+export { precomputeAttentionBias, foldBatchNorm, foldLayerScale, mergeDistillationHeads, rewritePoolingMixer, linearsAsPointwiseConvs };
 
 export type Pass = (graph: Graph) => Graph;
 
-export const DEPLOY_PASSES: readonly Pass[] = [foldBatchNorm, foldLayerScale, rewritePoolingMixer, precomputeAttentionBias, mergeDistillationHeads];
+export const DEPLOY_PASSES: readonly Pass[] = [
+  foldBatchNorm,
+  foldLayerScale,
+  rewritePoolingMixer,
+  precomputeAttentionBias,
+  mergeDistillationHeads,
+  linearsAsPointwiseConvs,
+];
 
 /** Run `passes` (all of them by default) and drop whatever no node reads any more. */
 export function deployGraph(graph: Graph, passes: readonly Pass[] = DEPLOY_PASSES): Graph {
