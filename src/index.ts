@@ -20,6 +20,7 @@ export {
   foldBiasAdd,
   foldLayerScale,
   foldPreBatchNorm,
+  linearsAsPointwiseConvs,
   precomputeAttentionBias,
   precomputeParameterOps,
   mergeAttentionKeys,

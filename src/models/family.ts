@@ -74,7 +74,8 @@ export interface PaperFigures {
   /** Numeric top-1 for charts (the 300-epoch figure). */
   top1Value: number;
   paramsM: number;
-  macsG: number;
+  /** Absent when the paper publishes no MACs (countNote then says so). */
+  macsG?: number;
   /** The latency the paper reports, and the device and runtime it was measured on (short: it is a table column). */
   latency?: { ms: number; device: string };
   /** Digits the paper prints after the decimal point, for params and MACs. */

@@ -4,6 +4,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { efficientFormer, efficientFormerZoo } from './efficientformer/index.js';
 import { efficientFormerV2, efficientFormerV2Zoo } from './efficientformerv2/index.js';
+import { efficientMod, efficientModZoo } from './efficientmod/index.js';
 import { entry, type ModelEntry, type ModelFamily } from './family.js';
 import { fcaFormer, fcaFormerZoo } from './fcaformer/index.js';
 import { mobileNetV2, mobileNetV2Zoo } from './mobilenetv2/index.js';
@@ -22,6 +23,7 @@ const registry: { family: ModelFamily<any>; zoo: readonly ModelEntry[]; papers?:
   // The successors, in the order their papers appeared.
   { family: mobileViG, zoo: mobileViGZoo },
   { family: nextVit, zoo: nextVitZoo },
+  { family: efficientMod, zoo: efficientModZoo },
   { family: fcaFormer, zoo: fcaFormerZoo },
   { family: vcmamba, zoo: vcmambaZoo },
 ];
@@ -126,3 +128,4 @@ export { fcaFormer, fcaFormerConfig, type FcaFormerConfig } from './fcaformer/in
 export { nextVit, nextVitConfig, type NextVitConfig } from './nextvit/index.js';
 export { mobileViG, mobileViGConfig, type MobileViGConfig } from './mobilevig/index.js';
 export { vcmamba, vcmambaConfig, type VCMambaConfig, type ScanLowering } from './vcmamba/index.js';
+export { efficientMod, efficientModConfig, type EfficientModConfig } from './efficientmod/index.js';

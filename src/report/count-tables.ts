@@ -19,7 +19,7 @@ export function countTable(records: CountRecord[], entryOf: (name: string) => Mo
       billions(r.macs.toolbox),
       billions(r.macs.standard),
       p ? p.paramsM.toFixed(p.paramsDigits) : '-',
-      p && r.resolution === entry!.family.defaultResolution ? p.macsG.toFixed(p.macsDigits) : '-',
+      p?.macsG !== undefined && r.resolution === entry!.family.defaultResolution ? p.macsG.toFixed(p.macsDigits) : '-',
     ];
   });
   const head = ['model', 'res', 'params M', 'params total', 'deployed', 'MACs G', 'MACs std G', 'paper M', 'paper G'];
@@ -61,7 +61,7 @@ export function modelsTable(entries: readonly ModelEntry[], wide = false): strin
       e.baseline ? `${e.family.id} (CNN)` : e.family.id,
       p ? (wide ? p.top1 : p.top1Value.toFixed(1)) : '-',
       p ? p.paramsM.toFixed(p.paramsDigits) : '-',
-      p ? p.macsG.toFixed(p.macsDigits) : '-',
+      p?.macsG !== undefined ? p.macsG.toFixed(p.macsDigits) : '-',
       p?.latency ? paperMs(p.latency.ms) : '-',
       p?.latency ? p.latency.device : '-',
       ...(wide ? [p?.countNote ?? ''] : []),

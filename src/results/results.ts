@@ -59,7 +59,7 @@ export interface ModelResult {
    * The paper's figures, for zoo models: latency where the paper measured it (`latency_device`).
    * Files from eformer 0.1 have `iphone12_ms` instead; read them with `paperLatency`.
    */
-  paper?: { top1: number; params_m: number; macs_g: number; latency_ms?: number; latency_device?: string; iphone12_ms?: number };
+  paper?: { top1: number; params_m: number; macs_g?: number; latency_ms?: number; latency_device?: string; iphone12_ms?: number };
   baseline?: boolean;
   /**
    * How `latency_ms` was measured. On this machine: interleaved with the other models, thread

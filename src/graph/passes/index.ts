@@ -7,11 +7,12 @@ import { foldBiasAdd } from './fold-bias-add.js';
 import { foldLayerScale } from './fold-layer-scale.js';
 import { foldPreBatchNorm } from './fold-pre-batchnorm.js';
 import { mergeAttentionKeys } from './merge-attention-keys.js';
+import { linearsAsPointwiseConvs } from './linears-as-pointwise-convs.js';
 import { mergeDistillationHeads } from './merge-heads.js';
 import { rewritePoolingMixer } from './pooling-mixer.js';
 import { precomputeParameterOps } from './precompute-parameter-ops.js';
 
-export { precomputeAttentionBias, foldAttentionScale, foldBatchNorm, foldBiasAdd, foldLayerScale, foldPreBatchNorm, mergeAttentionKeys, mergeDistillationHeads, precomputeParameterOps, rewritePoolingMixer };
+export { precomputeAttentionBias, foldAttentionScale, foldBatchNorm, foldBiasAdd, foldLayerScale, foldPreBatchNorm, linearsAsPointwiseConvs, mergeAttentionKeys, mergeDistillationHeads, precomputeParameterOps, rewritePoolingMixer };
 
 export type Pass = (graph: Graph) => Graph;
 
@@ -26,6 +27,7 @@ export const DEPLOY_PASSES: readonly Pass[] = [
   foldBiasAdd,
   mergeAttentionKeys,
   mergeDistillationHeads,
+  linearsAsPointwiseConvs,
 ];
 
 /** Run `passes` (all of them by default) and drop whatever no node reads any more. */
