@@ -106,7 +106,7 @@ const CASES: Case[] = [
   { name: '--shape for an input the model lacks', args: ['profile', '--onnx', mobilenet, '--shape', 'bogus=1x3x224x224'], code: 2, line: /--shape names 'bogus', but mobilenetv2_100\.onnx has no such input; its inputs: image/ },
   { name: 'export -m with two models', args: ['export', '-m', 'a,b', '--onnx'], code: 2, line: /takes one model, got 'a,b'/ },
   { name: "count -m ''", args: ['count', '-m', ''], code: 2, line: /--model needs at least one model name/ },
-  { name: 'count with --hf-config and -m', args: ['count', '--hf-config', hf({}), '-m', 'efficientformer_l1'], code: 2, line: /give --model or --hf-config, not both/ },
+  { name: 'count with --hf-config and -m', args: ['count', '--hf-config', hf({}), '-m', 'efficientformer_l1'], code: 2, line: /give --hf-config or --model, not both/ },
   { name: 'V2 at 240 names the sizes that work', args: ['count', '-m', 'efficientformerv2_s0', '-r', '240'], code: 2, line: /use 209 to 224 or 241 to 256/ },
 ];
 
