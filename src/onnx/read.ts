@@ -13,6 +13,12 @@ export interface ModelInput {
   dtype: 'float32' | 'int64';
 }
 
+/** A graph input as a runtime is fed it: graphs take float or index tensors, never quantised ones. */
+export function modelInput(value: { name: string; shape: number[]; dtype: string }): ModelInput {
+  if (value.dtype !== 'float32' && value.dtype !== 'int64') throw new Error(`graph input ${value.name} is ${value.dtype}; inputs are float32 or int64`);
+  return { name: value.name, shape: value.shape, dtype: value.dtype };
+}
+
 /** A model ready to run: ONNX bytes and its input signature. */
 export interface ModelSource {
   name: string;
