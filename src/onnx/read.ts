@@ -24,6 +24,12 @@ export interface ModelSource {
   name: string;
   onnx: Uint8Array;
   inputs: ModelInput[];
+  /**
+   * Set when `onnx` is an int8 (QDQ) graph: the float graph it was quantised from and its
+   * calibration, for backends that convert models themselves (Core ML quantises the float graph
+   * W8A8 with the same inputs; its bridge does not read QDQ graphs).
+   */
+  int8?: { floatOnnx: Uint8Array; rgb: Uint8Array[]; tensors: Float32Array[]; ranges: Record<string, [number, number]> };
 }
 
 /** The largest input eformer fills: 2^27 elements (512 MiB of float32), far beyond any vision model's input. */

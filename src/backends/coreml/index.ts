@@ -20,6 +20,8 @@ export const coreml: DeviceBackend = {
   id: 'coreml',
   platform: 'apple',
   description: 'Core ML on this Mac or on an iPhone/iPad (--device), through Xcode',
+  // Core ML's own W8A8 (coremltools quantises the float graph with eformer's calibration inputs).
+  int8Providers: COMPUTE_UNITS,
   options: [
     { flags: '--compute-units <units>', key: 'computeUnits', description: 'Core ML compute units', choices: COMPUTE_UNITS },
     { flags: '--team <id>', key: 'team', description: 'on an iPhone/iPad: the Apple development team that signs the test harness' },
@@ -66,7 +68,11 @@ export const coreml: DeviceBackend = {
     const dir = join(options.workDir, model.name);
     mkdirSync(dir, { recursive: true });
     // A plain tensor input and fp16, as `export --coreml` makes by default.
-    const converted = await cachedCoreml(model.onnx, { inputType: 'tensor', metadata: { source: 'eformer profile --backend coreml' } });
+    // An int8 model: Core ML's W8A8 of the float graph, calibrated on the same inputs as the QDQ graph.
+    const int8 = model.int8;
+    const converted = int8
+      ? await cachedCoreml(int8.floatOnnx, { inputType: 'tensor', w8a8: { rgb: int8.rgb, tensors: int8.tensors, ranges: int8.ranges }, metadata: { source: 'eformer profile --backend coreml --precision int8' } })
+      : await cachedCoreml(model.onnx, { inputType: 'tensor', metadata: { source: 'eformer profile --backend coreml' } });
     // coremlcompiler names its output after the package: copy the cached package under the model's name.
     const pkg = join(dir, `${model.name}.mlpackage`);
     cpSync(converted.path, pkg, { recursive: true });
