@@ -65,6 +65,7 @@ export interface BridgeReport {
     ranges_compared: number;
     /** Largest |Core ML bound - ONNX bound| / (ONNX max - min) over the compared tensors. */
     max_range_difference: number;
+    worst_tensor: string | null;
     tolerance: number;
   };
   /** --verify: Core ML's own prediction against onnxruntime (macOS only). */

@@ -99,6 +99,7 @@ export function exportOnnx(req: ExportRequest): ExportResult {
 export async function exportModel(req: ModelExportRequest): Promise<ModelExportResult> {
   if (req.int8 && req.coreml?.format === 'neuralnetwork') throw new UsageError('--int8 for Core ML quantises activations, which needs an ML Program: drop --coreml-format neuralnetwork');
   if (req.int8 && req.coreml?.quantize) throw new UsageError('give --int8 (weights and activations) or --quantize (weights only), not both');
+  if (req.int8 && req.coreml?.precision === 'fp32') throw new UsageError("--int8 for Core ML quantises an fp16 program (coremltools' activation quantisation makes fp16 scales): drop --precision fp32");
   req.progress?.(`building ${req.model ?? 'the model'}`);
   const { outDir, built, bytes, deployed, counts } = prepareExport(req);
   // Calibration reads the user's images and runs the model: it fails, if it does, before any folder is made.

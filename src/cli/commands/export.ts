@@ -85,6 +85,11 @@ export function register(program: Command): void {
         }
         const prediction = c.report.prediction;
         if (prediction) console.log(prediction.ran ? `  Core ML itself vs onnxruntime: max |diff| of ${prediction.compared} ${prediction.max_abs_error?.toExponential(2)}` : `  Core ML itself: not run (${prediction.reason})`);
+        const w = c.report.w8a8;
+        if (w) {
+          console.log(`  W8A8 (coremltools, iOS17): ${w.quantize_ops} activation quantize ops, ${w.dequantize_ops} dequantize, ${w.quantized_weights} quantised weights; calibrated on ${w.inputs} inputs through ${w.calibrated_with}`);
+          console.log(`  its calibration ranges against eformer's ONNX ones: ${w.ranges_compared} tensors, largest difference ${w.max_range_difference.toExponential(2)} of a range (tolerance ${w.tolerance})`);
+        }
         const before = c.report.bytes_before_quantization;
         if (before) console.log(`  ${opts.quantize}: ${(before / 1e6).toFixed(1)} MB before, ${(c.bytes / 1e6).toFixed(1)} MB after`);
       }
