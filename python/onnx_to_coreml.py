@@ -213,7 +213,8 @@ def w8a8(ct, np, mlmodel, graph, args):
     with open(os.path.join(args.w8a8, 'ranges.json')) as f:
         onnx_ranges = json.load(f)
     image_input = args.input_type == 'image'
-    config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(mode='linear_symmetric'))
+    # Every weight, however small (coremltools skips those under 2048 elements by default), as the ONNX graph quantises them all.
+    config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(mode='linear_symmetric', weight_threshold=1))
     scratch = tempfile.mkdtemp()
     try:
         floatpkg = os.path.join(scratch, 'float.mlpackage')

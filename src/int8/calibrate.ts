@@ -198,7 +198,8 @@ export async function calibrate(graph: Graph, tensors: readonly string[], set: C
         const [a, b] = percentileBins(h, 1e-4);
         ranges.set(t, { min: at(a), max: at(b + 1) });
       } else {
-        const threshold = at(entropyThreshold(h));
+        // uint8 spends all 256 levels on [0, t] when the tensor never goes negative (after a ReLU), 128 a side otherwise.
+        const threshold = at(entropyThreshold(h, r.min >= 0 ? 256 : 128));
         ranges.set(t, { min: Math.max(r.min, -threshold), max: Math.min(r.max, threshold) });
       }
     }

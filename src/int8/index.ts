@@ -10,7 +10,7 @@ import { calibrate, type CalibrationMethod, calibrationSet, type CalibrationSet,
 import { int8Logits, type LayerFidelity, layerFidelity, meanCosine, sqnrDb, top1Agreement } from './fidelity.js';
 import { DEFAULT_POLICY, planQuantization, type QuantizePolicy, quantizeGraph, type Range } from './quantize.js';
 
-export { CALIBRATION_METHODS, type CalibrationMethod, type CalibrationSet, type CalibrationSource, DEFAULT_RANDOM_INPUTS } from './calibrate.js';
+export { CALIBRATION_METHODS, type CalibrationMethod, calibrationSet, type CalibrationSet, type CalibrationSource, DEFAULT_RANDOM_INPUTS } from './calibrate.js';
 export { meanCosine, sqnrDb, top1Agreement, type LayerFidelity } from './fidelity.js';
 export { activationQuant, quantizeWeights, type QuantizePolicy, DEFAULT_POLICY } from './quantize.js';
 
