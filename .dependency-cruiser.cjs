@@ -4,7 +4,7 @@
  *   5  cli/, index.ts                       the shell and the public face
  *   4b latency/                             latency tables, prediction and search, built on profiling
  *   4  profile/ gate/ report/ export/ predict/ setup/   use cases
- *   3  pipeline/ backends/                  the build pipeline, the latency backends
+ *   3  pipeline/ backends/ int8/            the build pipeline, the latency backends, int8 quantisation
  *   2  models/ weights/ onnx/ coreml/       families, checkpoint readers, ONNX, the Core ML bridge
  *   1  graph/ devices/ results/ images/     IR, device plumbing, the results contract, pixels
  *   0  core/ data/                          errors, fs, stats, text; ImageNet data
@@ -12,7 +12,7 @@
 const L5 = 'cli';
 const L4B = 'latency';
 const L4 = 'profile|gate|report|export|predict|setup';
-const L3 = 'pipeline|backends';
+const L3 = 'pipeline|backends|int8';
 const L2 = 'models|weights|onnx|coreml';
 const L1 = 'graph|devices|results|images';
 const L0 = 'core|data';

@@ -5,6 +5,7 @@ coremltools' MIL builder (recent coremltools no longer converts ONNX itself).
     python onnx_to_coreml.py --onnx MODEL.onnx --out OUT.mlpackage [--format mlprogram|neuralnetwork]
         [--precision fp16|fp32] [--min-target iOS16] [--input-type image|tensor] [--labels FILE]
         [--metadata JSON] [--quantize int8|palettize4|palettize6] [--report REPORT.json]
+        [--w8a8 DIR --w8a8-inputs N]
 
 Exit codes, which eformer turns into one line each: 0 ok; 10 an ONNX op or attribute this
 bridge does not map (the message names the op and the node); 11 coremltools is missing or of
@@ -183,6 +184,121 @@ def convert_node(mb, np, node, value, a, half_pixel_input=True):
     raise Unsupported(f'ONNX op {op} (node {name}) has no Core ML mapping in eformer\'s bridge')
 
 
+# How far Core ML's calibration ranges may sit from eformer's ONNX ones, as a share of the ONNX range:
+# an fp16 program rounds every activation to fp16 (2^-11 relative) and carries that rounding onward
+# (measured: 1.8e-3 for efficientformerv2_s0 on 4 inputs). W8A8 is fp16 only: coremltools' activation
+# passes make fp16 scales, which an fp32 program's quantize ops refuse.
+RANGE_TOLERANCE = 1e-2
+
+
+def w8a8(ct, np, mlmodel, graph, args):
+    """Core ML W8A8, with coremltools' own compression: activations (linear_quantize_activations'
+    passes, calibrated on eformer's calibration inputs), then weights (linear_quantize_weights).
+
+    linear_quantize_activations calibrates by running the model through Core ML, which exists only on
+    macOS. There it is called as it is. Elsewhere the same statistics (each op output's min and max
+    over the inputs) come from eformer's MIL interpreter running the saved float package, and are
+    handed to the very passes linear_quantize_activations applies, in its order.
+    """
+    import os
+    import shutil
+    import tempfile
+    from coremltools.optimize import coreml as cto
+
+    n = args.w8a8_inputs
+    shape = tuple(d.dim_value for d in onnx_input_shape(args))
+    h, w = shape[-2:]
+    rgb = np.fromfile(os.path.join(args.w8a8, 'calib.rgb'), dtype=np.uint8).reshape(n, h, w, 3)
+    tensors = np.fromfile(os.path.join(args.w8a8, 'calib.f32'), dtype=np.float32).reshape((n,) + shape)
+    with open(os.path.join(args.w8a8, 'ranges.json')) as f:
+        onnx_ranges = json.load(f)
+    image_input = args.input_type == 'image'
+    # Every weight, however small (coremltools skips those under 2048 elements by default), as the ONNX graph quantises them all.
+    config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(mode='linear_symmetric', weight_threshold=1))
+    scratch = tempfile.mkdtemp()
+    try:
+        floatpkg = os.path.join(scratch, 'float.mlpackage')
+        mlmodel.save(floatpkg)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import mil_interpreter
+        interpreter = mil_interpreter.load(floatpkg)
+        names = [name for op in interpreter.ops if op.type != 'const' and not op.type.startswith('constexpr_') for name, t in op.outputs if t.kind == 'tensor']
+        stats = {}
+        for k in range(n):
+            feed = rgb[k] if image_input else tensors[k]
+            values = interpreter.run({'image': feed}, keep=names)
+            for name in names + ['image']:
+                v = interpreter._feed('image', feed) if name == 'image' else values.get(name)
+                if v is None or not np.issubdtype(np.asarray(v).dtype, np.floating):
+                    continue
+                lo, hi = float(np.min(v)), float(np.max(v))
+                s = stats.setdefault(name, {'rmin': lo, 'rmax': hi})
+                s['rmin'], s['rmax'] = min(s['rmin'], lo), max(s['rmax'], hi)
+        if sys.platform == 'darwin':
+            samples = [{'image': (rgb_image(rgb[k]) if image_input else tensors[k])} for k in range(n)]
+            quantized = cto.linear_quantize_activations(mlmodel, config, samples)
+            calibrated_with = 'Core ML (linear_quantize_activations)'
+        else:
+            from coremltools import _SPECIFICATION_VERSION_IOS_17
+            from coremltools.converters.mil.frontend.milproto import load as milproto_to_pymil
+            from coremltools.converters.mil.mil.passes.graph_pass import PassOption
+            from coremltools.converters.mil.mil.passes.pass_registry import PASS_REGISTRY
+            from coremltools.models import utils as model_utils
+            passes = []
+            for name in ('compression::insert_prefix_quantize_dequantize_pair', 'compression::insert_suffix_quantize_dequantize_pair'):
+                graph_pass = PASS_REGISTRY[name]
+                graph_pass.set_options([PassOption('config', config), PassOption('activation_stats', stats)])
+                passes.append(graph_pass)
+            passes.append(PASS_REGISTRY['common::dequantize_quantize_pair_elimination'])
+            quantized = model_utils._apply_graph_pass(mlmodel, passes, spec_version=_SPECIFICATION_VERSION_IOS_17,
+                                                     pymil_load_func=milproto_to_pymil.load, skip_model_load=True)
+            calibrated_with = "eformer's MIL interpreter (Core ML runs only on macOS), coremltools' activation passes"
+        quantized = cto.linear_quantize_weights(quantized, config)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    # MIL names ops after the ONNX nodes, with every character but [A-Za-z0-9_] made '_', and an fp16
+    # program's ops end in _cast_fp16; the ONNX ranges are by tensor, so go through each tensor's producer.
+    import re
+    producer = {out: node.name for node in graph.node for out in node.output}
+    def core_ml_stats(tensor):
+        base = re.sub(r'[^A-Za-z0-9_]', '_', producer.get(tensor, tensor))
+        return stats.get(base) or stats.get(f'{base}_cast_fp16')
+    compared, worst, worst_name = 0, 0.0, None
+    for name, (lo, hi) in onnx_ranges.items():
+        s = core_ml_stats(name)
+        # An ImageType input holds pixels 0..255 where the ONNX graph takes the normalised tensor.
+        if s is None or hi <= lo or (image_input and name == 'image'):
+            continue
+        compared += 1
+        difference = max(abs(s['rmin'] - lo), abs(s['rmax'] - hi)) / (hi - lo)
+        if difference > worst:
+            worst, worst_name = difference, name
+    ops = op_histogram(quantized)
+    return quantized, {
+        'calibrated_with': calibrated_with,
+        'inputs': n,
+        'quantize_ops': ops.get('quantize', 0),
+        'dequantize_ops': ops.get('dequantize', 0),
+        'quantized_weights': sum(v for k, v in ops.items() if k.startswith('constexpr_')),
+        'ranges_compared': compared,
+        'max_range_difference': worst,
+        'worst_tensor': worst_name,
+        'tolerance': RANGE_TOLERANCE,
+    }
+
+
+def rgb_image(pixels):
+    from PIL import Image
+    return Image.fromarray(pixels, 'RGB')
+
+
+def onnx_input_shape(args):
+    import onnx
+    model = onnx.load(args.onnx, load_external_data=False)
+    initializers = {t.name for t in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in initializers][0].type.tensor_type.shape.dim
+
+
 def op_histogram(mlmodel):
     spec = mlmodel.get_spec()
     if spec.WhichOneof('Type') == 'mlProgram':
@@ -287,6 +403,8 @@ def main():
     ap.add_argument('--metadata', default='{}')
     ap.add_argument('--quantize', choices=['int8', 'palettize4', 'palettize6'])
     ap.add_argument('--report')
+    ap.add_argument('--w8a8', help='a folder with calib.rgb, calib.f32 and ranges.json: quantise weights and activations (W8A8)')
+    ap.add_argument('--w8a8-inputs', type=int, default=0)
     ap.add_argument('--verify-image', help='raw uint8 RGB, HxWx3, of the model input size: run it through Core ML (macOS only)')
     ap.add_argument('--verify-logits', help='raw float32 logits onnxruntime gave for that image')
     args = ap.parse_args()
@@ -357,6 +475,17 @@ def main():
             config = cto.OptimizationConfig(global_config=cto.OpPalettizerConfig(nbits=int(args.quantize[-1]), mode='kmeans'))
             mlmodel = cto.palettize_weights(mlmodel, config)
         report['quantize'] = args.quantize
+
+    if args.w8a8:
+        try:
+            mlmodel, report['w8a8'] = w8a8(ct, np, mlmodel, model.graph, args)
+        except Exception as e:  # coremltools and the interpreter raise many kinds; the first line says what
+            fail(12, f'W8A8 quantisation failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}')
+        w = report['w8a8']
+        if w['quantize_ops'] == 0 or w['quantized_weights'] == 0:
+            fail(12, f'W8A8 verification failed: the model has {w["quantize_ops"]} activation quantize ops and {w["quantized_weights"]} quantised weights')
+        if w['max_range_difference'] > w['tolerance']:
+            fail(12, f'W8A8 verification failed: Core ML calibration ranges differ from the ONNX ones by {w["max_range_difference"]:.2e} of a range at {w["worst_tensor"]} (tolerance {w["tolerance"]})')
 
     meta = json.loads(args.metadata)
     mlmodel.short_description = meta.pop('description', 'EfficientFormer exported by eformer')

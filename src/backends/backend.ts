@@ -66,6 +66,11 @@ interface BackendBase {
   readonly options?: readonly BackendOption[];
   /** The backend option, if any, that names the execution provider in this backend's own terms (Core ML's compute units). */
   readonly executionProviderOption?: string;
+  /**
+   * The execution providers (or compute units) on which this backend runs eformer's int8 models
+   * (QDQ graphs; Core ML quantises the float graph W8A8). Absent: it cannot run them.
+   */
+  readonly int8Providers?: readonly string[];
   /** Throws MissingToolError naming what is missing and how to install it. */
   ensureAvailable(): Promise<void>;
   /** Execution providers (or compute units) this backend offers; the first is the default. */

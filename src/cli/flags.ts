@@ -4,6 +4,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../core/errors.js';
+import { CALIBRATION_METHODS, type CalibrationMethod, DEFAULT_RANDOM_INPUTS, type Int8Options } from '../int8/index.js';
 import { expandModelName } from '../models/index.js';
 
 export function integer(what: string, min = 1) {
@@ -87,4 +88,39 @@ export function addGateFlags(cmd: Command): Command {
     .option('--markdown <file>', 'also write the Markdown summary (it is appended to $GITHUB_STEP_SUMMARY when set)')
     .option('--update-baseline', 'after reporting, make the current results the new baseline and exit 0')
     .option('--allow-setup-change', 'compare results measured on another backend, provider, resolution, batch or threads (the verdict lists the differences)');
+}
+
+/** The calibration flags `export --int8` and `profile --precision ...,int8` share. */
+export interface Int8Flags {
+  calib?: string;
+  calibRandom?: number;
+  calibMethod?: CalibrationMethod;
+  keepFloat?: string[];
+  byLayer?: boolean;
+}
+
+export function addInt8Flags(cmd: Command, options: { byLayer: boolean }): Command {
+  cmd
+    .option('--calib <dir>', 'int8: calibrate on the JPEG/PNG images in DIR, through the model family\'s own preprocessing')
+    .option('--calib-random <n>', `int8: calibrate on N seeded random inputs (--seed; the default, N = ${DEFAULT_RANDOM_INPUTS})`, integer('--calib-random'))
+    .addOption(new Option('--calib-method <method>', 'int8: activation ranges from the extremes, the 0.01%/99.99% points, or least KL divergence (default minmax)').choices([...CALIBRATION_METHODS]))
+    .option('--keep-float <pattern>', 'int8: keep the layers of these modules float (module paths, * matches any text, e.g. network.6.*; repeatable)', (v: string, prev: string[] = []) => [...prev, v]);
+  if (options.byLayer) cmd.option('--by-layer', "int8: also print each quantised layer's output SQNR against the float graph");
+  return cmd;
+}
+
+/** The int8 options the flags ask for, or undefined when `int8` is off (then no calibration flag may be given). */
+export function int8Options(opts: Int8Flags, int8: boolean, seed: number | undefined, what: string): Omit<Int8Options, 'trainedWeights' | 'progress'> | undefined {
+  const given = (['calib', 'calibRandom', 'calibMethod', 'keepFloat', 'byLayer'] as const).filter((k) => opts[k] !== undefined);
+  if (!int8) {
+    if (given.length) throw new UsageError(`--${given[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for int8 models: add ${what}`);
+    return undefined;
+  }
+  if (opts.calib !== undefined && opts.calibRandom !== undefined) throw new UsageError('give --calib DIR or --calib-random N, not both');
+  return {
+    calibration: opts.calib !== undefined ? { dir: opts.calib } : { random: opts.calibRandom ?? DEFAULT_RANDOM_INPUTS, seed },
+    method: opts.calibMethod,
+    keepFloat: opts.keepFloat,
+    byLayer: opts.byLayer,
+  };
 }

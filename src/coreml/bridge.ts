@@ -30,6 +30,12 @@ export interface CoremlOptions {
   timeout?: number;
   /** On macOS, run the model through Core ML and compare it with this reference. */
   verify?: ReferencePrediction;
+  /**
+   * W8A8: quantise activations (coremltools' linear_quantize_activations, calibrated on these
+   * inputs) and then weights (linear_quantize_weights), for iOS17. `ranges` are the ONNX
+   * calibration's min/max by tensor name, which the bridge checks its own calibration against.
+   */
+  w8a8?: { rgb: Uint8Array[]; tensors: Float32Array[]; ranges: Record<string, [number, number]> };
 }
 
 /** What python/onnx_to_coreml.py reports about the package it wrote (its --report JSON). */
@@ -49,6 +55,19 @@ export interface BridgeReport {
   verified: boolean;
   quantize?: string;
   bytes_before_quantization?: number;
+  /** W8A8: the quantised ops in the saved model, and Core ML's calibration ranges against eformer's ONNX ones. */
+  w8a8?: {
+    calibrated_with: string;
+    inputs: number;
+    quantize_ops: number;
+    dequantize_ops: number;
+    quantized_weights: number;
+    ranges_compared: number;
+    /** Largest |Core ML bound - ONNX bound| / (ONNX max - min) over the compared tensors. */
+    max_range_difference: number;
+    worst_tensor: string | null;
+    tolerance: number;
+  };
   /** --verify: Core ML's own prediction against onnxruntime (macOS only). */
   prediction?: { ran: boolean; reason?: string; compared?: 'probabilities' | 'logits'; max_abs_error?: number };
 }
@@ -72,7 +91,9 @@ function sizeOf(path: string): number {
 export async function convertToCoreml(onnx: Uint8Array, out: string, options: CoremlOptions = {}): Promise<CoremlResult> {
   const format = options.format ?? 'mlprogram';
   if (format === 'neuralnetwork' && options.quantize) throw new UsageError('--quantize needs --coreml-format mlprogram');
-  const minTarget = options.minTarget ?? 'iOS16';
+  // Activation quantisation is an iOS17 feature of Core ML.
+  const minTarget = options.minTarget ?? (options.w8a8 ? 'iOS17' : 'iOS16');
+  if (options.w8a8 && /^iOS1[56]$/.test(minTarget)) throw new UsageError(`--int8 (W8A8) needs --min-target iOS17 or later, not ${minTarget}`);
   if (!TARGET.test(minTarget) || (minTarget.startsWith('iOS') && Number(minTarget.slice(3)) < 16)) {
     throw new UsageError(`--min-target ${minTarget} is not supported: use iOS16 or later (or macOS13 and later)`);
   }
@@ -85,6 +106,13 @@ export async function convertToCoreml(onnx: Uint8Array, out: string, options: Co
     const args = [BRIDGE, '--onnx', join(work, 'model.onnx'), '--out', temp, '--format', format, '--min-target', minTarget, '--input-type', options.inputType ?? 'image', '--report', join(work, 'report.json')];
     if (options.precision) args.push('--precision', options.precision);
     if (options.quantize) args.push('--quantize', options.quantize);
+    if (options.w8a8) {
+      const { rgb, tensors, ranges } = options.w8a8;
+      writeFileSync(join(work, 'calib.rgb'), Buffer.concat(rgb));
+      writeFileSync(join(work, 'calib.f32'), Buffer.concat(tensors.map((t) => new Uint8Array(t.buffer, t.byteOffset, t.byteLength))));
+      writeFileSync(join(work, 'ranges.json'), JSON.stringify(ranges));
+      args.push('--w8a8', work, '--w8a8-inputs', String(tensors.length));
+    }
     if (options.classes === 1000) {
       writeFileSync(join(work, 'labels.txt'), imagenetClasses().join('\n'));
       args.push('--labels', join(work, 'labels.txt'));

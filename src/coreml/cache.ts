@@ -15,7 +15,9 @@ export function cacheDir(): string {
 }
 
 export async function cachedCoreml(onnx: Uint8Array, options: CoremlOptions): Promise<Pick<CoremlResult, 'path' | 'report'> & { cached: boolean }> {
-  const hash = createHash('sha256').update(onnx).update(JSON.stringify(options)).update(readFileSync(BRIDGE)).update(readFileSync(REQUIREMENTS));
+  // Calibration tensors enter the key by content, not as JSON arrays of millions of numbers.
+  const digest = (_key: string, v: unknown) => (ArrayBuffer.isView(v) ? createHash('sha256').update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)).digest('hex') : v);
+  const hash = createHash('sha256').update(onnx).update(JSON.stringify(options, digest)).update(readFileSync(BRIDGE)).update(readFileSync(REQUIREMENTS));
   const key = hash.digest('hex').slice(0, 32);
   const dir = cacheDir();
   const path = join(dir, `${key}.mlpackage`);

@@ -2,11 +2,13 @@
  * `eformer export`: the model's ONNX file and/or its Core ML model. ONNX is written first, so it
  * is there even when the Core ML conversion then fails.
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { UsageError } from '../core/errors.js';
 import { checkOutputDir, ensureWritableDir, removeEmptyDirs, writeFileAtomic, writeFileAtomicAsync } from '../core/fs.js';
 import { VERSION } from '../core/version.js';
 import { convertToCoreml, type CoremlOptions, type CoremlResult, type ReferencePrediction } from '../coreml/bridge.js';
 import { checkNumerics, type NumericCheck } from '../coreml/interpret.js';
+import { INT8_OPSET, type Int8Options, type Int8Report, type Int8Result, int8Metadata, quantizeInt8 } from '../int8/index.js';
 import { runOnnx } from '../onnx/runtime.js';
 import {
   type BuiltModel,
@@ -14,6 +16,7 @@ import {
   classCount,
   type CountRecord,
   countBuilt,
+  graphBytes,
   type ModelRequest,
   type OnnxOptions,
   onnxBytes,
@@ -36,7 +39,9 @@ export interface ModelExportRequest extends ExportRequest {
   progress?: (step: string) => void;
   onnx?: boolean;
   /** Core ML options; `verify: true` also compares the model's predictions with onnxruntime's. */
-  coreml?: Omit<CoremlOptions, 'verify' | 'classes'> & { verify?: boolean };
+  coreml?: Omit<CoremlOptions, 'verify' | 'classes' | 'w8a8'> & { verify?: boolean };
+  /** Static int8 quantisation: the ONNX file in QDQ form (NAME.int8.onnx) and/or a Core ML W8A8 model. */
+  int8?: Omit<Int8Options, 'trainedWeights' | 'progress'>;
 }
 
 export interface ModelExportResult {
@@ -44,6 +49,8 @@ export interface ModelExportResult {
   coreml?: CoremlResult;
   /** --verify: the saved Core ML model run by eformer's MIL interpreter against onnxruntime. */
   numerics?: NumericCheck;
+  /** --int8: calibration and fidelity against the float graph. */
+  int8?: Int8Report;
   counts: CountRecord;
 }
 
@@ -58,8 +65,8 @@ function prepareExport(req: ExportRequest) {
   entry.family.checkResolution(entry.config, resolutionOf(req, entry), entry.name);
   checkOutputDir(outDir);
   const built = buildWithWeights(req);
-  const { bytes, onnx } = onnxBytes(built, req);
-  return { outDir, built, bytes, counts: countBuilt(built, onnx) };
+  const { bytes, onnx, deployed } = onnxBytes(built, req);
+  return { outDir, built, bytes, deployed, counts: countBuilt(built, onnx) };
 }
 
 /** Run `write` with the output folder in place; folders made for it are removed again if it fails and leaves them empty. */
@@ -73,7 +80,7 @@ async function intoFolder<T>(outDir: string, write: () => T | Promise<T>): Promi
   }
 }
 
-const onnxPath = (outDir: string, built: BuiltModel) => join(outDir, `${built.entry.name}.onnx`);
+const onnxPath = (outDir: string, built: BuiltModel, suffix = '') => join(outDir, `${built.entry.name}${suffix}.onnx`);
 
 /** `eformer export --onnx`: write DIR/NAME.onnx atomically and return the counts. */
 export function exportOnnx(req: ExportRequest): ExportResult {
@@ -88,25 +95,33 @@ export function exportOnnx(req: ExportRequest): ExportResult {
   return { path: onnxPath(outDir, built), bytes: bytes.length, counts };
 }
 
-/** `eformer export`: ONNX and/or Core ML. The ONNX file is written in chunks, so Ctrl-C stops it cleanly. */
+/** `eformer export`: ONNX and/or Core ML, float or int8. The ONNX file is written in chunks, so Ctrl-C stops it cleanly. */
 export async function exportModel(req: ModelExportRequest): Promise<ModelExportResult> {
+  if (req.int8 && req.coreml?.format === 'neuralnetwork') throw new UsageError('--int8 for Core ML quantises activations, which needs an ML Program: drop --coreml-format neuralnetwork');
+  if (req.int8 && req.coreml?.quantize) throw new UsageError('give --int8 (weights and activations) or --quantize (weights only), not both');
+  if (req.int8 && req.coreml?.precision === 'fp32') throw new UsageError("--int8 for Core ML quantises an fp16 program (coremltools' activation quantisation makes fp16 scales): drop --precision fp32");
   req.progress?.(`building ${req.model ?? 'the model'}`);
-  const { outDir, built, bytes, counts } = prepareExport(req);
+  const { outDir, built, bytes, deployed, counts } = prepareExport(req);
+  // Calibration reads the user's images and runs the model: it fails, if it does, before any folder is made.
+  const int8 = req.int8 ? await quantizeInt8(deployed, built.entry.family.preprocessing, { ...req.int8, trainedWeights: Boolean(req.ckpt), progress: req.progress }) : undefined;
   return intoFolder(outDir, async () => {
-    const result: ModelExportResult = { counts };
+    const result: ModelExportResult = { counts, ...(int8 ? { int8: int8.report } : {}) };
     if (req.onnx) {
-      req.progress?.(`writing ${built.entry.name}.onnx (${(bytes.length / 1e6).toFixed(0)} MB)`);
-      await writeFileAtomicAsync(onnxPath(outDir, built), bytes);
-      result.onnx = { path: onnxPath(outDir, built), bytes: bytes.length, counts };
+      const written = int8 ? graphBytes(built, int8.graph, req.opset ?? INT8_OPSET, int8Metadata(int8.report)).bytes : bytes;
+      const path = onnxPath(outDir, built, int8 ? '.int8' : '');
+      req.progress?.(`writing ${basename(path)} (${(written.length / 1e6).toFixed(0)} MB)`);
+      await writeFileAtomicAsync(path, written);
+      result.onnx = { path, bytes: written.length, counts };
     }
     if (req.coreml) {
       const extension = req.coreml.format === 'neuralnetwork' ? 'mlmodel' : 'mlpackage';
-      req.progress?.('converting to Core ML (coremltools)');
+      req.progress?.(int8 ? 'converting to Core ML and quantising it W8A8 (coremltools)' : 'converting to Core ML (coremltools)');
       const reference = req.coreml.verify ? await referencePrediction(built, bytes) : undefined;
-      result.coreml = await convertToCoreml(bytes, join(outDir, `${built.entry.name}.${extension}`), {
+      result.coreml = await convertToCoreml(bytes, join(outDir, `${built.entry.name}${int8 ? '.int8' : ''}.${extension}`), {
         ...req.coreml,
         classes: classCount(built),
         verify: reference,
+        w8a8: int8 ? w8a8Calibration(int8) : undefined,
         metadata: {
           model: built.entry.name,
           resolution: String(built.resolution),
@@ -114,6 +129,7 @@ export async function exportModel(req: ModelExportRequest): Promise<ModelExportR
           macs_toolbox: String(counts.macs.toolbox),
           eformer: VERSION,
           weights: built.weights,
+          ...(int8 ? { precision: 'int8 (W8A8)' } : {}),
           ...req.coreml.metadata,
         },
       });
@@ -130,6 +146,11 @@ export async function exportModel(req: ModelExportRequest): Promise<ModelExportR
     }
     return result;
   });
+}
+
+/** What the Core ML bridge calibrates with (the same inputs) and the ONNX ranges it is checked against. */
+function w8a8Calibration(int8: Int8Result): CoremlOptions['w8a8'] {
+  return { rgb: int8.calibration.rgb, tensors: int8.calibration.tensors, ranges: Object.fromEntries([...int8.minmax].map(([name, r]) => [name, [r.min, r.max]])) };
 }
 
 /** A deterministic test picture of the model's input size, its normalised tensor, and onnxruntime's logits for it. */

@@ -6,8 +6,9 @@
  * ONNX operators happens in the exporter, never here.
  */
 
-export type DType = 'float32' | 'int64';
-export type TensorData = Float32Array | BigInt64Array;
+/** int8, uint8 and int32 appear only in quantised graphs (weights, zero points, biases); see int8/. */
+export type DType = 'float32' | 'int64' | 'int8' | 'uint8' | 'int32';
+export type TensorData = Float32Array | BigInt64Array | Int8Array | Uint8Array | Int32Array;
 
 /** What a parameter is for; passes and weight init dispatch on it. */
 export type ParamRole =
@@ -33,7 +34,10 @@ export type ParamRole =
   | 'ssm_d'
   | 'ssm_direction_bias'
   /** Derived by the graph (index tables, masks): not PyTorch state, never randomised or loaded. */
-  | 'constant';
+  | 'constant'
+  /** Quantised weights and biases, and the scales and zero points of Q/DQ nodes (int8/). */
+  | 'quantized'
+  | 'quant_param';
 
 /**
  * A named parameter or buffer. `shape` is the PyTorch state_dict shape (what a checkpoint
@@ -82,7 +86,13 @@ export type NodeOp =
   | { op: 'Sigmoid' }
   | { op: 'Softplus' }
   | { op: 'Exp' }
-  | { op: 'ReduceSum'; axes: number[]; keepdims: boolean };
+  | { op: 'ReduceSum'; axes: number[]; keepdims: boolean }
+  /**
+   * ONNX's QuantizeLinear / DequantizeLinear: inputs [x, scale, zero point]; the zero point's dtype
+   * is the quantised type. `axis` makes scale and zero point per-channel along it.
+   */
+  | { op: 'QuantizeLinear'; axis?: number }
+  | { op: 'DequantizeLinear'; axis?: number };
 
 export type OpType = NodeOp['op'];
 

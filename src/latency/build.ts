@@ -15,6 +15,7 @@ import { randomizeWeights } from '../graph/init.js';
 import { deployGraph } from '../graph/passes/index.js';
 import { encodeOnnx } from '../onnx/encode.js';
 import { DEFAULT_OPSET, lowerToOnnx } from '../onnx/lower.js';
+import { modelInput } from '../onnx/read.js';
 import { entry, type ModelEntry, type ModelFamily } from '../models/family.js';
 import { families, zoo } from '../models/index.js';
 import { coveringPoints, type Point, readSpace, samplePoint, type SpaceSpec } from '../models/space.js';
@@ -108,7 +109,7 @@ export function blocksOfSpace(family: ModelFamily<unknown>, space: SpaceSpec): B
       const onnx = encodeOnnx(lowerToOnnx(deployGraph(graph), DEFAULT_OPSET), { producerVersion: 'eformer lut' });
       const name = `${b.block.path}#${b.block.signature.slice(0, 8)}`;
       found.set(b.block.signature, {
-        prepared: { source: { name, onnx, inputs: graph.inputs.map((i) => ({ name: i.name, shape: i.shape, dtype: i.dtype })) }, facts: { model: name, batch: 1 } },
+        prepared: { source: { name, onnx, inputs: graph.inputs.map(modelInput) }, facts: { model: name, batch: 1 } },
         entry: { signature: b.block.signature, block: b.block.path, kind: b.kind, shape: b.shape, params: b.params, macs: b.macs },
       });
     }

@@ -35,7 +35,7 @@ function tensor(init: OnnxInitializer): proto.ITensorProto {
   return {
     name: init.name,
     dims: init.dims,
-    dataType: init.dtype === 'int64' ? DataType.INT64 : DataType.FLOAT,
+    dataType: { float32: DataType.FLOAT, int64: DataType.INT64, int8: DataType.INT8, uint8: DataType.UINT8, int32: DataType.INT32 }[init.dtype],
     // A view, not a copy: protobufjs copies it once into the output buffer.
     rawData: new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength),
   };

@@ -4,7 +4,7 @@
  * counting needs the lowered graph but never its bytes (encode.ts writes those).
  */
 import { UsageError } from '../core/errors.js';
-import { type Graph, type Node, numel, type TensorData } from '../graph/ir.js';
+import { type DType, type Graph, type Node, numel, type TensorData } from '../graph/ir.js';
 
 export const DEFAULT_OPSET = 17;
 /** LayerNormalization needs 17; 21 is the newest the bundled onnxruntime is tested with here. */
@@ -30,7 +30,7 @@ export interface OnnxNode {
 export interface OnnxInitializer {
   name: string;
   dims: number[];
-  dtype: 'float32' | 'int64';
+  dtype: DType;
   data?: TensorData;
 }
 
@@ -182,6 +182,9 @@ class Lowering {
         return this.emit(node.op, name, inputs, [out]);
       case 'ReduceSum':
         return this.emit('ReduceSum', name, [inputs[0], this.ints(node.axes)], [out], { keepdims: node.keepdims ? 1 : 0 });
+      case 'QuantizeLinear':
+      case 'DequantizeLinear':
+        return this.emit(node.op, name, inputs, [out], node.axis === undefined ? {} : { axis: node.axis });
     }
   }
 

@@ -13,11 +13,23 @@ export interface ModelInput {
   dtype: 'float32' | 'int64';
 }
 
+/** A graph input as a runtime is fed it: graphs take float or index tensors, never quantised ones. */
+export function modelInput(value: { name: string; shape: number[]; dtype: string }): ModelInput {
+  if (value.dtype !== 'float32' && value.dtype !== 'int64') throw new Error(`graph input ${value.name} is ${value.dtype}; inputs are float32 or int64`);
+  return { name: value.name, shape: value.shape, dtype: value.dtype };
+}
+
 /** A model ready to run: ONNX bytes and its input signature. */
 export interface ModelSource {
   name: string;
   onnx: Uint8Array;
   inputs: ModelInput[];
+  /**
+   * Set when `onnx` is an int8 (QDQ) graph: the float graph it was quantised from and its
+   * calibration, for backends that convert models themselves (Core ML quantises the float graph
+   * W8A8 with the same inputs; its bridge does not read QDQ graphs).
+   */
+  int8?: { floatOnnx: Uint8Array; rgb: Uint8Array[]; tensors: Float32Array[]; ranges: Record<string, [number, number]> };
 }
 
 /** The largest input eformer fills: 2^27 elements (512 MiB of float32), far beyond any vision model's input. */

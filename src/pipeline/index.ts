@@ -14,7 +14,7 @@ import { DEPLOY_PASSES, deployGraph, type Pass } from '../graph/passes/index.js'
 import { entryFromConfigFile, entryFromHfConfig, findModel, type ModelEntry } from '../models/index.js';
 import { encodeOnnx } from '../onnx/encode.js';
 import { DEFAULT_OPSET, initializerElements, lowerToOnnx, type OnnxGraph } from '../onnx/lower.js';
-import { MAX_INPUT_ELEMENTS, type ModelSource } from '../onnx/read.js';
+import { MAX_INPUT_ELEMENTS, modelInput, type ModelSource } from '../onnx/read.js';
 import { readCheckpoint } from '../weights/checkpoint.js';
 import { encodeSafetensors } from '../weights/safetensors.js';
 import { loadStateDict } from './load.js';
@@ -141,20 +141,26 @@ export interface OnnxOptions {
   passes?: readonly Pass[];
 }
 
-/** Serialise a built model (weights must be present) to ONNX bytes. */
-export function onnxBytes(built: BuiltModel, options: OnnxOptions = {}): { bytes: Uint8Array; onnx: OnnxGraph } {
-  const onnx = lowerToOnnx(deployGraph(built.graph, options.passes ?? DEPLOY_PASSES), options.opset ?? DEFAULT_OPSET);
+/** Serialise a built model (weights must be present) to ONNX bytes; `deployed` is the graph after the passes. */
+export function onnxBytes(built: BuiltModel, options: OnnxOptions = {}): { bytes: Uint8Array; onnx: OnnxGraph; deployed: Graph } {
+  const deployed = deployGraph(built.graph, options.passes ?? DEPLOY_PASSES);
+  return { ...graphBytes(built, deployed, options.opset ?? DEFAULT_OPSET), deployed };
+}
+
+/** A deployed graph of `built` (its float form, or a quantised one) as ONNX bytes, with the model's metadata and any `extra`. */
+export function graphBytes(built: BuiltModel, graph: Graph, opset: number, extra: Record<string, string> = {}): { bytes: Uint8Array; onnx: OnnxGraph } {
+  const onnx = lowerToOnnx(graph, opset);
   const bytes = encodeOnnx(onnx, {
     producerVersion: VERSION,
     docString: `${built.entry.name} at ${built.resolution}x${built.resolution}, exported by eformer ${VERSION}`,
-    metadata: { model: built.entry.name, resolution: String(built.resolution), weights: built.weights },
+    metadata: { model: built.entry.name, resolution: String(built.resolution), weights: built.weights, ...extra },
   });
   return { bytes, onnx };
 }
 
 /** The built model as backends and runtimes take it: bytes plus the graph's own input signature. */
 export function modelSource(built: BuiltModel, bytes: Uint8Array): ModelSource {
-  return { name: built.entry.name, onnx: bytes, inputs: built.graph.inputs.map((i) => ({ name: i.name, shape: i.shape, dtype: i.dtype })) };
+  return { name: built.entry.name, onnx: bytes, inputs: built.graph.inputs.map(modelInput) };
 }
 
 /** How many classes the model scores: the last dimension of its (first) output. */

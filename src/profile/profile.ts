@@ -14,7 +14,7 @@ import type { ModelRequest } from '../pipeline/index.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
 import { aggregateTrace, parseTrace, scaleToMedian } from './breakdown.js';
 import { profileOnDevice } from './on-device.js';
-import { modelResult, type PreparedModel, prepareFile, prepareModel, resultsFile } from './result.js';
+import { modelResult, type Precision, type PreparedModel, prepareFile, prepareModel, preparePrecisions, type ProfileInt8Options, resultsFile } from './result.js';
 import { DEFAULT_PLAN, measure, type Progress, type TimingPlan, warmUp } from '../backends/timing.js';
 import { makeWorkDir, removeWorkDir } from '../core/fs.js';
 
@@ -55,6 +55,13 @@ export interface ProfileRequest {
   timeoutSeconds?: number;
   /** Values of the chosen backend's own options (see Backend.options), passed to it untouched. */
   backendOptions?: Record<string, unknown>;
+  /**
+   * Profile each model in these precisions (results `NAME` and `NAME:int8`, interleaved in the same
+   * rounds on session backends). Without it, models are profiled as exported (fp32) and results carry no precision.
+   */
+  precisions?: Precision[];
+  /** How int8 models are calibrated (seeded random inputs by default). */
+  int8?: ProfileInt8Options;
 }
 
 export async function profile(req: ProfileRequest): Promise<ResultsFile> {
@@ -62,6 +69,8 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
   const backendOptions = req.backendOptions ?? {};
   checkBackendOptions(backend, backendOptions);
   if (backend.kind === 'device') checkDeviceRequest(backend.id, req);
+  const precisions = req.precisions;
+  if (precisions?.includes('int8')) checkInt8(backend, req);
   await backend.ensureAvailable();
   const plan: TimingPlan = { ...DEFAULT_PLAN, ...req.plan, minTime: req.plan?.minTime ?? DEFAULT_PLAN.minTime };
   if (plan.runs !== undefined && plan.runs < 1) throw new UsageError('--runs must be at least 1');
@@ -78,14 +87,23 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
     req.progress?.({ phase: 'prepare', id, done: 0, total: 1 });
     return make();
   };
+  const models: PreparedModel[] = [];
+  for (const r of requests) {
+    const id = r.model ?? r.config ?? 'model';
+    req.progress?.({ phase: 'prepare', id, done: 0, total: 1 });
+    // The reference is timed as exported: it is there to cancel drift, not to be quantised.
+    const isReference = r.model === req.reference && !(req.models ?? []).includes(r.model!);
+    if (precisions && !isReference) models.push(...(await preparePrecisions({ ...r, resolution: req.resolution }, batch, precisions, req.int8 ?? { calibration: {} })));
+    else models.push(prepareModel({ ...r, resolution: req.resolution }, batch));
+  }
   const prepared = [
-    ...requests.map((r) => prepare(r.model ?? r.config ?? 'model', () => prepareModel({ ...r, resolution: req.resolution }, batch))),
+    ...models,
     ...(req.onnxFiles ?? []).map((f) => prepare(f, () => prepareFile(f, req.shapes ?? {}))),
     ...(req.prepared ?? []),
   ];
   if (prepared.length === 0) throw new UsageError('nothing to profile: name --model or --onnx');
   if (backend.kind === 'device') {
-    return profileOnDevice(backend, prepared, {
+    const file = await profileOnDevice(backend, prepared, {
       device: req.device,
       threads: req.threads,
       graphOptimization: req.graphOptimization ?? 'all',
@@ -96,8 +114,25 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
       backendOptions,
       progress: req.progress,
     });
+    // A harness times one model at a time: the speed-up is the ratio of the medians.
+    for (const r of file.results) {
+      const twin = r.int8 && file.results.find((f) => f.model === r.int8!.fp32_model);
+      if (twin) r.int8!.speedup = twin.latency_ms.median / r.latency_ms.median;
+      if (twin) r.int8!.paired = false;
+    }
+    return file;
   }
   return profileSessions(backend, prepared, req, plan);
+}
+
+/** int8 needs a zoo, config or Hugging Face model (eformer quantises its own graph) and a backend that runs QDQ graphs. */
+function checkInt8(backend: ReturnType<typeof findBackend>, req: ProfileRequest): void {
+  if (req.onnxFiles?.length) throw new UsageError('--precision int8 quantises the models eformer builds; --onnx files are profiled as they are (drop --onnx, or --precision)');
+  const ep = req.executionProvider ?? (backend.executionProviderOption ? (req.backendOptions?.[backend.executionProviderOption] as string | undefined) : undefined);
+  const supported = backend.int8Providers;
+  if (!supported) throw new UsageError(`--precision int8: backend ${backend.id} cannot run int8 models`);
+  if (ep !== undefined && !supported.includes(ep)) throw new UsageError(`--precision int8: ${backend.id} runs int8 (QDQ) models on ${supported.join(', ')}, not '${ep}'`);
+  if ((req.batch ?? 1) !== 1) throw new UsageError('--precision int8 calibrates batch-1 models: drop --batch');
 }
 
 async function profileSessions(backend: SessionBackend, prepared: PreparedModel[], req: ProfileRequest, plan: TimingPlan): Promise<ResultsFile> {
@@ -127,6 +162,14 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
 
   const threads = options.threads ?? cpus().length;
   const referenceSamples = req.reference ? timings.get(req.reference)?.samples : undefined;
+  const speedup = (p: PreparedModel) => {
+    const twin = p.facts.int8 && timings.get(p.facts.int8.fp32_model)?.samples;
+    if (!twin) return p.facts.int8;
+    // Sample k of both comes from the same round of the round-robin: the ratio cancels the machine's drift.
+    const own = timings.get(p.source.name)!.samples;
+    const n = Math.min(own.length, twin.length);
+    return { ...p.facts.int8!, speedup: latencyStats(Array.from({ length: n }, (_, k) => twin[k] / own[k])).median, paired: true };
+  };
   const results: ModelResult[] = [];
   for (const p of prepared) {
     const t = timings.get(p.source.name)!;
@@ -134,7 +177,7 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
     const settings = { threads, graph_optimization: options.graphOptimization, execution_provider: options.executionProvider, spinning: false, interleaved: prepared.length > 1 };
     results.push(
       modelResult(
-        p.facts,
+        { ...p.facts, ...(p.facts.int8 ? { int8: speedup(p) } : {}) },
         { backend: backend.id, settings, runs: t.samples.length, warmupRuns: t.warmupRuns, stats },
         {
           vs_reference: referenceSamples && req.reference ? pairedRatios(req.reference, t.samples, referenceSamples) : undefined,

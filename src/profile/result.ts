@@ -7,12 +7,13 @@ import { type LatencyStats, NOISY_COV } from '../core/stats.js';
 import type { BlockNamer } from '../models/family.js';
 import type { ModelSource } from '../onnx/read.js';
 import { loadOnnxFile } from '../onnx/read.js';
-import { type BuiltModel, buildWithWeights, countBuilt, type ModelRequest, modelSource, onnxBytes } from '../pipeline/index.js';
+import { INT8_OPSET, type Int8Options, int8Metadata, quantizeInt8 } from '../int8/index.js';
+import { type BuiltModel, buildWithWeights, countBuilt, graphBytes, type ModelRequest, modelSource, onnxBytes } from '../pipeline/index.js';
 import { captureEnvironment } from '../results/environment.js';
 import { type ModelResult, RESULTS_SCHEMA, type ResultsFile } from '../results/results.js';
 
 /** The fields of a result that the model alone determines. */
-export type ModelFacts = Pick<ModelResult, 'model' | 'family' | 'resolution' | 'batch' | 'params' | 'macs' | 'paper' | 'baseline'>;
+export type ModelFacts = Pick<ModelResult, 'model' | 'family' | 'resolution' | 'batch' | 'params' | 'macs' | 'paper' | 'baseline' | 'precision' | 'int8'>;
 
 export interface PreparedModel {
   source: ModelSource;
@@ -23,11 +24,57 @@ export interface PreparedModel {
 
 /** A zoo model (or config) built, exported in memory and counted. */
 export function prepareModel(req: ModelRequest, batch: number): PreparedModel {
-  const built: BuiltModel = buildWithWeights({ ...req, batch });
-  const { bytes, onnx } = onnxBytes(built);
+  return prepareBuilt(buildWithWeights({ ...req, batch }), batch).fp32;
+}
+
+export type Precision = 'fp32' | 'int8';
+export type ProfileInt8Options = Omit<Int8Options, 'trainedWeights' | 'progress' | 'byLayer'>;
+
+/**
+ * The model in each precision asked for, from one build: the float graph, and the int8 one
+ * (`NAME:int8`, calibrated and quantised as `export --int8` does, its fidelity in its facts).
+ */
+export async function preparePrecisions(req: ModelRequest, batch: number, precisions: readonly Precision[], int8: ProfileInt8Options, progress?: (step: string) => void): Promise<PreparedModel[]> {
+  const built = buildWithWeights({ ...req, batch });
+  const { fp32, deployed } = prepareBuilt(built, batch);
+  const out: PreparedModel[] = [];
+  if (precisions.includes('fp32')) out.push({ ...fp32, facts: { ...fp32.facts, precision: 'fp32' } });
+  if (precisions.includes('int8')) {
+    const q = await quantizeInt8(deployed, built.entry.family.preprocessing, { ...int8, trainedWeights: Boolean(req.ckpt), progress });
+    const name = `${built.entry.name}:int8`;
+    const r = q.report;
+    out.push({
+      source: {
+        ...modelSource(built, graphBytes(built, q.graph, INT8_OPSET, int8Metadata(r)).bytes),
+        name,
+        // Backends that convert the model themselves (Core ML) quantise the float graph with the same calibration.
+        int8: { floatOnnx: fp32.source.onnx, rgb: q.calibration.rgb, tensors: q.calibration.tensors, ranges: Object.fromEntries([...q.minmax].map(([t, v]) => [t, [v.min, v.max]])) },
+      },
+      facts: {
+        ...fp32.facts,
+        model: name,
+        precision: 'int8',
+        int8: {
+          fp32_model: built.entry.name,
+          sqnr_db: Number.isFinite(r.sqnr_db) ? r.sqnr_db : null,
+          cosine: r.cosine,
+          top1_agreement: r.top1_agreement,
+          method: r.method,
+          calibration: int8Metadata(r).int8_calibration,
+          quantized_layers: r.quantized_layers,
+        },
+      },
+      namer: fp32.namer,
+    });
+  }
+  return out;
+}
+
+function prepareBuilt(built: BuiltModel, batch: number) {
+  const { bytes, onnx, deployed } = onnxBytes(built);
   const counts = countBuilt(built, onnx);
   const paper = built.entry.paper;
-  return {
+  const fp32: PreparedModel = {
     source: modelSource(built, bytes),
     facts: {
       model: built.entry.name,
@@ -41,6 +88,7 @@ export function prepareModel(req: ModelRequest, batch: number): PreparedModel {
     },
     namer: built.entry.family.blockNamer(built.graph),
   };
+  return { fp32, deployed };
 }
 
 /** An ONNX file the user brings: only what its graph declares is known. */

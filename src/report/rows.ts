@@ -21,6 +21,9 @@ export interface SummaryRow {
   cov_pct: string;
   runs: string;
   vs_reference: string;
+  int8_speedup: string;
+  int8_sqnr: string;
+  int8_cosine: string;
   single_ms: string;
   device: string;
   load_ms: string;
@@ -54,6 +57,9 @@ export const COLUMNS: Column[] = [
   { key: 'cov_pct', title: 'CoV %', wide: true },
   { key: 'runs', title: 'runs', wide: true },
   { key: 'vs_reference', title: 'x ref', sparse: true },
+  { key: 'int8_speedup', title: 'int8 speed-up', sparse: true },
+  { key: 'int8_sqnr', title: 'SQNR dB', sparse: true },
+  { key: 'int8_cosine', title: 'cosine', sparse: true, wide: true },
   { key: 'single_ms', title: 'alone', sparse: true },
   { key: 'device', title: 'device', sparse: true },
   { key: 'load_ms', title: 'load ms', sparse: true, wide: true },
@@ -108,6 +114,9 @@ export function summaryRow(r: ModelResult, source = ''): SummaryRow {
     cov_pct: f(s.cov === undefined ? undefined : s.cov * 100, 1),
     runs: String(r.runs),
     vs_reference: r.vs_reference && r.vs_reference.model !== r.model ? f(r.vs_reference.median, 3) : r.vs_reference ? 'ref' : '-',
+    int8_speedup: r.int8?.speedup === undefined ? '-' : `${r.int8.speedup.toFixed(2)}x`,
+    int8_sqnr: r.int8 ? (r.int8.sqnr_db === null ? 'exact' : r.int8.sqnr_db.toFixed(1)) : '-',
+    int8_cosine: r.int8 ? r.int8.cosine.toFixed(5) : '-',
     single_ms: f(r.single_session?.latency_ms.median, 3),
     device: r.device ? r.device.name : '-',
     load_ms: f(r.load_ms, 1),
@@ -157,5 +166,11 @@ export function legend(rows: SummaryRow[]): string[] {
   if (rows.some((r) => r.single_ms !== '-')) lines.push('alone: ms, the model timed alone with thread spinning on, as an app deploys it.');
   if (/alone /.test(notes)) lines.push('alone Nx: timed alone with spinning on, the median was N times the interleaved one, beyond both CIs: the machine changed speed between the two, or thread spinning matters for this model.');
   if (rows.some((r) => r.vs_reference !== '-')) lines.push("x ref: median of the per-round ratios to the reference model (what the gate compares).");
+  if (rows.some((r) => r.int8_sqnr !== '-')) {
+    lines.push(
+      'int8 speed-up: the float model\'s latency over the int8 one (NAME:int8), the median of per-round ratios when both ran interleaved; SQNR dB and cosine: ' +
+        "the int8 model's logits against the float model's on its calibration inputs.",
+    );
+  }
   return lines;
 }

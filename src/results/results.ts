@@ -83,6 +83,31 @@ export interface ModelResult {
    */
   vs_reference?: { model: string; median: number; ratios: number[] };
   breakdown?: Breakdown;
+  /**
+   * The graph's number format: absent in files from before int8 (they are all fp32). An int8
+   * result is a model of its own (`model` is `NAME:int8`), so the gate guards it like any other.
+   */
+  precision?: 'fp32' | 'int8';
+  int8?: Int8Facts;
+}
+
+/** What an int8 result adds: its float twin, how much faster it ran, and what it costs in fidelity. */
+export interface Int8Facts {
+  /** The float model's result in the same file (`NAME`). */
+  fp32_model: string;
+  /**
+   * fp32 latency / int8 latency: the median of the per-round ratios when both were timed in the
+   * same interleaved rounds (`paired`), else the ratio of the two medians (device harnesses).
+   */
+  speedup?: number;
+  paired?: boolean;
+  /** Logits of the int8 graph against the float graph's on the calibration inputs. */
+  sqnr_db: number | null;
+  cosine: number;
+  top1_agreement: number;
+  method: string;
+  calibration: string;
+  quantized_layers: number;
 }
 
 export interface ResultsFile {
@@ -154,6 +179,13 @@ export function checkResults(data: unknown, path = 'results'): ResultsFile {
       if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) bad(`${at}.vs_reference.ratios[${k}]`, `is ${JSON.stringify(v)}, expected a positive ratio`);
     });
     if (r.single_session) positive(r.single_session.latency_ms?.median, `${at}.single_session.latency_ms.median`);
+    if (r.precision !== undefined && r.precision !== 'fp32' && r.precision !== 'int8') bad(`${at}.precision`, `is ${JSON.stringify(r.precision)}, expected "fp32" or "int8"`);
+    if (r.int8 !== undefined) {
+      if (!r.int8 || typeof r.int8 !== 'object' || typeof r.int8.fp32_model !== 'string') bad(`${at}.int8`, 'is not an int8 record (no fp32_model)');
+      if (r.int8.speedup !== undefined && !(typeof r.int8.speedup === 'number' && Number.isFinite(r.int8.speedup) && r.int8.speedup > 0)) bad(`${at}.int8.speedup`, `is ${JSON.stringify(r.int8.speedup)}, expected a positive ratio`);
+      if (r.int8.sqnr_db !== null && typeof r.int8.sqnr_db !== 'number') bad(`${at}.int8.sqnr_db`, `is ${JSON.stringify(r.int8.sqnr_db)}, expected decibels (or null for identical logits)`);
+      for (const key of ['cosine', 'top1_agreement'] as const) if (typeof r.int8[key] !== 'number' || !Number.isFinite(r.int8[key])) bad(`${at}.int8.${key}`, `is ${JSON.stringify(r.int8[key])}, expected a number`);
+    }
   });
   return d as ResultsFile;
 }

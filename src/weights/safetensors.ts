@@ -12,7 +12,12 @@ export interface NamedTensor {
   data: TensorData;
 }
 
-const DTYPE_NAME = (data: TensorData) => (data instanceof BigInt64Array ? 'I64' : 'F32');
+function DTYPE_NAME(data: TensorData): 'I64' | 'F32' {
+  if (data instanceof BigInt64Array) return 'I64';
+  if (data instanceof Float32Array) return 'F32';
+  // Quantised tensors exist only in an int8 ONNX export, never in a PyTorch state_dict.
+  throw new Error('safetensors: only float32 and int64 tensors are written');
+}
 
 /** Serialise tensors (in the given order) to safetensors bytes. */
 export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string> = {}): Uint8Array {

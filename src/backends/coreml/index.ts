@@ -20,6 +20,8 @@ export const coreml: DeviceBackend = {
   id: 'coreml',
   platform: 'apple',
   description: 'Core ML on this Mac or on an iPhone/iPad (--device), through Xcode',
+  // Core ML's own W8A8 (coremltools quantises the float graph with eformer's calibration inputs).
+  int8Providers: COMPUTE_UNITS,
   options: [
     { flags: '--compute-units <units>', key: 'computeUnits', description: 'Core ML compute units', choices: COMPUTE_UNITS },
     { flags: '--team <id>', key: 'team', description: 'on an iPhone/iPad: the Apple development team that signs the test harness' },
@@ -62,20 +64,26 @@ export const coreml: DeviceBackend = {
     if (options.threads !== undefined) throw new UsageError('--threads does not apply to Core ML, which schedules its own work: choose --compute-units');
     if (model.inputs.length !== 1 || model.inputs[0].dtype !== 'float32') throw new UsageError(`${model.name}: the Core ML harness feeds exactly one float32 input`);
     const team = options.backendOptions.team as string | undefined;
-    const run = { device, timeoutSeconds: options.timeoutSeconds, team, name: model.name };
-    const dir = join(options.workDir, model.name);
+    // NAME:int8 as a file name everywhere the harness goes (a colon means a folder in Finder and Xcode).
+    const file = model.name.replace(/:/g, '-');
+    const run = { device, timeoutSeconds: options.timeoutSeconds, team, name: file };
+    const dir = join(options.workDir, file);
     mkdirSync(dir, { recursive: true });
     // A plain tensor input and fp16, as `export --coreml` makes by default.
-    const converted = await cachedCoreml(model.onnx, { inputType: 'tensor', metadata: { source: 'eformer profile --backend coreml' } });
+    // An int8 model: Core ML's W8A8 of the float graph, calibrated on the same inputs as the QDQ graph.
+    const int8 = model.int8;
+    const converted = int8
+      ? await cachedCoreml(int8.floatOnnx, { inputType: 'tensor', w8a8: { rgb: int8.rgb, tensors: int8.tensors, ranges: int8.ranges }, metadata: { source: 'eformer profile --backend coreml --precision int8' } })
+      : await cachedCoreml(model.onnx, { inputType: 'tensor', metadata: { source: 'eformer profile --backend coreml' } });
     // coremlcompiler names its output after the package: copy the cached package under the model's name.
-    const pkg = join(dir, `${model.name}.mlpackage`);
+    const pkg = join(dir, `${file}.mlpackage`);
     cpSync(converted.path, pkg, { recursive: true });
     const compileStep = 'compile the model (xcrun coremlcompiler)';
     await runTool('xcrun', ['coremlcompiler', 'compile', pkg, dir], { device: label(device), step: compileStep, timeoutSeconds: options.timeoutSeconds, install: XCODE_INSTALL, explain: explainCompilerFailure });
-    const compiled = join(dir, `${model.name}.mlmodelc`);
-    if (!existsSync(compiled)) throw new DeviceError(label(device), compileStep, `coremlcompiler ended without error but wrote no ${model.name}.mlmodelc`);
+    const compiled = join(dir, `${file}.mlmodelc`);
+    if (!existsSync(compiled)) throw new DeviceError(label(device), compileStep, `coremlcompiler ended without error but wrote no ${file}.mlmodelc`);
     const config: HarnessConfig = {
-      model: `${model.name}.mlmodelc`,
+      model: `${file}.mlmodelc`,
       input_name: model.inputs[0].name,
       input_shape: model.inputs[0].shape,
       compute_units: options.executionProvider,
@@ -93,7 +101,7 @@ export const coreml: DeviceBackend = {
       warmupRuns: options.warmup,
       loadMs: result.load_ms,
       firstRunMs: result.first_run_ms,
-      settings: { compute_units: result.compute_units, precision: String(converted.report.precision ?? 'fp16'), hardware: result.hardware, device_os: result.os },
+      settings: { compute_units: result.compute_units, precision: int8 ? 'w8a8' : String(converted.report.precision ?? 'fp16'), hardware: result.hardware, device_os: result.os },
     };
   },
 };

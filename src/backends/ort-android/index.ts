@@ -61,6 +61,8 @@ export const ortAndroid: DeviceBackend = {
   id: 'ort-android',
   platform: 'android',
   description: 'ONNX Runtime on an Android device over adb (onnxruntime_perf_test)',
+  // perf_test runs the QDQ graph as it is; XNNPACK and NNAPI take QDQ node units as well.
+  int8Providers: ['cpu', 'xnnpack', 'nnapi'],
   fixedWarmupRuns: 1,
   options: [{ flags: '--perf-test <file>', key: 'perfTest', description: 'an onnxruntime_perf_test built for the device (default: $EFORMER_PERF_TEST)' }],
 

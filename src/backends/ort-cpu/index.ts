@@ -28,6 +28,8 @@ export const ortCpu: SessionBackend = {
   kind: 'session',
   id: 'ort-cpu',
   description: 'ONNX Runtime on this machine (onnxruntime-node, in-process)',
+  // onnxruntime's CPU provider fuses QDQ into its integer kernels (QLinearConv, QGemm, QLinearAdd).
+  int8Providers: ['cpu'],
 
   async ensureAvailable() {
     try {

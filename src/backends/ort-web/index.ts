@@ -146,6 +146,8 @@ export const ortWeb: SessionBackend = {
   // Pages pay for switching (see Turn): one discarded run, then three kept, per turn.
   turn: { keep: 3, rewarm: 1 },
   description: 'onnxruntime-web (WASM, SIMD, threads) in headless Chromium',
+  // The WASM build runs the CPU provider's QDQ fusions too.
+  int8Providers: ['wasm'],
 
   async ensureAvailable() {
     if (!existsSync(chromiumPath())) throw new MissingToolError(`ort-web needs Chromium at ${chromiumPath()}: apt-get install -y chromium (or set CHROMIUM_PATH)`);

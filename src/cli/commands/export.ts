@@ -4,21 +4,24 @@ import { CheckFailed, UsageError } from '../../core/errors.js';
 import { exportModel } from '../../export/index.js';
 import { zoo } from '../../models/index.js';
 import { DEFAULT_OPSET } from '../../onnx/lower.js';
+import { INT8_OPSET } from '../../int8/index.js';
 import { countTable } from '../../report/count-tables.js';
 import { statusLine } from '../progress.js';
-import { addModelFlags, checkModelFlags, integer, type ModelFlags } from '../flags.js';
+import { addInt8Flags, addModelFlags, checkModelFlags, type Int8Flags, int8Options, integer, type ModelFlags } from '../flags.js';
+import { int8Lines } from '../../report/int8.js';
 
-interface ExportOptions extends ModelFlags {
+interface ExportOptions extends ModelFlags, Int8Flags {
   model?: string;
   onnx?: boolean;
   outDir: string;
-  opset: number;
+  opset?: number;
   seed: number;
+  int8?: boolean;
   fold: boolean;
   coreml?: boolean;
   coremlFormat: 'mlprogram' | 'neuralnetwork';
   precision?: 'fp16' | 'fp32';
-  minTarget: string;
+  minTarget?: string;
   inputType: 'image' | 'tensor';
   quantize?: 'int8' | 'palettize4' | 'palettize6';
   timeout: number;
@@ -32,20 +35,23 @@ export function register(program: Command): void {
   addModelFlags(cmd, false)
     .option('--onnx', 'write ONNX')
     .option('-o, --out-dir <dir>', 'output folder (created if missing)', '.')
-    .option('--opset <n>', `ONNX opset, 17 to 21`, integer('--opset'), DEFAULT_OPSET)
+    .option('--opset <n>', `ONNX opset, 17 to 21 (default ${DEFAULT_OPSET}; ${INT8_OPSET} with --int8, for its native Gelu)`, integer('--opset'))
     .option('--seed <n>', 'seed of the random weights used without a checkpoint', integer('--seed', 0), 0)
     .option('--no-fold', 'export the graph exactly as PyTorch computes it (no BN / layer-scale / bias folding)')
     .option('--coreml', 'also write a Core ML model through coremltools (see `eformer setup coreml`)')
     .addOption(new Option('--coreml-format <format>', 'ML Program (.mlpackage) or NeuralNetwork (.mlmodel)').choices(['mlprogram', 'neuralnetwork']).default('mlprogram'))
     .addOption(new Option('--precision <p>', 'Core ML compute precision (default fp16 for mlprogram, fp32 for neuralnetwork)').choices(['fp16', 'fp32']))
-    .option('--min-target <target>', 'minimum deployment target, iOS16 or later', 'iOS16')
+    .option('--min-target <target>', 'minimum deployment target, iOS16 or later (default iOS16; iOS17 with --int8)')
     .addOption(new Option('--input-type <type>', 'an ImageType input with ImageNet normalisation folded in, or a plain tensor').choices(['image', 'tensor']).default('image'))
     .addOption(new Option('--quantize <mode>', 'coremltools weight compression (ML Program only)').choices(['int8', 'palettize4', 'palettize6']))
     .option('--timeout <s>', 'seconds before the Core ML bridge is stopped', integer('--timeout'), 600)
     .option('--verify', "check the Core ML model's numbers against onnxruntime (eformer's MIL interpreter; on macOS also Core ML itself): exit 1 beyond the tolerance")
+    .option('--int8', 'static int8 quantisation: NAME.int8.onnx in QDQ form (per-channel int8 weights, uint8 activations calibrated), a Core ML W8A8 model with --coreml; prints its fidelity against the float model');
+  addInt8Flags(cmd, { byLayer: true })
     .action(async (opts: ExportOptions) => {
       checkModelFlags(opts, false);
       if (!opts.onnx && !opts.coreml) throw new UsageError('nothing to export: add --onnx and/or --coreml');
+      const int8 = int8Options(opts, Boolean(opts.int8), opts.seed, '--int8');
       const status = statusLine();
       const result = await exportModel({
         progress: status && ((step) => status.update(step)),
@@ -53,6 +59,7 @@ export function register(program: Command): void {
         coreml: opts.coreml
           ? { format: opts.coremlFormat, precision: opts.precision, minTarget: opts.minTarget, inputType: opts.inputType, quantize: opts.quantize, timeout: opts.timeout, verify: opts.verify }
           : undefined,
+        int8,
         model: opts.model,
         hfConfig: opts.hfConfig,
         config: opts.config as string | undefined,
@@ -63,7 +70,9 @@ export function register(program: Command): void {
         seed: opts.seed,
         passes: opts.fold ? undefined : [],
       }).finally(() => status?.done());
-      if (result.onnx) console.log(`wrote ${result.onnx.path} (${(result.onnx.bytes / 1e6).toFixed(1)} MB, opset ${opts.opset})`);
+      const opset = opts.opset ?? (int8 ? INT8_OPSET : DEFAULT_OPSET);
+      if (result.onnx) console.log(`wrote ${result.onnx.path} (${(result.onnx.bytes / 1e6).toFixed(1)} MB, opset ${opset})`);
+      if (result.int8) console.log(int8Lines(result.int8).join('\n'));
       const c = result.coreml;
       if (c) {
         const ops = Object.entries(c.report.ops).filter(([op]) => op !== 'const').map(([op, n]) => `${op} ${n}`).join(', ');
@@ -76,6 +85,11 @@ export function register(program: Command): void {
         }
         const prediction = c.report.prediction;
         if (prediction) console.log(prediction.ran ? `  Core ML itself vs onnxruntime: max |diff| of ${prediction.compared} ${prediction.max_abs_error?.toExponential(2)}` : `  Core ML itself: not run (${prediction.reason})`);
+        const w = c.report.w8a8;
+        if (w) {
+          console.log(`  W8A8 (coremltools, iOS17): ${w.quantize_ops} activation quantize ops, ${w.dequantize_ops} dequantize, ${w.quantized_weights} quantised weights; calibrated on ${w.inputs} inputs through ${w.calibrated_with}`);
+          console.log(`  its calibration ranges against eformer's ONNX ones: ${w.ranges_compared} tensors, largest difference ${w.max_range_difference.toExponential(2)} of a range (tolerance ${w.tolerance})`);
+        }
         const before = c.report.bytes_before_quantization;
         if (before) console.log(`  ${opts.quantize}: ${(before / 1e6).toFixed(1)} MB before, ${(c.bytes / 1e6).toFixed(1)} MB after`);
       }

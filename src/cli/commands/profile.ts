@@ -10,12 +10,13 @@ import { profile } from '../../profile/profile.js';
 import { findFormat, formats } from '../../report/formats/index.js';
 import { readResults, type ResultsFile } from '../../results/results.js';
 import { addBackendFlags, backendOptionValues } from '../backend-flags.js';
-import { addGateFlags, addModelFlags, checkModelFlags, integer, type ModelFlags, positiveSeconds } from '../flags.js';
+import { addGateFlags, addInt8Flags, addModelFlags, checkModelFlags, type Int8Flags, int8Options, integer, type ModelFlags, positiveSeconds } from '../flags.js';
 import { progressBar } from '../progress.js';
 import { warnAboutThreads } from '../warnings.js';
 import { gateAndReport } from './gate.js';
 
-interface ProfileOptions extends ModelFlags {
+interface ProfileOptions extends ModelFlags, Int8Flags {
+  precision?: ('fp32' | 'int8')[];
   [flag: string]: unknown;
   shard?: { index: number; count: number };
   baseline?: string;
@@ -44,6 +45,13 @@ interface ProfileOptions extends ModelFlags {
 const shapes = (value: string, previous: Record<string, number[]> = {}) => {
   const [name, shape] = parseShapeOption(value);
   return { ...previous, [name]: shape };
+};
+
+const precisionList = (value: string) => {
+  const list = [...new Set(value.split(',').map((s) => s.trim()))];
+  const bad = list.find((p) => p !== 'fp32' && p !== 'int8');
+  if (bad !== undefined || list.length === 0) throw new InvalidArgumentError(`--precision takes fp32, int8 or fp32,int8, got '${value}'`);
+  return list as ('fp32' | 'int8')[];
 };
 
 const shardOption = (value: string) => {
@@ -79,9 +87,12 @@ export function register(program: Command): void {
     .option('--wide', 'every column in the table, not just what fits 100 columns')
     .option('--reference <model>', "also time this model every round and record each model's ratio to it (what the gate compares)")
     .option('--shard <i/n>', 'measure only slice I of N of the models (the reference is always measured)', shardOption)
-    .option('--baseline <file>', 'then gate the results against this baseline (exit 1 on a regression)');
+    .option('--baseline <file>', 'then gate the results against this baseline (exit 1 on a regression)')
+    .option('--precision <list>', 'fp32, int8 or fp32,int8: each model in each precision (int8 as NAME:int8, quantised as export --int8 does), with the speed-up and fidelity', precisionList);
+  addInt8Flags(cmd, { byLayer: false });
   addGateFlags(cmd).action(async (opts: ProfileOptions) => {
       checkModelFlags(opts, true);
+    const int8 = int8Options(opts, Boolean(opts.precision?.includes('int8')), 0, '--precision int8 (or fp32,int8)');
     const configs = ([] as string[]).concat(opts.config ?? []);
     const models = opts.model ?? (opts.onnx?.length || opts.hfConfig || configs.length ? [] : papersZooNames());
     models.forEach(findModel);
@@ -116,8 +127,10 @@ export function register(program: Command): void {
         reference: referenceFor(opts),
         shard: opts.shard,
         breakdown: opts.breakdown,
+        precisions: opts.precision,
+        int8,
         plan: { warmup: opts.warmup, runs: opts.runs, minTime: opts.minTime },
-        progress: progressBar([...models, ...configs.map((f) => f.replace(/^.*\//, '').replace(/\.json$/, '')), ...(opts.onnx ?? []).map((f) => f.replace(/^.*\//, '').replace(/\.onnx$/, ''))], Boolean(opts.quiet)),
+        progress: progressBar([...models.flatMap((m) => (opts.precision ?? ['fp32']).map((p) => (p === 'int8' ? `${m}:int8` : m))), ...configs.map((f) => f.replace(/^.*\//, '').replace(/\.json$/, '')), ...(opts.onnx ?? []).map((f) => f.replace(/^.*\//, '').replace(/\.onnx$/, ''))], Boolean(opts.quiet)),
       });
     } catch (err) {
       // A device that failed part-way: keep what it measured, then report the failure.

@@ -19,6 +19,7 @@ const HEADER = [
   'median_ms', 'mean_ms', 'p90_ms', 'p99_ms', 'min_ms', 'max_ms', 'std_ms', 'cov', 'median_ci95_lo', 'median_ci95_hi', 'runs', 'noisy',
   'quantile_rule', 'reference', 'ratio_to_reference', 'single_session_median_ms', 'threads', 'paper_top1', 'paper_latency_ms', 'paper_latency_device',
   'device_id', 'device_name', 'load_ms', 'first_run_ms', 'execution_provider',
+  'precision', 'int8_fp32_model', 'int8_speedup', 'int8_sqnr_db', 'int8_cosine', 'int8_top1_agreement', 'int8_calibration',
 ];
 
 /** One row per result with every figure, for spreadsheets and scripts. */
@@ -36,6 +37,8 @@ export const csvFormat: ReportFormat = {
           ms(s.median), ms(s.mean), ms(s.p90), ms(s.p99), ms(s.min), ms(s.max), ms(s.std), ratio(s.cov), ms(s.median_ci95?.[0]), ms(s.median_ci95?.[1]), r.runs, r.noisy,
           s.quantile_rule, r.vs_reference?.model, ratio(r.vs_reference?.median), ms(r.single_session?.latency_ms.median), r.settings?.threads, r.paper?.top1, paperLatency(r)?.ms, paperLatency(r)?.device,
           r.device?.id, r.device?.name, ms(r.load_ms), ms(r.first_run_ms), r.settings?.execution_provider,
+          r.precision, r.int8?.fp32_model, ratio(r.int8?.speedup), r.int8?.sqnr_db === undefined || r.int8.sqnr_db === null ? undefined : Number(r.int8.sqnr_db.toFixed(2)),
+          ratio(r.int8?.cosine), r.int8?.top1_agreement, r.int8?.calibration,
         ].map(quote).join(','),
       );
     }

@@ -1,0 +1,172 @@
+// int8 against fp32, interleaved, for the nine zoo models. Run: npm run bench:int8 [-- --backend ort-cpu,ort-web] [--models a,b]
+//  1. The CPU's integer instruction sets (from /proc/cpuinfo), and a GEMM probe: one QDQ Gemm and
+//     its float twin timed side by side, whose throughput ratio says which integer kernel runs
+//     (AVX-512 VNNI does 4x the MACs per cycle of AVX-512 FP32 FMA; AMX many more).
+//  2. Per backend and model: eformer's `profile --precision fp32,int8` (both in the same rounds,
+//     the speed-up is the median of per-round ratios), and with $EFORMER_ORT_PYTHON (a Python with
+//     onnxruntime, e.g. /work/venv-ortq/bin/python) onnxruntime's own quantiser on the same float
+//     graph and calibration inputs, timed in the same rounds, with its fidelity computed here.
+//  3. --breakdown: onnxruntime's kernel-level profile of each graph, by op type.
+// Timings on a shared machine drift; only the ratios measured side by side mean much.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  buildWithRandomWeights, calibrationSet, encodeOnnx, findBackend, lowerToOnnx, measure, meanCosine, median, onnxBytes, outputSession, profile,
+  sqnrDb, zoo,
+} from '../dist/index.js';
+
+const args = process.argv.slice(2);
+const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const BACKENDS = flag('--backend', 'ort-cpu,ort-web').split(',');
+const MODELS = flag('--models', zoo.map((m) => m.name).join(',')).split(',');
+const CALIB = Number(flag('--calib', '64'));
+const MIN_TIME = Number(flag('--min-time', '3'));
+const BREAKDOWN = args.includes('--breakdown');
+const PYTHON = process.env.EFORMER_ORT_PYTHON;
+const dir = mkdtempSync(join(tmpdir(), 'eformer-bench-int8-'));
+
+function integerFlags() {
+  const flags = new Set((readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '').trim().split(/\s+/));
+  const wanted = ['avx2', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_tile', 'amx_int8', 'amx_bf16'];
+  return wanted.filter((f) => flags.has(f));
+}
+
+/** A float Gemm [M,K]x[K,N] and its QDQ twin (uint8 activations, int8 per-channel weights), as eformer's IR lowers them. */
+function gemmProbe(m, k, n, quantized) {
+  const values = new Map();
+  const params = new Map();
+  const value = (name, shape, dtype = 'float32') => values.set(name, { name, shape, dtype });
+  const param = (name, shape, data) => {
+    const dtype = data instanceof Float32Array ? 'float32' : data instanceof Int8Array ? 'int8' : data instanceof Uint8Array ? 'uint8' : 'int32';
+    params.set(name, { name, shape, viewShape: shape, dtype, role: 'quantized', trainable: false, data });
+    value(name, shape, dtype);
+  };
+  value('image', [m, k]);
+  value('y', [m, n]);
+  const nodes = [];
+  if (quantized) {
+    param('w:q', [n, k], Int8Array.from({ length: n * k }, (_, i) => ((i * 37) % 255) - 127));
+    param('w:scale', [n], new Float32Array(n).fill(0.01));
+    param('w:zp', [n], new Int8Array(n));
+    param('x:scale', [], Float32Array.of(0.05));
+    param('x:zp', [], Uint8Array.of(128));
+    param('y:scale', [], Float32Array.of(0.5));
+    param('y:zp', [], Uint8Array.of(128));
+    for (const [name, dtype] of [['x:q', 'uint8'], ['x:dq', 'float32'], ['w:dq', 'float32'], ['g', 'float32'], ['y:q', 'uint8']]) value(name, name.startsWith('w') ? [n, k] : name.startsWith('x') ? [m, k] : [m, n], dtype);
+    nodes.push(
+      { op: 'QuantizeLinear', name: 'xq', module: '', inputs: ['image', 'x:scale', 'x:zp'], outputs: ['x:q'] },
+      { op: 'DequantizeLinear', name: 'xdq', module: '', inputs: ['x:q', 'x:scale', 'x:zp'], outputs: ['x:dq'] },
+      { op: 'DequantizeLinear', axis: 0, name: 'wdq', module: '', inputs: ['w:q', 'w:scale', 'w:zp'], outputs: ['w:dq'] },
+      { op: 'Linear', name: 'gemm', module: '', inputs: ['x:dq', 'w:dq'], outputs: ['g'] },
+      { op: 'QuantizeLinear', name: 'yq', module: '', inputs: ['g', 'y:scale', 'y:zp'], outputs: ['y:q'] },
+      { op: 'DequantizeLinear', name: 'ydq', module: '', inputs: ['y:q', 'y:scale', 'y:zp'], outputs: ['y'] },
+    );
+  } else {
+    param('w', [n, k], Float32Array.from({ length: n * k }, (_, i) => (((i * 37) % 255) - 127) / 100));
+    params.get('w').role = 'linear_weight';
+    nodes.push({ op: 'Linear', name: 'gemm', module: '', inputs: ['image', 'w'], outputs: ['y'] });
+  }
+  const graph = { name: 'gemm', inputs: [{ name: 'image', shape: [m, k], dtype: 'float32' }], outputs: ['y'], outputNames: ['y'], values, params, nodes, modules: [] };
+  return { name: quantized ? 'int8 gemm' : 'fp32 gemm', onnx: encodeOnnx(lowerToOnnx(graph, 20), { producerVersion: 'bench' }), inputs: [{ name: 'image', shape: [m, k], dtype: 'float32' }] };
+}
+
+async function probe() {
+  const [m, k, n] = [256, 1024, 1024];
+  const backend = findBackend('ort-cpu');
+  const options = { threads: 1, graphOptimization: 'all', executionProvider: 'cpu', spinning: false };
+  const sessions = [await backend.open(gemmProbe(m, k, n, false), options), await backend.open(gemmProbe(m, k, n, true), options)];
+  const t = await measure(sessions.map((s, i) => ({ id: String(i), run: () => s.run() })), { runs: 200, minTime: 1, minRuns: 1, maxRuns: 200 });
+  for (const s of sessions) await s.close();
+  const [f, q] = [median(t.get('0').samples), median(t.get('1').samples)];
+  const gmacs = (ms) => ((m * k * n) / ms / 1e6).toFixed(1);
+  console.log(`GEMM probe (${m}x${k} by ${k}x${n}, one thread, ort-cpu): fp32 ${f.toFixed(3)} ms (${gmacs(f)} GMAC/s), int8 QGemm ${q.toFixed(3)} ms (${gmacs(q)} GMAC/s): int8 ${(f / q).toFixed(2)}x the fp32 throughput`);
+  console.log('  (AVX-512 VNNI peaks at 4x AVX-512 FP32 per cycle; AMX at 16x and more: a ratio well above 4 means AMX tiles ran)');
+}
+
+/** onnxruntime's quantiser on the same float graph and calibration tensors. */
+function ortQuantized(name, floatOnnx, tensors) {
+  const src = join(dir, `${name}.onnx`);
+  const calib = join(dir, `${name}.f32`);
+  const out = join(dir, `${name}.ortq.onnx`);
+  writeFileSync(src, floatOnnx);
+  writeFileSync(calib, Buffer.concat(tensors.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength))));
+  const start = performance.now();
+  execFileSync(PYTHON, [new URL('./ort_quantize.py', import.meta.url).pathname, src, calib, String(tensors.length), out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return { bytes: readFileSync(out), seconds: (performance.now() - start) / 1000 };
+}
+
+async function logitsOf(bytes, tensors, shape) {
+  const session = await outputSession(bytes, { threads: 2 });
+  const out = [];
+  for (const t of tensors) out.push(Object.values(await session.run({ image: { data: t, shape } }))[0]);
+  await session.release();
+  return out;
+}
+
+function byOp(result, top = 6) {
+  const b = result.breakdown;
+  return b ? b.by_op.slice(0, top).map((r) => `${r.key} ${r.percent.toFixed(0)}%`).join(', ') : '';
+}
+
+console.log(`integer instruction sets (/proc/cpuinfo): ${integerFlags().join(' ') || 'none listed'}`);
+await probe();
+const rows = [];
+for (const backendId of BACKENDS) {
+  for (const model of MODELS) {
+    const built = buildWithRandomWeights({ model });
+    const floatOnnx = onnxBytes(built).bytes;
+    const input = built.graph.inputs[0];
+    const prepared = [];
+    let ortq;
+    if (PYTHON) {
+      const set = await calibrationSet({ random: CALIB, seed: 0 }, built.entry.family.preprocessing, input.shape);
+      const q = ortQuantized(model, floatOnnx, set.tensors);
+      const [ref, theirs] = [await logitsOf(floatOnnx, set.tensors, input.shape), await logitsOf(q.bytes, set.tensors, input.shape)];
+      ortq = { sqnr: sqnrDb(ref, theirs), cosine: meanCosine(ref, theirs), seconds: q.seconds };
+      prepared.push({ source: { name: `${model}:ortq`, onnx: q.bytes, inputs: [{ name: input.name, shape: input.shape, dtype: 'float32' }] }, facts: { model: `${model}:ortq`, batch: 1 } });
+    }
+    const start = performance.now();
+    const file = await profile({
+      backend: backendId,
+      models: [model],
+      precisions: ['fp32', 'int8'],
+      int8: { calibration: { random: CALIB, seed: 0 } },
+      prepared,
+      threads: 2,
+      singleSession: false,
+      breakdown: BREAKDOWN,
+      plan: { minTime: MIN_TIME },
+    });
+    const [fp32, int8, theirs] = [file.results.find((r) => r.model === model), file.results.find((r) => r.model === `${model}:int8`), file.results.find((r) => r.model === `${model}:ortq`)];
+    const row = {
+      backend: backendId,
+      model,
+      fp32_ms: fp32.latency_ms.median,
+      int8_ms: int8.latency_ms.median,
+      int8_over_fp32: 1 / int8.int8.speedup,
+      sqnr_db: int8.int8.sqnr_db,
+      cosine: int8.int8.cosine,
+      seconds: (performance.now() - start) / 1000,
+    };
+    if (theirs) {
+      const ratios = fp32.latency_ms.samples.map((v, i) => theirs.latency_ms.samples[i] / v);
+      Object.assign(row, { ortq_over_fp32: median(ratios), ortq_sqnr_db: ortq.sqnr, ortq_cosine: ortq.cosine, ortq_seconds: ortq.seconds });
+    }
+    rows.push(row);
+    const f = (v, d = 3) => (v === undefined ? '-' : v.toFixed(d));
+    console.log(
+      `${backendId} ${model}: fp32 ${f(row.fp32_ms, 2)} ms, int8 ${f(row.int8_ms, 2)} ms, int8/fp32 ${f(row.int8_over_fp32)} (SQNR ${f(row.sqnr_db, 1)} dB, cosine ${f(row.cosine, 5)})` +
+        (theirs ? `; onnxruntime's quantiser: /fp32 ${f(row.ortq_over_fp32)} (SQNR ${f(row.ortq_sqnr_db, 1)} dB, cosine ${f(row.ortq_cosine, 5)}, ${f(row.ortq_seconds, 1)} s)` : ''),
+    );
+    if (BREAKDOWN) for (const r of [fp32, int8, theirs].filter(Boolean)) console.log(`    kernels ${r.model}: ${byOp(r)}`);
+  }
+}
+writeFileSync(flag('--json', join(dir, 'int8.json')), JSON.stringify({ cpu_integer_flags: integerFlags(), rows }, null, 1));
+console.log(`\n| backend | model | int8 / fp32 | SQNR dB | cosine |${PYTHON ? " onnxruntime quantiser / fp32 | its SQNR dB |" : ''}`);
+console.log(`|---|---|---|---|---|${PYTHON ? '---|---|' : ''}`);
+for (const r of rows) {
+  console.log(`| ${r.backend} | ${r.model} | ${r.int8_over_fp32.toFixed(3)} | ${r.sqnr_db.toFixed(1)} | ${r.cosine.toFixed(5)} |${PYTHON ? ` ${r.ortq_over_fp32?.toFixed(3)} | ${r.ortq_sqnr_db?.toFixed(1)} |` : ''}`);
+}
+rmSync(dir, { recursive: true, force: true });
