@@ -175,8 +175,17 @@ export function quantizeGraph(input: Graph, plan: Plan, ranges: Map<string, Rang
     return dq;
   };
 
-  /** A constant tensor dequantised per channel along axis 0: int8 weights or int32 biases. */
-  const dequantizedConstant = (at: Node, name: string, shape: number[], data: Int8Array | Int32Array, scales: Float32Array): string => {
+  /**
+   * A constant tensor dequantised per channel along axis 0: int8 weights or int32 biases. A weight shared by
+   * several layers (FcaFormer reuses its token mixers' projections) is dequantised once; a shared bias whose
+   * scale differs (it follows each reader's input scale) gets a copy per reader.
+   */
+  const dequantized = new Map<string, { scales: Float32Array; out: string }>();
+  const dequantizedConstant = (at: Node, tensor: string, shape: number[], data: Int8Array | Int32Array, scales: Float32Array): string => {
+    const made = dequantized.get(tensor);
+    if (made && made.scales.every((s, i) => s === scales[i])) return made.out;
+    const name = made ? `${tensor}@${at.name}` : tensor;
+    if (!made) dequantized.set(tensor, { scales, out: `${name}:dq` });
     addParam(`${name}:quantized`, shape, data);
     addParam(`${name}:scale`, [scales.length], scales);
     addParam(`${name}:zero_point`, [scales.length], data instanceof Int8Array ? new Int8Array(scales.length) : new Int32Array(scales.length));
