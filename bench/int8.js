@@ -14,13 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   buildWithRandomWeights, calibrationSet, encodeOnnx, findBackend, lowerToOnnx, measure, meanCosine, median, onnxBytes, outputSession, profile,
-  sqnrDb, zoo,
+  papersZooNames, sqnrDb, zoo,
 } from '../dist/index.js';
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const BACKENDS = flag('--backend', 'ort-cpu,ort-web').split(',');
-const MODELS = flag('--models', zoo.map((m) => m.name).join(',')).split(',');
+const MODELS = flag('--models', papersZooNames().join(',')).split(',');
 const CALIB = Number(flag('--calib', '64'));
 const MIN_TIME = Number(flag('--min-time', '3'));
 const BREAKDOWN = args.includes('--breakdown');
