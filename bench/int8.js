@@ -7,14 +7,17 @@
 //     onnxruntime, e.g. /work/venv-ortq/bin/python) onnxruntime's own quantiser on the same float
 //     graph and calibration inputs, timed in the same rounds, with its fidelity computed here.
 //  3. --breakdown: onnxruntime's kernel-level profile of each graph, by op type.
+//  4. --ablation: instead of 1-2, the quantisation policy's two choices measured, each variant of a
+//     model's int8 graph interleaved with its float graph (what quantising every layer, or keeping the
+//     residual adds float, costs in latency and in SQNR).
 // Timings on a shared machine drift; only the ratios measured side by side mean much.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  buildWithRandomWeights, calibrationSet, encodeOnnx, findBackend, lowerToOnnx, measure, meanCosine, median, onnxBytes, outputSession, profile,
-  papersZooNames, sqnrDb, zoo,
+  buildWithRandomWeights, calibrationSet, DEFAULT_POLICY, encodeOnnx, findBackend, graphBytes, INT8_OPSET, lowerToOnnx, measure, meanCosine, median,
+  onnxBytes, outputSession, papersZooNames, profile, quantizeInt8, sqnrDb,
 } from '../dist/index.js';
 
 const args = process.argv.slice(2);
@@ -105,12 +108,47 @@ async function logitsOf(bytes, tensors, shape) {
   return out;
 }
 
+/** Each policy variant of a model's int8 graph, interleaved with the float graph on ort-cpu. */
+async function ablation(models) {
+  const variants = {
+    default: DEFAULT_POLICY,
+    'every layer (no work threshold)': { ...DEFAULT_POLICY, minIntensity: 0 },
+    'residual adds float': { ...DEFAULT_POLICY, int8Adds: false },
+    'depthwise 3x3 float (threshold 5)': { ...DEFAULT_POLICY, minIntensity: 5 },
+  };
+  for (const model of models) {
+    const built = buildWithRandomWeights({ model });
+    const { bytes, deployed } = onnxBytes(built);
+    const input = built.graph.inputs[0];
+    const prepared = [];
+    const fidelity = {};
+    for (const [name, policy] of Object.entries(variants)) {
+      const q = await quantizeInt8(deployed, built.entry.family.preprocessing, { calibration: { random: CALIB, seed: 0 }, policy });
+      fidelity[name] = q.report;
+      const id = `${model}:${name}`;
+      prepared.push({ source: { name: id, onnx: graphBytes(built, q.graph, INT8_OPSET).bytes, inputs: [{ name: input.name, shape: input.shape, dtype: 'float32' }] }, facts: { model: id, batch: 1 } });
+    }
+    prepared.push({ source: { name: `${model}:fp32`, onnx: bytes, inputs: [{ name: input.name, shape: input.shape, dtype: 'float32' }] }, facts: { model: `${model}:fp32`, batch: 1 } });
+    const file = await profile({ backend: 'ort-cpu', models: [], prepared, threads: 2, singleSession: false, plan: { minTime: MIN_TIME } });
+    const fp32 = file.results.find((r) => r.model === `${model}:fp32`).latency_ms.samples;
+    for (const name of Object.keys(variants)) {
+      const samples = file.results.find((r) => r.model === `${model}:${name}`).latency_ms.samples;
+      const f = fidelity[name];
+      console.log(`${model}, ${name}: int8/fp32 ${median(samples.map((v, i) => v / fp32[i])).toFixed(3)}, ${f.quantized_layers} layers quantised, SQNR ${f.sqnr_db.toFixed(1)} dB`);
+    }
+  }
+}
+
 function byOp(result, top = 6) {
   const b = result.breakdown;
   return b ? b.by_op.slice(0, top).map((r) => `${r.key} ${r.percent.toFixed(0)}%`).join(', ') : '';
 }
 
 console.log(`integer instruction sets (/proc/cpuinfo): ${integerFlags().join(' ') || 'none listed'}`);
+if (args.includes('--ablation')) {
+  await ablation(flag('--models', 'efficientformer_l1,efficientformerv2_s0,mobilenetv2_100').split(','));
+  process.exit(0);
+}
 await probe();
 const rows = [];
 for (const backendId of BACKENDS) {

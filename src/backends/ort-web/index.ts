@@ -36,11 +36,13 @@ export function chromiumPath(): string {
 const PAGE = `<!doctype html><html><head><script src="/ort/ort.wasm.min.js"></script></head><body>eformer ort-web harness</body></html>`;
 
 /** Runs in the page: create the session and keep the feeds ready. */
-async function pageInit(args: { url: string; threads: number; level: string; profiling: boolean; inputs: { name: string; shape: number[]; dtype: 'float32' | 'int64' }[] }) {
+async function pageInit(args: { url: string; parts: number; threads: number; level: string; profiling: boolean; inputs: { name: string; shape: number[]; dtype: 'float32' | 'int64' }[] }) {
   const ort = (globalThis as any).ort;
   ort.env.wasm.wasmPaths = '/ort/';
   ort.env.wasm.numThreads = args.threads;
-  const bytes = new Uint8Array(await (await fetch(args.url)).arrayBuffer());
+  const parts = await Promise.all(Array.from({ length: args.parts }, async (_, i) => new Uint8Array(await (await fetch(`${args.url}?part=${i}`)).arrayBuffer())));
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: args.level, enableProfiling: args.profiling });
   const feeds: Record<string, unknown> = {};
   for (const input of args.inputs) {
@@ -132,6 +134,12 @@ type Browser = import('playwright-core').Browser;
 let browser: Promise<Browser> | undefined;
 let openSessions = 0;
 
+/**
+ * The model reaches the page in parts of this size: a single response of efficientformer_l3's 124 MB
+ * crashed the page ("Target page, context or browser has been closed") as Playwright handed it over.
+ */
+const MODEL_PART = 16 * 1024 * 1024;
+
 async function launch(): Promise<Browser> {
   const { chromium } = await import('playwright-core');
   return chromium.launch({
@@ -189,7 +197,10 @@ export const ortWeb: SessionBackend = {
       const type = path.endsWith('.wasm') ? 'application/wasm' : path.endsWith('js') ? 'text/javascript' : path.endsWith('.html') ? 'text/html' : 'application/octet-stream';
       let body: Buffer | undefined;
       if (path === '/index.html') body = Buffer.from(PAGE);
-      else if (path === '/model.onnx') body = Buffer.from(model.onnx);
+      else if (path === '/model.onnx') {
+        const part = Number(new URL(route.request().url()).searchParams.get('part'));
+        body = Buffer.from(model.onnx.buffer, model.onnx.byteOffset + part * MODEL_PART, Math.min(MODEL_PART, model.onnx.length - part * MODEL_PART));
+      }
       else if (path.startsWith('/ort/') && existsSync(join(dist, path.slice(5)))) body = readFileSync(join(dist, path.slice(5)));
       return body ? route.fulfill({ status: 200, body, headers: { 'Content-Type': type, ...isolation } }) : route.fulfill({ status: 404, body: 'not found' });
     });
@@ -204,7 +215,7 @@ export const ortWeb: SessionBackend = {
     try {
       await page.goto(`${ORIGIN}/index.html`);
       const threads = options.threads ?? 2;
-      const init = await page.evaluate(pageInit, { url: '/model.onnx', threads, level: options.graphOptimization, profiling: Boolean(options.profilePrefix), inputs: model.inputs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) });
+      const init = await page.evaluate(pageInit, { url: '/model.onnx', parts: Math.max(1, Math.ceil(model.onnx.length / MODEL_PART)), threads, level: options.graphOptimization, profiling: Boolean(options.profilePrefix), inputs: model.inputs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) });
       // Without cross-origin isolation WASM silently falls back to one thread: say so instead.
       if (threads > 1 && !init.isolated) throw new Error('the page is not cross-origin isolated, so WASM threads are unavailable');
       await page.evaluate(pageRun);
