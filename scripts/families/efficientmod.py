@@ -15,12 +15,10 @@ package's __init__ star-imports all of timm). Needs torch and timm (0.9: the ref
 timm.models.layers and timm.models.registry), numpy, safetensors and fvcore (the standard MACs);
 eformer itself never needs them.
 """
-import argparse
 import importlib.util
 import json
 import os
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -32,6 +30,9 @@ OUT_DIR = os.path.join(REPO_ROOT, 'fixtures', 'families', 'efficientmod')
 sys.path.insert(0, SCRIPTS_DIR)
 from make_fixtures import as_list, randomize_, shared_input  # noqa: E402
 from reference_counts import toolbox_count  # noqa: E402
+
+import common  # noqa: E402
+from common import family_main, load_weights  # noqa: E402
 
 REFERENCE = 'ma-xu/EfficientMod@ec04df6da43b91414f3fd9ad0ea7a1161be6157c'
 # eformer's zoo name -> the reference's constructor.
@@ -143,43 +144,14 @@ def reference_main(ref):
     print(f'wrote {os.path.relpath(path, REPO_ROOT)}', file=sys.stderr)
 
 
-def torch_onnx_main(ref, args):
-    from safetensors.torch import load_file
-    model = build_variant(ref, args.model)
-    model.load_state_dict(load_file(args.weights), strict=True)
-    dummy = torch.zeros(1, 3, args.resolution, args.resolution)
-    with torch.no_grad():
-        start = time.perf_counter()
-        torch.onnx.export(model, dummy, args.onnx_out, opset_version=17, do_constant_folding=True,
-                          input_names=['image'], output_names=['logits'])
-        seconds = time.perf_counter() - start
-    if args.input:
-        x = np.fromfile(args.input, dtype='<f4').reshape(1, 3, args.resolution, args.resolution)
-        with torch.no_grad():
-            model(torch.from_numpy(x.copy())).numpy().astype('<f4').tofile(args.logits_out)
-    print(json.dumps({'export_s': seconds}))
+def torch_onnx_main(args):
+    model = load_weights(build_variant(load_reference(args.reference_repo), args.model), args.weights)
+    common.torch_onnx(model, args)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--reference-repo', required=True, help='a checkout of ma-xu/EfficientMod')
-    sub = ap.add_subparsers(dest='command', required=True)
-    sub.add_parser('reference', help='counts and fixtures -> fixtures/families/efficientmod/')
-    t = sub.add_parser('torch-onnx', help="torch.onnx.export of a variant with eformer's weights")
-    t.add_argument('--model', required=True, choices=sorted(VARIANTS))
-    t.add_argument('--weights', required=True, help='safetensors state_dict (reference key names)')
-    t.add_argument('--onnx-out', required=True)
-    t.add_argument('--input', help='raw float32 [1, 3, R, R] input to run the model on')
-    t.add_argument('--logits-out', help='where to write the logits of --input, raw float32')
-    t.add_argument('--resolution', type=int, default=224)
-    args = ap.parse_args()
-    if args.command == 'torch-onnx' and bool(args.input) != bool(args.logits_out):
-        ap.error('--input and --logits-out go together')
-    ref = load_reference(args.reference_repo)
-    if args.command == 'reference':
-        reference_main(ref)
-    else:
-        torch_onnx_main(ref, args)
+    family_main(__doc__, 'ma-xu/EfficientMod', sorted(VARIANTS),
+                lambda args: reference_main(load_reference(args.reference_repo)), torch_onnx_main)
 
 
 if __name__ == '__main__':

@@ -19,13 +19,11 @@ B = 32 * ceil(R/32), as eformer builds it.
 Needs torch, timm, einops and safetensors. fcaformer.py imports matplotlib.pyplot and never uses
 it: an empty module stands in when matplotlib is missing. eformer itself never needs Python.
 """
-import argparse
 import importlib.util
 import json
 import math
 import os
 import sys
-import time
 import types
 import warnings
 
@@ -40,6 +38,9 @@ REFERENCE = 'hkzhang-git/FcaFormer@7dcd8e0ed207a6c74708ab10553dcd6a6d4ea2bd'
 sys.path.insert(0, SCRIPTS_DIR)
 from make_fixtures import as_list, randomize_, run, shared_input, tame_heads  # noqa: E402
 from reference_counts import toolbox_count  # noqa: E402
+
+import common  # noqa: E402
+from common import family_main, load_weights  # noqa: E402
 
 VARIANTS = ['fcaformer_l1', 'fcaformer_l2', 'fcaformer_l3', 'fcaformer_l4']
 COUNT_RESOLUTIONS = [224, 256]  # 256: each variant built at img_size=256 (tables for 16x16 and 8x8)
@@ -139,46 +140,14 @@ def make_reference(repo):
         f.write('\n')
 
 
-def torch_onnx(repo, args):
-    from safetensors.torch import load_file
-    ref = reference_module(repo)
-    if args.model not in VARIANTS:
-        raise SystemExit(f'unknown model: {args.model} (FcaFormer has {", ".join(VARIANTS)})')
-    model = getattr(ref, args.model)(img_size=ONNX_RESOLUTION)
-    model.load_state_dict(load_file(args.weights), strict=True)
-    model.eval()
-    dummy = torch.zeros(1, 3, ONNX_RESOLUTION, ONNX_RESOLUTION)
-    start = time.perf_counter()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # tracer warnings about Python ints in shapes
-        torch.onnx.export(model, dummy, args.onnx_out, opset_version=17, do_constant_folding=True,
-                          input_names=['image'], output_names=['logits'])
-    export_s = time.perf_counter() - start
-    if args.input:
-        x = np.fromfile(args.input, dtype='<f4').reshape(1, 3, ONNX_RESOLUTION, ONNX_RESOLUTION)
-        with torch.no_grad():
-            model(torch.from_numpy(x.copy())).numpy().astype('<f4').tofile(args.logits_out)
-    print(json.dumps({'export_s': export_s}))
+def torch_onnx(args):
+    model = getattr(reference_module(args.reference_repo), args.model)(img_size=ONNX_RESOLUTION)
+    common.torch_onnx(load_weights(model, args.weights), args)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--reference-repo', required=True, help='a checkout of hkzhang-git/FcaFormer')
-    sub = ap.add_subparsers(dest='command', required=True)
-    sub.add_parser('reference', help='write fixtures/families/fcaformer/')
-    onnx = sub.add_parser('torch-onnx', help="export the reference with eformer's weights")
-    onnx.add_argument('--model', required=True, help=', '.join(VARIANTS))
-    onnx.add_argument('--weights', required=True, help='safetensors state_dict (reference key names)')
-    onnx.add_argument('--onnx-out', required=True)
-    onnx.add_argument('--input', help=f'raw float32 [1,3,{ONNX_RESOLUTION},{ONNX_RESOLUTION}] input to run the model on')
-    onnx.add_argument('--logits-out', help='where to write the logits of --input, raw float32')
-    args = ap.parse_args()
-    if args.command == 'reference':
-        make_reference(args.reference_repo)
-    else:
-        if bool(args.input) != bool(args.logits_out):
-            ap.error('--input and --logits-out go together')
-        torch_onnx(args.reference_repo, args)
+    family_main(__doc__, 'hkzhang-git/FcaFormer', VARIANTS, lambda args: make_reference(args.reference_repo), torch_onnx,
+                resolution=ONNX_RESOLUTION, fixed_resolution=True)
 
 
 if __name__ == '__main__':

@@ -13,11 +13,9 @@
 
 Needs torch, timm (the reference imports it) and safetensors; eformer itself never needs them.
 """
-import argparse
 import json
 import os
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -31,6 +29,9 @@ REFERENCE = 'SLDGroup/MobileViG@087df4f4fc11d04a26af2d5eea746eeb538014b9'
 sys.path.insert(0, SCRIPTS_DIR)
 from make_fixtures import as_list, randomize_, run, shared_input  # noqa: E402
 from reference_counts import toolbox_count  # noqa: E402
+
+import common  # noqa: E402
+from common import family_main, load_weights  # noqa: E402
 
 VARIANTS = ['mobilevig_ti', 'mobilevig_s', 'mobilevig_m', 'mobilevig_b']
 COUNT_RESOLUTIONS = [224, 256]
@@ -124,41 +125,13 @@ def reference(args):
 
 
 def torch_onnx(args):
-    from safetensors.torch import load_file
-    mv = import_reference(args.reference_repo)
-    model = build_variant(mv, args.model)
-    model.load_state_dict(load_file(args.weights), strict=True)
-    model.eval()
-    r = args.resolution
-    start = time.perf_counter()
-    with torch.no_grad():
-        torch.onnx.export(model, torch.zeros(1, 3, r, r), args.onnx_out, opset_version=17, do_constant_folding=True,
-                          input_names=['image'], output_names=['logits'])
-    export_s = time.perf_counter() - start
-    if args.input:
-        x = np.fromfile(args.input, dtype='<f4').reshape(1, 3, r, r)
-        with torch.no_grad():
-            model(torch.from_numpy(x.copy())).numpy().astype('<f4').tofile(args.logits_out)
-    print(json.dumps({'export_s': export_s}))
+    model = load_weights(build_variant(import_reference(args.reference_repo), args.model), args.weights)
+    common.torch_onnx(model, args)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--reference-repo', required=True, help='a checkout of SLDGroup/MobileViG')
-    sub = ap.add_subparsers(dest='command', required=True)
-    sub.add_parser('reference', help='write fixtures/families/mobilevig/')
-    t = sub.add_parser('torch-onnx', help="torch.onnx.export of a reference variant with eformer's weights")
-    t.add_argument('--model', required=True, choices=VARIANTS)
-    t.add_argument('--weights', required=True, help='safetensors state_dict (reference key names)')
-    t.add_argument('--onnx-out', required=True)
-    t.add_argument('--resolution', type=int, default=224)
-    t.add_argument('--input', help='raw float32 [1,3,R,R] input to run the model on')
-    t.add_argument('--logits-out', help='where to write the logits of --input, raw float32')
-    args = ap.parse_args()
-    if args.command == 'torch-onnx' and bool(args.input) != bool(args.logits_out):
-        ap.error('--input and --logits-out go together')
     torch.set_num_threads(1)
-    reference(args) if args.command == 'reference' else torch_onnx(args)
+    family_main(__doc__, 'SLDGroup/MobileViG', VARIANTS, reference, torch_onnx)
 
 
 if __name__ == '__main__':

@@ -24,13 +24,11 @@ timm's own checkpoint_filter_fn applied to the reference state_dict.
 Needs torch, timm 0.9 (the reference imports it; timm's nextvit for the timm naming), einops,
 safetensors. eformer itself never needs any of them.
 """
-import argparse
 import contextlib
 import io
 import json
 import os
 import sys
-import time
 import warnings
 from functools import partial
 
@@ -44,6 +42,8 @@ OUT_DIR = os.path.join(REPO_ROOT, 'fixtures', 'families', 'nextvit')
 sys.path.insert(0, SCRIPTS_DIR)
 from make_fixtures import as_list, randomize_, shared_input  # noqa: E402
 from reference_counts import toolbox_count  # noqa: E402
+
+from common import export_onnx, family_main, load_weights, write_logits  # noqa: E402
 
 REFERENCE = 'bytedance/Next-ViT@922e771ae6028b9d956e2622a984459a50aa63d4'
 VARIANTS = ['nextvit_small', 'nextvit_base', 'nextvit_large']
@@ -280,46 +280,19 @@ def torch_onnx_command(args):
     """The reference's own deployment path: merge_bn() folds the pre-norm BatchNorms into the next
     1x1 conv / linear before exporting. Without it the export would be wrong, not just slower: the
     reference's forward skips those BatchNorms whenever torch.onnx.is_in_onnx_export() is true."""
-    from safetensors.torch import load_file
-    ref = import_reference(args.reference_repo)
-    if args.model not in VARIANTS:
-        raise SystemExit(f'unknown model: {args.model} (one of {", ".join(VARIANTS)})')
     with quiet():
-        model = getattr(ref, args.model)()
-    model.load_state_dict(load_file(args.weights), strict=True)
-    model.eval()
-    if args.input:
-        x = np.fromfile(args.input, dtype='<f4').reshape(1, 3, ONNX_RESOLUTION, ONNX_RESOLUTION)
-        with torch.no_grad():  # the unmerged model: the reference's own numbers
-            model(torch.from_numpy(x.copy())).numpy().astype('<f4').tofile(args.logits_out)
+        model = getattr(import_reference(args.reference_repo), args.model)()
+    load_weights(model, args.weights)
+    write_logits(model, args)  # the unmerged model: the reference's own numbers
     model.merge_bn()
-    dummy = torch.zeros(1, 3, ONNX_RESOLUTION, ONNX_RESOLUTION)
-    with torch.no_grad(), quiet():
-        start = time.perf_counter()
-        torch.onnx.export(model, dummy, args.onnx_out, opset_version=17, do_constant_folding=True,
-                          input_names=['image'], output_names=['logits'])
-        seconds = time.perf_counter() - start
+    with quiet():
+        seconds = export_onnx(model, args)
     print(json.dumps({'export_s': seconds}))
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--reference-repo', required=True, help='a checkout of bytedance/Next-ViT')
-    sub = ap.add_subparsers(dest='command', required=True)
-    sub.add_parser('reference', help='write fixtures/families/nextvit/')
-    onnx = sub.add_parser('torch-onnx', help='torch.onnx.export of a reference variant with eformer weights')
-    onnx.add_argument('--model', required=True, help=', '.join(VARIANTS))
-    onnx.add_argument('--weights', required=True, help='safetensors state_dict (reference key names)')
-    onnx.add_argument('--onnx-out', required=True)
-    onnx.add_argument('--input', help='raw float32 [1,3,224,224] input to run the model on')
-    onnx.add_argument('--logits-out', help='where to write the logits of --input, raw float32')
-    args = ap.parse_args()
-    if args.command == 'torch-onnx':
-        if bool(args.input) != bool(args.logits_out):
-            ap.error('--input and --logits-out go together')
-        torch_onnx_command(args)
-    else:
-        reference_command(args)
+    family_main(__doc__, 'bytedance/Next-ViT', VARIANTS, reference_command, torch_onnx_command,
+                resolution=ONNX_RESOLUTION, fixed_resolution=True)
 
 
 if __name__ == '__main__':

@@ -40,12 +40,10 @@ each is exact on CPU for the way mambacnn.py uses it:
 
 Needs torch, timm, einops (and safetensors for torch-onnx). eformer itself never needs any of them.
 """
-import argparse
 import importlib.util
 import json
 import os
 import sys
-import time
 import types
 import warnings
 
@@ -59,6 +57,9 @@ OUT_DIR = os.path.join(REPO_ROOT, 'fixtures', 'families', 'vcmamba')
 sys.path.insert(0, SCRIPTS_DIR)
 from make_fixtures import as_list, randomize_, run, shared_input  # noqa: E402
 from reference_counts import timm_compat, toolbox_count  # noqa: E402
+
+import common  # noqa: E402
+from common import family_main, load_weights  # noqa: E402
 
 REFERENCE = 'Wertyuui345/VCMamba@f8795a002b29f370d527b82479f70640b06ff3cb'
 ZOO = {'vcmamba_s': 'VCMamba_EfficientFormer_S', 'vcmamba_m': 'VCMamba_EfficientFormer_M',
@@ -255,47 +256,15 @@ def unflatten_symbolic(g, x, dim, sizes):
     return g.op('Reshape', x, g.op('Concat', *parts, axis_i=0))
 
 
-def torch_onnx(repo, args):
-    from safetensors.torch import load_file
-    ref = import_reference(repo)
-    if args.model not in ZOO:
-        raise SystemExit(f'unknown model {args.model}: one of {", ".join(ZOO)}')
-    model = build_zoo(ref, args.model)
-    model.load_state_dict(load_file(args.weights), strict=True)
-    model.eval()
+def torch_onnx(args):
+    model = load_weights(build_zoo(import_reference(args.reference_repo), args.model), args.weights)
     torch.onnx.register_custom_op_symbolic('aten::unflatten', unflatten_symbolic, 17)
-    dummy = torch.zeros(1, 3, 224, 224)
-    start = time.perf_counter()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # tracer warnings about the Python-list scan orders
-        torch.onnx.export(model, dummy, args.onnx_out, opset_version=17, do_constant_folding=True,
-                          input_names=['image'], output_names=['logits'])
-    export_s = time.perf_counter() - start
-    if args.input:
-        x = np.fromfile(args.input, dtype='<f4').reshape(1, 3, 224, 224)
-        with torch.no_grad():
-            model(torch.from_numpy(x.copy())).numpy().astype('<f4').tofile(args.logits_out)
-    print(json.dumps({'export_s': export_s}))
+    common.torch_onnx(model, args)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--reference-repo', required=True, help='a checkout of Wertyuui345/VCMamba')
-    sub = ap.add_subparsers(dest='command', required=True)
-    sub.add_parser('reference', help='write fixtures/families/vcmamba/')
-    t = sub.add_parser('torch-onnx', help='export a zoo variant with eformer weights through torch.onnx')
-    t.add_argument('--model', required=True, help=', '.join(ZOO))
-    t.add_argument('--weights', required=True, help='safetensors state_dict (reference key names)')
-    t.add_argument('--onnx-out', required=True)
-    t.add_argument('--input', help='raw float32 [1,3,224,224] input to run the model on')
-    t.add_argument('--logits-out', help='where to write the logits of --input, raw float32')
-    args = ap.parse_args()
-    if args.command == 'reference':
-        reference(args.reference_repo)
-    else:
-        if bool(args.input) != bool(args.logits_out):
-            ap.error('--input and --logits-out go together')
-        torch_onnx(args.reference_repo, args)
+    family_main(__doc__, 'Wertyuui345/VCMamba', ZOO, lambda args: reference(args.reference_repo), torch_onnx,
+                resolution=224, fixed_resolution=True)
 
 
 if __name__ == '__main__':
