@@ -43,6 +43,7 @@ export type { Backend, SessionBackend, DeviceBackend, BackendSession, SessionOpt
 export { RESULTS_SCHEMA, readResults, checkResults, type ResultsFile, type ModelResult, type Environment, type Breakdown } from './results/results.js';
 export { VERDICT_SCHEMA, type Verdict, type Check } from './results/verdict.js';
 export { mergeResults } from './results/merge.js';
+export { cpuInt8Instructions } from './results/environment.js';
 
 export { profile, type ProfileRequest } from './profile/profile.js';
 export { measure, warmUp, RUN_BY_RUN, DEFAULT_PLAN, type TimingPlan, type TimedSession } from './backends/timing.js';

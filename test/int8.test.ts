@@ -10,7 +10,7 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { decodeImage } from '../src/images/decode.js';
 import { preprocess } from '../src/images/preprocess.js';
-import { buildWithRandomWeights, exportModel, families, findModel, onnxBytes, papersZooNames, zoo } from '../src/index.js';
+import { buildWithRandomWeights, cpuInt8Instructions, exportModel, families, findModel, onnxBytes, papersZooNames, zoo } from '../src/index.js';
 import { cliWith, fakeTools } from './fakes.js';
 import { cli, root, runOnnx, tempDir, testInput } from './helpers.js';
 
@@ -100,6 +100,17 @@ describe('int8 export of the smallest variant of each successor family', () => {
       expect(logits.every(Number.isFinite)).toBe(true);
     });
   }
+});
+
+describe("the CPU's int8 instructions", () => {
+  it('are read from /proc/cpuinfo flags (x86) and Features (ARM), [] when there are none', () => {
+    // This development machine's own flags line, shortened to the relevant part.
+    const xeon = 'processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 avx512f avx512bw avx512_vnni avx_vnni avx512_bf16 amx_bf16 amx_tile amx_int8\n';
+    expect(cpuInt8Instructions(xeon)).toEqual(['AVX-512 VNNI', 'AVX-VNNI', 'AMX-INT8']);
+    expect(cpuInt8Instructions('flags\t\t: fpu sse sse2 avx avx2 fma\n')).toEqual([]);
+    // Written for this test, in the format of an arm64 kernel's /proc/cpuinfo.
+    expect(cpuInt8Instructions('processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics asimddp i8mm\n')).toEqual(['Arm dot product', 'Arm I8MM']);
+  });
 });
 
 describe('int8 determinism and --keep-float', () => {
@@ -275,6 +286,11 @@ describe('profile --precision fp32,int8', () => {
     expect(int8.int8).toMatchObject({ fp32_model: 'mobilenetv2_100', paired: true, method: 'minmax', calibration: '2 random inputs (seed 0), minmax' });
     expect(int8.int8.sqnr_db).toBeGreaterThan(20);
     expect(r.stdout).toContain('int8 speed-up');
+    // The CPU's integer instructions are named with the results (this machine's, read here independently).
+    const flags = (readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '').trim().split(/\s+/);
+    expect(file.env.cpu_int8.includes('AVX-512 VNNI')).toBe(flags.includes('avx512_vnni'));
+    expect(file.env.cpu_int8.includes('AMX-INT8')).toBe(flags.includes('amx_int8'));
+    expect(r.stdout.replace(/\s+/g, ' ')).toMatch(/measured on: .*int8 instructions: /); // the line wraps at 100 columns
     for (const format of ['csv', 'markdown', 'html']) {
       const out = await cli('report', json, '-f', format);
       expect(out.code, out.stderr).toBe(0);

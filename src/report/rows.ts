@@ -142,7 +142,9 @@ export function allResults(files: ResultsFile[]): ModelResult[] {
 export function environmentLine(file: ResultsFile): string {
   const e = file.env;
   const runtime = e.onnxruntime ? `onnxruntime ${e.onnxruntime}` : e.onnxruntime_web ? `onnxruntime-web ${e.onnxruntime_web}` : undefined;
-  const parts = [`${e.cpu}, ${e.cores} cores, ${e.os}, node ${e.node}`, runtime, e.device ? `device ${e.device}` : undefined, `eformer ${e.eformer}`];
+  // int8's speed on this CPU depends on its integer instructions; on a device they are the device's, not these.
+  const int8 = !e.device && e.cpu_int8 && file.results.some((r) => r.precision === 'int8') ? `int8 instructions: ${e.cpu_int8.join(', ') || 'none'}` : undefined;
+  const parts = [`${e.cpu}, ${e.cores} cores, ${e.os}, node ${e.node}`, int8, runtime, e.device ? `device ${e.device}` : undefined, `eformer ${e.eformer}`];
   return `${parts.filter(Boolean).join(', ')}${e.git_commit ? `, commit ${String(e.git_commit).slice(0, 10)}` : ''}`;
 }
 

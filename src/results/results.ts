@@ -37,6 +37,8 @@ export interface Breakdown {
 export interface Environment {
   cpu: string;
   cores: number;
+  /** The CPU's integer dot-product instruction sets (VNNI, AMX, Arm dot product; [] for none), where the OS says. */
+  cpu_int8?: string[];
   os: string;
   node: string;
   onnxruntime?: string;
