@@ -50,6 +50,18 @@ describe('ort-web profiling, for real', () => {
     expect(events.filter((e) => e.name === 'network.0.0.mlp.fc1/Conv_6_kernel_time')).toHaveLength(3);
   });
 
+  it('a model larger than one 16 MB part reaches the page whole (mobilenetv2_140, 24 MB, in two parts)', async () => {
+    const onnx = onnxBytes(buildWithRandomWeights({ model: 'mobilenetv2_140' })).bytes;
+    expect(onnx.length).toBeGreaterThan(16 * 1024 * 1024);
+    // A part lost, repeated or cut short leaves bytes onnxruntime-web cannot parse, and open() fails.
+    const session = await ortWeb.open(
+      { name: 'mobilenetv2_140', onnx, inputs: [{ name: 'image', shape: [1, 3, 224, 224], dtype: 'float32' }] },
+      { threads: 2, graphOptimization: 'all', executionProvider: 'wasm', spinning: false },
+    );
+    expect(await session.run()).toBeGreaterThan(0);
+    await session.close();
+  });
+
   it('--breakdown on ort-web: node time lands in model blocks, convolutions lead, and the profiler\'s own runs are counted', async () => {
     const out = join(tempDir(), 'web-breakdown.json');
     const r = await cli('profile', '-b', 'ort-web', '-m', 'efficientformerv2_s0', '--runs', '3', '--warmup', '1', '--breakdown', '--no-single-session', '--quiet', '--json', out);
