@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  buildWithRandomWeights, calibrationSet, DEFAULT_POLICY, encodeOnnx, findBackend, graphBytes, INT8_OPSET, lowerToOnnx, measure, meanCosine, median,
+  buildWithRandomWeights, calibrationSet, cpuInt8Instructions, DEFAULT_POLICY, encodeOnnx, findBackend, graphBytes, INT8_OPSET, lowerToOnnx, measure, meanCosine, median,
   onnxBytes, outputSession, papersZooNames, profile, quantizeInt8, sqnrDb,
 } from '../dist/index.js';
 
@@ -30,11 +30,6 @@ const BREAKDOWN = args.includes('--breakdown');
 const PYTHON = process.env.EFORMER_ORT_PYTHON;
 const dir = mkdtempSync(join(tmpdir(), 'eformer-bench-int8-'));
 
-function integerFlags() {
-  const flags = new Set((readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '').trim().split(/\s+/));
-  const wanted = ['avx2', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_tile', 'amx_int8', 'amx_bf16'];
-  return wanted.filter((f) => flags.has(f));
-}
 
 /** A float Gemm [M,K]x[K,N] and its QDQ twin (uint8 activations, int8 per-channel weights), as eformer's IR lowers them. */
 function gemmProbe(m, k, n, quantized) {
@@ -144,7 +139,7 @@ function byOp(result, top = 6) {
   return b ? b.by_op.slice(0, top).map((r) => `${r.key} ${r.percent.toFixed(0)}%`).join(', ') : '';
 }
 
-console.log(`integer instruction sets (/proc/cpuinfo): ${integerFlags().join(' ') || 'none listed'}`);
+console.log(`integer instruction sets (/proc/cpuinfo): ${cpuInt8Instructions()?.join(', ') || 'none'}`);
 if (args.includes('--ablation')) {
   await ablation(flag('--models', 'efficientformer_l1,efficientformerv2_s0,mobilenetv2_100').split(','));
   process.exit(0);
@@ -201,7 +196,7 @@ for (const backendId of BACKENDS) {
     if (BREAKDOWN) for (const r of [fp32, int8, theirs].filter(Boolean)) console.log(`    kernels ${r.model}: ${byOp(r)}`);
   }
 }
-writeFileSync(flag('--json', join(dir, 'int8.json')), JSON.stringify({ cpu_integer_flags: integerFlags(), rows }, null, 1));
+writeFileSync(flag('--json', join(dir, 'int8.json')), JSON.stringify({ cpu_int8: cpuInt8Instructions(), rows }, null, 1));
 console.log(`\n| backend | model | int8 / fp32 | SQNR dB | cosine |${PYTHON ? " onnxruntime quantiser / fp32 | its SQNR dB |" : ''}`);
 console.log(`|---|---|---|---|---|${PYTHON ? '---|---|' : ''}`);
 for (const r of rows) {

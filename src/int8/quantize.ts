@@ -182,10 +182,10 @@ export function quantizeGraph(input: Graph, plan: Plan, ranges: Map<string, Rang
    */
   const dequantized = new Map<string, { scales: Float32Array; out: string }>();
   const dequantizedConstant = (at: Node, tensor: string, shape: number[], data: Int8Array | Int32Array, scales: Float32Array): string => {
-    const made = dequantized.get(tensor);
-    if (made && made.scales.every((s, i) => s === scales[i])) return made.out;
-    const name = made ? `${tensor}@${at.name}` : tensor;
-    if (!made) dequantized.set(tensor, { scales, out: `${name}:dq` });
+    const earlier = dequantized.get(tensor);
+    if (earlier && earlier.scales.every((s, i) => s === scales[i])) return earlier.out;
+    const name = earlier ? `${tensor}@${at.name}` : tensor;
+    if (!earlier) dequantized.set(tensor, { scales, out: `${name}:dq` });
     addParam(`${name}:quantized`, shape, data);
     addParam(`${name}:scale`, [scales.length], scales);
     addParam(`${name}:zero_point`, [scales.length], data instanceof Int8Array ? new Int8Array(scales.length) : new Int32Array(scales.length));
