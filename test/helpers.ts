@@ -6,8 +6,9 @@ import ort from 'onnxruntime-node';
 
 export const root = new URL('..', import.meta.url).pathname;
 
+/** A fresh scratch folder, inside the run's own (global-setup.ts removes it at the end). */
 export function tempDir(prefix = 'eformer-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return mkdtempSync(join(process.env.EFORMER_TEST_SCRATCH ?? tmpdir(), prefix));
 }
 
 /** Run the built CLI; never throws, returns exit code and output. */
