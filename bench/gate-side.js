@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildWithRandomWeights, countBuilt, findBackend, latencyStats, measure, modelSource, onnxBytes } from '../dist/index.js';
+import { buildWithRandomWeights, countBuilt, findBackend, latencyStats, measure, modelSource, onnxBytes, sameRoundRatios } from '../dist/index.js';
 
 export const MODEL = 'efficientformerv2_s0';
 export const REFERENCE = 'mobilenetv2_100';
@@ -44,7 +44,7 @@ export async function measureSide(sides, { rounds, slow }) {
   );
   const samples = t.get(MODEL).samples;
   const refSamples = t.get(REFERENCE).samples;
-  const ratios = samples.map((s, k) => s / refSamples[k]);
+  const ratios = sameRoundRatios(samples, refSamples);
   const entry = (name, s, counts, r) => ({
     model: name, backend: 'ort-cpu', batch: 1, params: counts.params, macs: counts.macs, runs: s.length, warmup_runs: 5,
     settings: {}, latency_ms: latencyStats(s), noisy: false,

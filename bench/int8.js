@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   buildWithRandomWeights, calibrationSet, cpuInt8Instructions, DEFAULT_POLICY, encodeOnnx, findBackend, graphBytes, INT8_OPSET, lowerToOnnx, measure, meanCosine, median,
-  onnxBytes, outputSession, papersZooNames, profile, quantizeInt8, sqnrDb,
+  onnxBytes, outputSession, papersZooNames, profile, quantizeInt8, sameRoundRatios, sqnrDb,
 } from '../dist/index.js';
 
 const args = process.argv.slice(2);
@@ -129,7 +129,7 @@ async function ablation(models) {
     for (const name of Object.keys(variants)) {
       const samples = file.results.find((r) => r.model === `${model}:${name}`).latency_ms.samples;
       const f = fidelity[name];
-      console.log(`${model}, ${name}: int8/fp32 ${median(samples.map((v, i) => v / fp32[i])).toFixed(3)}, ${f.quantized_layers} layers quantised, SQNR ${f.sqnr_db.toFixed(1)} dB`);
+      console.log(`${model}, ${name}: int8/fp32 ${median(sameRoundRatios(samples, fp32)).toFixed(3)}, ${f.quantized_layers} layers quantised, SQNR ${f.sqnr_db.toFixed(1)} dB`);
     }
   }
 }
@@ -184,7 +184,7 @@ for (const backendId of BACKENDS) {
       seconds: (performance.now() - start) / 1000,
     };
     if (theirs) {
-      const ratios = fp32.latency_ms.samples.map((v, i) => theirs.latency_ms.samples[i] / v);
+      const ratios = sameRoundRatios(theirs.latency_ms.samples, fp32.latency_ms.samples);
       Object.assign(row, { ortq_over_fp32: median(ratios), ortq_sqnr_db: ortq.sqnr, ortq_cosine: ortq.cosine, ortq_seconds: ortq.seconds });
     }
     rows.push(row);

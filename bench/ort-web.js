@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { harnessAgainstOwnTiming, ms, pct, sideBySide, source } from './common.js';
-import { findBackend, median, medianCi, quantile } from '../dist/index.js';
+import { findBackend, median, medianCi, quantile, sameRoundRatios } from '../dist/index.js';
 
 const ortCpu = findBackend('ort-cpu');
 const ortWeb = findBackend('ort-web');
@@ -22,7 +22,7 @@ const OPTIONS = { threads: 2, graphOptimization: 'all', executionProvider: 'cpu'
 
 /** Per-round ratios b/a (sample k of both sides comes from the same round): median, 95% interval, middle half. */
 function roundRatios(a, b) {
-  const ratios = b.map((x, k) => x / a[k]).sort((x, y) => x - y);
+  const ratios = sameRoundRatios(b, a).sort((x, y) => x - y);
   const [lo, hi] = medianCi(ratios);
   const x = (v) => `${v.toFixed(3)}x`;
   return `per-round ratio median ${x(median(ratios))} (95% CI ${x(lo)}-${x(hi)}, middle half of rounds ${x(quantile(ratios, 0.25))}-${x(quantile(ratios, 0.75))})`;

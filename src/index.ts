@@ -5,7 +5,7 @@
 export * from './core/errors.js';
 export { VERSION } from './core/version.js';
 export { mulberry32 } from './core/random.js';
-export { latencyStats, median, medianCi, quantile, type LatencyStats, type SummaryStats, NOISY_COV } from './core/stats.js';
+export { latencyStats, median, medianCi, quantile, sameRoundRatios, type LatencyStats, type SummaryStats, NOISY_COV } from './core/stats.js';
 
 export * from './models/index.js';
 export { GraphBuilder } from './graph/builder.js';
@@ -57,9 +57,9 @@ export { checkNumerics, judge, NUMERIC_TOLERANCE, type NumericCheck } from './co
 export { convertToCoreml, type CoremlOptions } from './coreml/bridge.js';
 export { predict, softmax, topK, type Prediction } from './predict/index.js';
 export { doctor, setup } from './setup/index.js';
-export { LUT_SCHEMA, readLut, checkLutFor, mergeLuts, fitCorrection, type Lut, type LutEntry, type TrainingRecord, type Correction } from './latency/lut.js';
+export { LUT_SCHEMA, readLut, checkLutFor, mergeLuts, fitCorrection, correctedRatio, correctionFormula, blockSums, type Lut, type LutEntry, type TrainingRecord, type Correction, type BlockSums } from './latency/lut.js';
 export { buildLut, mergeLutFiles, measurePoints, samplePoints, spaceFor, searchableFamily, pointEntry, referenceModel, blocksOfSpace, sumOf, LUT_DEFAULTS, type LutBuildRequest, type MeasureSettings } from './latency/build.js';
-export { predictLatency, corrected, type LatencyPrediction } from './latency/predict.js';
+export { predictLatency, type LatencyPrediction } from './latency/predict.js';
 export { search, SEARCH_SCHEMA, type SearchResult, type Candidate, type Objective } from './latency/search.js';
 export { readSpace, supernet, shrinks, samplePoint, coveringPoints, outsideSpace, type SpaceSpec, type Point, type SearchSpace } from './models/space.js';
 export { quantizeInt8, calibrationSet, INT8_OPSET, modulePattern, type Int8Options, type Int8Report, type Int8Result, CALIBRATION_METHODS, type CalibrationMethod, sqnrDb, meanCosine, top1Agreement, activationQuant, quantizeWeights, DEFAULT_POLICY, type QuantizePolicy } from './int8/index.js';

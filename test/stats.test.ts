@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { latencyStats, medianCi, quantile } from '../src/core/stats.js';
+import { latencyStats, medianCi, quantile, sameRoundRatios } from '../src/core/stats.js';
 import { measure, warmUp } from '../src/backends/timing.js';
 
 describe('latency statistics', () => {
@@ -78,5 +78,17 @@ describe('timing loop', () => {
     const kept = t.get('a')!.samples;
     expect(kept.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(2000);
     expect(kept.length).toBeLessThan(25);
+  });
+
+  it('--min-time gives a faster model more samples; per-round ratios pair only the rounds both ran', async () => {
+    const t = await measure([scripted('fast', () => 50), scripted('slow', () => 100)], { warmup: 0, minTime: 1, minRuns: 1, maxRuns: 1000 });
+    const [fast, slow] = [t.get('fast')!.samples, t.get('slow')!.samples];
+    expect(fast.length).toBeGreaterThan(slow.length);
+    // Pairing every fast sample with slow[k] would divide by undefined for the rounds slow sat out.
+    for (const ratios of [sameRoundRatios(fast, slow), sameRoundRatios(slow, fast)]) {
+      expect(ratios).toHaveLength(slow.length);
+      expect(ratios.every(Number.isFinite)).toBe(true);
+    }
+    expect(latencyStats(sameRoundRatios(fast, slow)).median).toBeCloseTo(0.5, 9);
   });
 });

@@ -60,6 +60,16 @@ export function sortedCopy(values: ArrayLike<number>): Float64Array {
   return Float64Array.from(values).sort();
 }
 
+/**
+ * Per-round ratios of two models timed in the same interleaved rounds (`measure`): sample k of
+ * each comes from round k. In --min-time mode a model stops once it has its time, so the faster
+ * one has more samples; only the rounds both ran pair up.
+ */
+export function sameRoundRatios(samples: readonly number[], reference: readonly number[]): number[] {
+  const n = Math.min(samples.length, reference.length);
+  return Array.from({ length: n }, (_, k) => samples[k] / reference[k]);
+}
+
 export function median(values: ArrayLike<number>): number {
   return quantile(sortedCopy(values), 0.5);
 }

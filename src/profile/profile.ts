@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { BackendSession, SessionBackend, SessionOptions } from '../backends/backend.js';
 import { checkBackendOptions, findBackend } from '../backends/index.js';
 import { UsageError } from '../core/errors.js';
-import { latencyStats } from '../core/stats.js';
+import { latencyStats, sameRoundRatios } from '../core/stats.js';
 import type { ModelRequest } from '../pipeline/index.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
 import { aggregateTrace, parseTrace, scaleToMedian } from './breakdown.js';
@@ -166,9 +166,7 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
     const twin = p.facts.int8 && timings.get(p.facts.int8.fp32_model)?.samples;
     if (!twin) return p.facts.int8;
     // Sample k of both comes from the same round of the round-robin: the ratio cancels the machine's drift.
-    const own = timings.get(p.source.name)!.samples;
-    const n = Math.min(own.length, twin.length);
-    return { ...p.facts.int8!, speedup: latencyStats(Array.from({ length: n }, (_, k) => twin[k] / own[k])).median, paired: true };
+    return { ...p.facts.int8!, speedup: latencyStats(sameRoundRatios(twin, timings.get(p.source.name)!.samples)).median, paired: true };
   };
   const results: ModelResult[] = [];
   for (const p of prepared) {
@@ -214,8 +212,7 @@ export function shardOf<T>(models: T[], shard?: { index: number; count: number }
 
 /** Ratios of samples taken in the same round (sample k of every model comes from the same turn of the round-robin). */
 function pairedRatios(reference: string, samples: number[], referenceSamples: number[]): ModelResult['vs_reference'] {
-  const n = Math.min(samples.length, referenceSamples.length);
-  const ratios = Array.from({ length: n }, (_, k) => samples[k] / referenceSamples[k]);
+  const ratios = sameRoundRatios(samples, referenceSamples);
   return { model: reference, median: latencyStats(ratios).median, ratios };
 }
 
