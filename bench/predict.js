@@ -8,7 +8,7 @@
 // README, "Predicting latency"). Also timed: building the table, one prediction, one search.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { buildLut, measurePoints, pointEntry, predictLatency, samplePoints, search, searchableFamily, spaceFor } from '../dist/index.js';
+import { buildLut, correctedRatio, fitCorrection, measurePoints, pointEntry, predictLatency, samplePoints, search, searchableFamily, spaceFor, sumOf } from '../dist/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,6 +51,10 @@ for (const c of args.cases.split(',')) {
 
   const within = errors.filter((e) => Math.abs(e) <= 0.1).length / errors.length;
   const rmspe = Math.sqrt(errors.reduce((a, e) => a + e * e, 0) / errors.length);
+  // What the elements-moved term is worth: the same training set fitted without it, on the same held-out models.
+  const sums = measured.map((m) => sumOf(lut, family, m.point));
+  const without = fitCorrection(lut.training.map(({ io_melements, ...t }) => t));
+  const errorsWithout = measured.map((m, i) => correctedRatio(without, sums[i]) / m.ratio - 1);
   const sorted = [...predictMs].sort((a, b) => a - b);
   const row = {
     case: `${family.id}@${resolution}`,
@@ -67,10 +71,20 @@ for (const c of args.cases.split(',')) {
     search_evaluated: s.evaluated,
     reference: `${lut.reference.model} ${lut.reference.median_ms.toFixed(3)} ms`,
     errors,
+    without_io_term: {
+      within_10pct: errorsWithout.filter((e) => Math.abs(e) <= 0.1).length / errorsWithout.length,
+      rmspe: Math.sqrt(errorsWithout.reduce((a, e) => a + e * e, 0) / errorsWithout.length),
+      training_rmspe: without?.training_rmspe,
+    },
+    correction: lut.correction,
+    // Everything needed to refit other corrections offline.
+    training_records: lut.training,
+    held_out_records: measured.map((m, i) => ({ point: m.point, measured_ratio: m.ratio, ...sums[i] })),
   };
   report.cases.push(row);
   console.log(
     `${row.case} on ${args.backend}: ${(within * 100).toFixed(0)}% of ${row.held_out} held-out variants within ±10%, RMSPE ${(rmspe * 100).toFixed(1)}% (max ${(row.max_abs_error * 100).toFixed(1)}%; training ${(row.training_rmspe * 100).toFixed(1)}% on ${row.training}); ` +
+      `without the elements-moved term ${(row.without_io_term.within_10pct * 100).toFixed(0)}% / RMSPE ${(row.without_io_term.rmspe * 100).toFixed(1)}%; ` +
       `table of ${row.blocks} blocks built in ${buildSeconds.toFixed(0)} s, a prediction ${row.predict_ms_median.toFixed(1)} ms, a search ${searchSeconds.toFixed(1)} s (${s.evaluated} configurations); reference ${row.reference}`,
   );
 }

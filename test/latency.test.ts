@@ -14,6 +14,8 @@ import {
   deployGraph,
   encodeOnnx,
   families,
+  correctedRatio,
+  correctionFormula,
   fitCorrection,
   type Lut,
   lowerToOnnx,
@@ -130,6 +132,24 @@ describe('the correction', () => {
     // With too few models, a plain scale.
     expect(fitCorrection(training.slice(0, 3))!.b).toBe(0);
   });
+
+  it('fits the elements-moved term when every model records it, and predicts through it', () => {
+    const rand = mulberry32(5);
+    const training: TrainingRecord[] = Array.from({ length: 20 }, () => {
+      const sum = 0.5 + 2 * rand();
+      const blocks = 10 + Math.floor(30 * rand());
+      const io = 0.2 + 3 * rand();
+      return { point: { widths: [], depths: [], ratios: [], attention: 0 }, sum_ratio: sum, blocks, io_melements: io, measured_ratio: 0.9 * sum - 0.004 * blocks - 0.03 * io + 0.05 };
+    });
+    const c = fitCorrection(training)!;
+    expect(c.d).toBeCloseTo(-0.03, 6);
+    expect(c.a).toBeCloseTo(0.9, 6);
+    expect(c.training_rmspe).toBeLessThan(1e-9);
+    expect(correctedRatio(c, { sum_ratio: 1, blocks: 20, io_melements: 2 })).toBeCloseTo(0.9 - 0.08 - 0.06 + 0.05, 9);
+    expect(correctionFormula(c)).toMatch(/^0\.900 x sum - 0\.0040 x blocks - 0\.0300 x Melements moved \+ 0\.050$/);
+    // One model without the count (a table from before it was recorded): the term is left out.
+    expect(fitCorrection([...training, { ...training[0], io_melements: undefined }])!.d).toBeUndefined();
+  });
 });
 
 describe('lut build, predict-latency and search on ort-cpu (a small space at 64x64)', () => {
@@ -153,6 +173,10 @@ describe('lut build, predict-latency and search on ort-cpu (a small space at 64x
     const kinds = new Set(lut.entries.map((e) => e.kind));
     for (const k of ['stem', 'stage 0 · mlp', 'stage 2 · attention', 'stage 3 · attention', 'embedding 2->3', 'head']) expect(kinds.has(k), k).toBe(true);
     expect(lut.entries.every((e) => e.ratio > 0 && e.runs === 5)).toBe(true);
+    // What each block moves per run: its input's and its output's elements (shape reads `[1x3x64x64] -> [1x16x16x16]`).
+    const elements = (shape: string) => [...shape.matchAll(/\[([\dx]+)\]/g)].reduce((s, m) => s + m[1].split('x').reduce((p, d) => p * Number(d), 1), 0);
+    for (const e of lut.entries) expect(e.io_elements, e.block).toBe(elements(e.shape));
+    expect(lut.entries.find((e) => e.kind === 'stem')!.shape).toMatch(/^\[1x3x64x64\] -> /);
     expect(lut.training).toHaveLength(8);
     expect(lut.correction?.training_size).toBe(8);
     expect(lut.env.cpu).toBeTruthy();
@@ -167,7 +191,9 @@ describe('lut build, predict-latency and search on ort-cpu (a small space at 64x
     expect(p.blocks.length).toBe(1 + 1 + 1 + 1 + 1 + 2 + 1 + 2 + 1);
     expect(p.sum_ratio).toBeCloseTo(p.blocks.reduce((s: number, b: { ratio: number }) => s + b.ratio, 0), 9);
     const c = lut.correction!;
-    expect(p.ratio).toBeCloseTo(c.a * p.sum_ratio + c.b * p.blocks.length + c.c, 9);
+    expect(c.d).toBeDefined();
+    expect(p.io_melements).toBeGreaterThan(0);
+    expect(p.ratio).toBeCloseTo(c.a * p.sum_ratio + c.b * p.blocks.length + c.d! * p.io_melements + c.c, 9);
     expect(p.ms).toBeCloseTo(p.ratio * lut.reference.median_ms, 9);
     const table = await cli('predict-latency', '--lut', lutPath, '--config', config);
     expect(table.stdout.replace(/\n/g, ' ')).toMatch(/point on ort-cpu: predicted \d+\.\d{3} ms/);

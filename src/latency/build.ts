@@ -11,6 +11,7 @@ import { mulberry32 } from '../core/random.js';
 import { latencyStats, median } from '../core/stats.js';
 import { findBackend } from '../backends/index.js';
 import { blockGraph } from '../graph/blocks.js';
+import { type Graph, numel } from '../graph/ir.js';
 import { randomizeWeights } from '../graph/init.js';
 import { deployGraph } from '../graph/passes/index.js';
 import { encodeOnnx } from '../onnx/encode.js';
@@ -23,7 +24,7 @@ import { profile, type ProfileRequest } from '../profile/profile.js';
 import { prepareModel, type PreparedModel } from '../profile/result.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
 import { analyse, spaceOf } from './blocks.js';
-import { fitCorrection, LUT_SCHEMA, type Lut, type LutEntry, mergeLuts, readLut, type TrainingRecord } from './lut.js';
+import { type BlockSums, blockSums, fitCorrection, LUT_SCHEMA, type Lut, type LutEntry, mergeLuts, readLut, type TrainingRecord } from './lut.js';
 import { lookUp } from './predict.js';
 
 /** How the measuring is done: everything `profile` takes about the backend, the device and the runs. */
@@ -110,7 +111,7 @@ export function blocksOfSpace(family: ModelFamily<unknown>, space: SpaceSpec): B
       const name = `${b.block.path}#${b.block.signature.slice(0, 8)}`;
       found.set(b.block.signature, {
         prepared: { source: { name, onnx, inputs: graph.inputs.map(modelInput) }, facts: { model: name, batch: 1 } },
-        entry: { signature: b.block.signature, block: b.block.path, kind: b.kind, shape: b.shape, params: b.params, macs: b.macs },
+        entry: { signature: b.block.signature, block: b.block.path, kind: b.kind, shape: b.shape, params: b.params, macs: b.macs, io_elements: ioElements(graph) },
       });
     }
   }
@@ -228,11 +229,15 @@ async function measureTraining(lut: Lut, family: ModelFamily<unknown>, points: P
   }));
 }
 
-/** The table's plain sum for a point (before the correction), and its number of blocks. */
-export function sumOf(lut: Lut, family: ModelFamily<unknown>, point: Point): { sum_ratio: number; blocks: number } {
+/** The table's sums for a point (before the correction): block ratios, block count, elements moved. */
+export function sumOf(lut: Lut, family: ModelFamily<unknown>, point: Point): BlockSums {
   const analysed = analyse(family, spaceOf(family).configOf(point), lut.resolution);
-  const { entries } = lookUp(lut, 'the table', analysed, 'configuration');
-  return { sum_ratio: entries.reduce((s, e) => s + e.ratio, 0), blocks: entries.length };
+  return blockSums(lookUp(lut, 'the table', analysed, 'configuration').entries);
+}
+
+/** Elements a block graph reads and writes per run. */
+function ioElements(graph: Graph): number {
+  return [...graph.inputs.map((i) => i.shape), ...graph.outputs.map((o) => graph.values.get(o)!.shape)].reduce((s, shape) => s + numel(shape), 0);
 }
 
 /** Whole configurations timed against the reference: what training sets, benchmarks and `search --verify` measure. */

@@ -6,7 +6,7 @@
  */
 import { escapeMarkup as esc } from '../core/text.js';
 import { niceTicks, STYLE } from '../report/formats/html.js';
-import type { Lut } from './lut.js';
+import { correctedRatio, correctionFormula, type Lut } from './lut.js';
 import type { SearchResult } from './search.js';
 
 const W = 720;
@@ -60,9 +60,9 @@ export function lutPage(lut: Lut, path: string): string {
   });
   const c = lut.correction;
   const trained = lut.training.filter((t) => t.sum_ratio > 0);
-  const predicted = (t: (typeof trained)[number]) => (c ? c.a * t.sum_ratio + c.b * t.blocks + c.c : t.sum_ratio);
+  const predicted = (t: (typeof trained)[number]) => correctedRatio(c, t);
   const chart = trained.length
-    ? `<h2>Training models: measured against predicted</h2><p>${trained.length} random configurations timed whole; the correction (${c ? `${c.a.toFixed(3)} x sum ${c.b >= 0 ? '+' : '-'} ${Math.abs(c.b).toFixed(4)} x blocks ${c.c >= 0 ? '+' : '-'} ${Math.abs(c.c).toFixed(3)}` : 'none'}) was fitted to them: ${c ? `${(c.training_rmspe * 100).toFixed(1)}% RMS error` : ''}. Held-out figures are in bench:predict.</p>` +
+    ? `<h2>Training models: measured against predicted</h2><p>${trained.length} random configurations timed whole; the correction (${c ? correctionFormula(c) : 'none'}) was fitted to them: ${c ? `${(c.training_rmspe * 100).toFixed(1)}% RMS error` : ''}. Held-out figures are in bench:predict.</p>` +
       scatter([{ points: trained.map((t) => [t.measured_ratio * lut.reference.median_ms, predicted(t) * lut.reference.median_ms]), className: 'train' }], 'measured ms', 'predicted ms', true)
     : '';
   const env = `${lut.family} at ${lut.resolution}x${lut.resolution} on ${lut.backend}${lut.device ? ` (${lut.device.name})` : ''}; ${lut.entries.length} blocks, each a ratio to ${lut.reference.model} (${lut.reference.median_ms.toFixed(3)} ms when built) timed in the same rounds; ${lut.env.cpu}, ${lut.env.created}`;

@@ -8,7 +8,12 @@
  * The sum of block latencies is biased: each block timed alone pays the runtime's per-run cost,
  * and the runtime fuses across block boundaries in the whole model. The table therefore carries
  * whole models measured on a training set of random configurations, and a correction fitted to
- * them: measured = a * sum + b * blocks + c (least squares, ratios to the reference).
+ * them: measured = a * sum + b * blocks + d * io + c (least squares, ratios to the reference), where
+ * io is the millions of elements the blocks read and write. A block timed alone passes its input
+ * and output across the runtime's boundary every run (onnxruntime-web copies them into and out of
+ * WebAssembly memory), which inside the whole model it does not, and that cost follows the tensors'
+ * size, not the number of blocks: a block of the first stage moves eight times the elements of one
+ * of the last.
  */
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
@@ -34,21 +39,36 @@ export interface LutEntry {
   /** Toolbox params and MACs of the block, so a search can sum them without rebuilding. */
   params: number;
   macs: number;
+  /** Elements of the block's inputs and outputs (absent in tables built before it was recorded). */
+  io_elements?: number;
 }
 
 /** A whole model measured for the correction: its point, the sum the table predicts, what was measured. */
-export interface TrainingRecord {
+export interface TrainingRecord extends BlockSums {
   point: Point;
-  sum_ratio: number;
-  blocks: number;
   measured_ratio: number;
 }
 
+/** What a prediction is made from: the table's entries for a configuration's blocks, summed. */
+export interface BlockSums {
+  sum_ratio: number;
+  blocks: number;
+  /** Millions of elements the blocks read and write, when every entry records it. */
+  io_melements?: number;
+}
+
+export function blockSums(entries: LutEntry[]): BlockSums {
+  const sums: BlockSums = { sum_ratio: entries.reduce((s, e) => s + e.ratio, 0), blocks: entries.length };
+  if (entries.every((e) => e.io_elements !== undefined)) sums.io_melements = entries.reduce((s, e) => s + e.io_elements!, 0) / 1e6;
+  return sums;
+}
+
 export interface Correction {
-  /** measured = a * sum + b * blocks + c, in ratios to the reference. */
+  /** measured = a * sum + b * blocks + d * io + c, in ratios to the reference (d absent: not fitted). */
   a: number;
   b: number;
   c: number;
+  d?: number;
   /** Root-mean-square percentage error on the training set itself. */
   training_rmspe: number;
   training_size: number;
@@ -100,15 +120,34 @@ export function checkLutFor(lut: Lut, path: string, want: { family?: string; res
   if (want.backend !== undefined && want.backend !== lut.backend) throw differ('backend', lut.backend, want.backend);
 }
 
-/** Least squares for measured = a * sum + b * blocks + c; with few models (or collinear ones), a plain scale. */
+/** The corrected ratio to the reference for a configuration's block sums (no correction: the plain sum). */
+export function correctedRatio(correction: Pick<Correction, 'a' | 'b' | 'c' | 'd'> | undefined, x: BlockSums): number {
+  if (!correction) return x.sum_ratio;
+  const { a, b, c, d } = correction;
+  return a * x.sum_ratio + b * x.blocks + (d ? d * (x.io_melements ?? 0) : 0) + c;
+}
+
+/**
+ * Least squares for measured = a * sum + b * blocks + d * io + c, weighted so that it minimises
+ * relative error (what the goals are stated in). Fewer terms when the models are too few for them
+ * (two per term) or the terms are collinear; with fewer than six models, a plain scale.
+ */
 export function fitCorrection(training: TrainingRecord[]): Correction | undefined {
   const n = training.length;
   if (n === 0) return undefined;
+  const y = training.map((t) => t.measured_ratio);
+  const withIo = training.every((t) => t.io_melements !== undefined) && n >= 8;
+  const solve = (terms: (t: TrainingRecord) => number[]) =>
+    // Each row divided by its measured ratio: residuals become relative errors.
+    leastSquares(training.map((t, i) => terms(t).map((v) => v / y[i])), y.map(() => 1));
+  const four = withIo ? solve((t) => [t.sum_ratio, t.blocks, 1, t.io_melements!]) : undefined;
+  const three = four ? undefined : n >= 6 ? solve((t) => [t.sum_ratio, t.blocks, 1]) : undefined;
   const scale = training.reduce((s, t) => s + t.measured_ratio * t.sum_ratio, 0) / training.reduce((s, t) => s + t.sum_ratio ** 2, 0);
-  const full = n >= 6 ? leastSquares(training.map((t) => [t.sum_ratio, t.blocks, 1]), training.map((t) => t.measured_ratio)) : undefined;
-  const [a, b, c] = full ?? [scale, 0, 0];
-  const errors = training.map((t) => (a * t.sum_ratio + b * t.blocks + c) / t.measured_ratio - 1);
-  return { a, b, c, training_rmspe: Math.sqrt(errors.reduce((s, e) => s + e * e, 0) / n), training_size: n };
+  const [a, b, c, d] = four ?? three ?? [scale, 0, 0];
+  const correction: Correction = { a, b, c, ...(four ? { d } : {}), training_rmspe: 0, training_size: n };
+  const errors = training.map((t) => correctedRatio(correction, t) / t.measured_ratio - 1);
+  correction.training_rmspe = Math.sqrt(errors.reduce((s, e) => s + e * e, 0) / n);
+  return correction;
 }
 
 /** The normal equations solved by Gauss-Jordan elimination with partial pivoting; undefined when singular. */
@@ -149,4 +188,10 @@ export function mergeLuts(luts: { lut: Lut; path: string }[]): Lut {
   const training = new Map<string, TrainingRecord>();
   for (const { lut } of luts) for (const t of lut.training) training.set(JSON.stringify(t.point), t);
   return { ...first.lut, entries: [...entries.values()], training: [...training.values()], correction: undefined };
+}
+
+/** The correction as people read it: `0.912 x sum + 0.0031 x blocks - 0.180 x Melements + 0.021`. */
+export function correctionFormula(c: Pick<Correction, 'a' | 'b' | 'c' | 'd'>): string {
+  const term = (v: number, digits: number, what: string) => ` ${v >= 0 ? '+' : '-'} ${Math.abs(v).toFixed(digits)}${what}`;
+  return `${c.a.toFixed(3)} x sum${term(c.b, 4, ' x blocks')}${c.d !== undefined ? term(c.d, 4, ' x Melements moved') : ''}${term(c.c, 3, '')}`;
 }

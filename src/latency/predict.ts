@@ -8,7 +8,7 @@ import { UsageError } from '../core/errors.js';
 import type { ModelEntry } from '../models/family.js';
 import { outsideSpace } from '../models/space.js';
 import { analyse, type Analysed, spaceOf } from './blocks.js';
-import type { Correction, Lut, LutEntry } from './lut.js';
+import { blockSums, type Correction, correctedRatio, type Lut, type LutEntry } from './lut.js';
 
 export interface BlockEstimate {
   block: string;
@@ -25,6 +25,8 @@ export interface LatencyPrediction {
   blocks: BlockEstimate[];
   /** Sum of the blocks' ratios to the reference, before the correction. */
   sum_ratio: number;
+  /** Millions of elements the blocks read and write (a term of the correction). */
+  io_melements?: number;
   /** The corrected prediction, as a ratio to the reference and in ms. */
   ratio: number;
   ms: number;
@@ -41,12 +43,6 @@ function indexOf(lut: Lut): Map<string, LutEntry> {
   let index = indexes.get(lut);
   if (!index) indexes.set(lut, (index = new Map(lut.entries.map((e) => [e.signature, e]))));
   return index;
-}
-
-/** The corrected ratio for a sum of block ratios over `blocks` blocks. */
-export function corrected(lut: Lut, sum: number, blocks: number): number {
-  const c = lut.correction;
-  return c ? c.a * sum + c.b * blocks + c.c : sum;
 }
 
 /**
@@ -81,18 +77,19 @@ export function predictLatency(lut: Lut, lutPath: string, entry: ModelEntry, opt
     throw err;
   }
   const referenceMs = options.referenceMs ?? lut.reference.median_ms;
-  const sum = entries.reduce((s, e) => s + e.ratio, 0);
-  const ratio = corrected(lut, sum, entries.length);
+  const sums = blockSums(entries);
+  const ratio = correctedRatio(lut.correction, sums);
   return {
     model: entry.name,
     family: family.id,
     resolution,
     blocks: analysed.blocks.map((b, i) => ({ block: b.block.path, kind: b.kind, shape: b.shape, ratio: entries[i].ratio, ms: entries[i].ratio * referenceMs })),
-    sum_ratio: sum,
+    sum_ratio: sums.sum_ratio,
+    io_melements: sums.io_melements,
     ratio,
     ms: ratio * referenceMs,
     reference: { model: lut.reference.model, median_ms: referenceMs, calibrated: options.referenceMs !== undefined },
-    correction: lut.correction && { a: lut.correction.a, b: lut.correction.b, c: lut.correction.c },
+    correction: lut.correction && { a: lut.correction.a, b: lut.correction.b, c: lut.correction.c, ...(lut.correction.d !== undefined ? { d: lut.correction.d } : {}) },
     params: analysed.params,
     macs: analysed.macs,
   };

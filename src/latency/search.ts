@@ -14,8 +14,8 @@ import { UsageError } from '../core/errors.js';
 import type { ModelFamily } from '../models/family.js';
 import { type Point, pointKey, shrinks, supernet } from '../models/space.js';
 import { analyse, spaceOf } from './blocks.js';
-import type { Lut } from './lut.js';
-import { corrected, lookUp } from './predict.js';
+import { blockSums, correctedRatio, type Lut } from './lut.js';
+import { lookUp } from './predict.js';
 
 export const SEARCH_SCHEMA = 'eformer.search/1';
 
@@ -75,7 +75,7 @@ export function search(lut: Lut, lutPath: string, family: ModelFamily<unknown>, 
     if (!c) {
       const analysed = analyse(family, space.configOf(point), lut.resolution, family.id, false);
       const { entries } = lookUp(lut, lutPath, analysed, 'a configuration of the space');
-      const ratio = corrected(lut, entries.reduce((s, e) => s + e.ratio, 0), entries.length);
+      const ratio = correctedRatio(lut.correction, blockSums(entries));
       // Each entry carries its block's toolbox counts: their sums are the configuration's.
       const sum = (key: 'macs' | 'params') => entries.reduce((s, e) => s + e[key], 0);
       c = { point, ratio, ms: ratio * referenceMs, macs: sum('macs'), params: sum('params') };

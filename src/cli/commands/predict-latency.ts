@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { renderTable, wrapText } from '../../core/table.js';
 import { calibrate } from '../../latency/calibrate.js';
-import { checkLutFor, readLut } from '../../latency/lut.js';
+import { checkLutFor, correctionFormula, readLut } from '../../latency/lut.js';
 import { predictLatency } from '../../latency/predict.js';
 import { resolveEntry } from '../../pipeline/index.js';
 import { checkModelFlags, integer, type ModelFlags } from '../flags.js';
@@ -41,7 +41,7 @@ export function register(program: Command): void {
       const rows = p.blocks.map((b) => [b.block, b.kind, ...(opts.wide ? [b.shape, b.ratio.toFixed(4)] : []), b.ms.toFixed(3), `${((b.ratio / p.sum_ratio) * 100).toFixed(1)}%`]);
       console.log(renderTable(['block', 'kind', ...(opts.wide ? ['input -> output', 'x ref'] : []), 'ms', 'share'], rows, { colAligns: ['left', 'left', ...(opts.wide ? ['left', 'right'] : []), 'right', 'right'] as never }));
       const ref = `${p.reference.model} ${p.reference.median_ms.toFixed(3)} ms ${p.reference.calibrated ? 'now' : `when the table was built (${lut.env.created.slice(0, 10)})`}`;
-      const how = p.correction ? `corrected for whole-model effects (${lut.correction!.training_size} training models)` : 'the plain sum (the table has no correction)';
+      const how = p.correction ? `corrected for whole-model effects (${correctionFormula(p.correction)}, fitted to ${lut.correction!.training_size} training models)` : 'the plain sum (the table has no correction)';
       console.log(wrapText(`${p.model} on ${lut.backend}: predicted ${p.ms.toFixed(3)} ms (${p.ratio.toFixed(3)} x ${ref}); blocks sum to ${(p.sum_ratio * p.reference.median_ms).toFixed(3)} ms, ${how}`));
     });
 }
