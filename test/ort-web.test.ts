@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildWithRandomWeights, onnxBytes } from '../src/index.js';
-import { ortWeb, traceFromConsole } from '../src/backends/ort-web/index.js';
+import { openFailure, ortWeb, traceFromConsole } from '../src/backends/ort-web/index.js';
 import { parseTrace } from '../src/profile/breakdown.js';
 import { cli, tempDir } from './helpers.js';
 
@@ -29,6 +29,20 @@ describe('traceFromConsole: the console capture back to trace JSON', () => {
   it('a profile cut short is an error, not an empty trace', () => {
     expect(() => traceFromConsole(['[', `${event('a_kernel_time')},`])).toThrow(/no complete profile/);
     expect(() => traceFromConsole(['[', '{"cat" : "Node","dur" :', ']'])).toThrow(/broken profile event/);
+  });
+});
+
+describe('a model that does not open in the page', () => {
+  it('is bad input when onnxruntime-web refuses it, a failed tool when the page dies under it', () => {
+    // Playwright's words when a page crashes mid-evaluate (efficientformer_l3 in one 124 MB response did this).
+    for (const crash of ['page.evaluate: Target crashed ', 'page.evaluate: Target page, context or browser has been closed']) {
+      const e = openFailure('efficientformer_l3', new Error(crash));
+      expect(e.exitCode, crash).toBe(3);
+      expect(e.message).toMatch(/^Chromium's page crashed while opening efficientformer_l3 on ort-web/);
+    }
+    const refused = openFailure('m', new Error("failed to inference ONNX model: Error: Could not find an implementation for Foo(1) node with name 'foo'"));
+    expect(refused.exitCode).toBe(2);
+    expect(refused.message).toMatch(/^onnxruntime-web cannot run m: /);
   });
 });
 

@@ -148,6 +148,19 @@ async function launch(): Promise<Browser> {
   });
 }
 
+/**
+ * Why a model did not open in the page. onnxruntime-web refusing the model (an operator or type it
+ * lacks) is about the input: exit 2. The page or browser dying under it is the tool failing, not the
+ * user's input: exit 3, saying so.
+ */
+export function openFailure(model: string, err: unknown): UsageError | MissingToolError {
+  const line = firstLine(err);
+  if (/Target (page, context or browser|crashed)|has been closed|Page crashed/i.test(line)) {
+    return new MissingToolError(`Chromium's page crashed while opening ${model} on ort-web (${line}); the model itself may be fine: try ort-cpu, or --verbose`);
+  }
+  return new UsageError(`onnxruntime-web cannot run ${model}: ${line}`);
+}
+
 export const ortWeb: SessionBackend = {
   kind: 'session',
   id: 'ort-web',
@@ -221,7 +234,7 @@ export const ortWeb: SessionBackend = {
       await page.evaluate(pageRun);
     } catch (err) {
       await closePage();
-      throw new UsageError(`onnxruntime-web cannot run ${model.name}: ${firstLine(err)}`);
+      throw openFailure(model.name, err);
     }
     const prefix = options.profilePrefix;
     return {
