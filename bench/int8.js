@@ -1,12 +1,12 @@
 // int8 against fp32, interleaved, for the nine zoo models. Run: npm run bench:int8 [-- --backend ort-cpu,ort-web] [--models a,b]
-//  1. The CPU's integer instruction sets (from /proc/cpuinfo), and a GEMM probe: one QDQ Gemm and
-//     its float twin timed side by side, whose throughput ratio says which integer kernel runs
-//     (AVX-512 VNNI does 4x the MACs per cycle of AVX-512 FP32 FMA; AMX many more).
+//  1. The CPU's integer instruction sets (from /proc/cpuinfo), and a linear-layer probe on each
+//     backend: float, QGemm (eformer's form) and QLinearMatMul (the quantiser's) timed side by side,
+//     whose throughput ratios say which integer kernel runs and which form the runtime runs faster.
 //  2. Per backend and model: eformer's `profile --precision fp32,int8` (both in the same rounds,
 //     the speed-up is the median of per-round ratios), and with $EFORMER_ORT_PYTHON (a Python with
 //     onnxruntime, e.g. /work/venv-ortq/bin/python) onnxruntime's own quantiser on the same float
 //     graph and calibration inputs, timed in the same rounds, with its fidelity computed here.
-//  3. --breakdown: onnxruntime's kernel-level profile of each graph, by op type.
+//  3. --breakdown: onnxruntime's kernel-level profile of each graph, by op type. --no-probe skips 1.
 //  4. --ablation: instead of 1-2, the quantisation policy's two choices measured, each variant of a
 //     model's int8 graph interleaved with its float graph (what quantising every layer, or keeping the
 //     residual adds float, costs in latency and in SQNR).
@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  buildWithRandomWeights, calibrationSet, cpuInt8Instructions, DEFAULT_POLICY, encodeOnnx, findBackend, graphBytes, INT8_OPSET, lowerToOnnx, measure, meanCosine, median,
+  buildWithRandomWeights, calibrationSet, cpuInt8Instructions, DEFAULT_POLICY, encodeOnnx, graphBytes, INT8_OPSET, lowerToOnnx, meanCosine, median,
   onnxBytes, outputSession, papersZooNames, profile, quantizeInt8, sameRoundRatios, sqnrDb,
 } from '../dist/index.js';
 
@@ -31,8 +31,12 @@ const PYTHON = process.env.EFORMER_ORT_PYTHON;
 const dir = mkdtempSync(join(tmpdir(), 'eformer-bench-int8-'));
 
 
-/** A float Gemm [M,K]x[K,N] and its QDQ twin (uint8 activations, int8 per-channel weights), as eformer's IR lowers them. */
-function gemmProbe(m, k, n, quantized) {
+/**
+ * One linear layer [M,K]x[K,N] in three forms: float; QDQ around a Gemm (what eformer writes, fused
+ * to QGemm); QDQ around a MatMul with the weight stored [K,N] (fused to QLinearMatMul, the form
+ * onnxruntime's quantiser produces). uint8 activations, int8 per-channel weights.
+ */
+function linearProbe(m, k, n, form) {
   const values = new Map();
   const params = new Map();
   const value = (name, shape, dtype = 'float32') => values.set(name, { name, shape, dtype });
@@ -44,43 +48,58 @@ function gemmProbe(m, k, n, quantized) {
   value('image', [m, k]);
   value('y', [m, n]);
   const nodes = [];
-  if (quantized) {
-    param('w:q', [n, k], Int8Array.from({ length: n * k }, (_, i) => ((i * 37) % 255) - 127));
+  const wShape = form === 'QLinearMatMul' ? [k, n] : [n, k];
+  if (form === 'fp32') {
+    param('w', [n, k], Float32Array.from({ length: n * k }, (_, i) => (((i * 37) % 255) - 127) / 100));
+    params.get('w').role = 'linear_weight';
+    nodes.push({ op: 'Linear', name: 'gemm', module: '', inputs: ['image', 'w'], outputs: ['y'] });
+  } else {
+    param('w:q', wShape, Int8Array.from({ length: n * k }, (_, i) => ((i * 37) % 255) - 127));
     param('w:scale', [n], new Float32Array(n).fill(0.01));
     param('w:zp', [n], new Int8Array(n));
     param('x:scale', [], Float32Array.of(0.05));
     param('x:zp', [], Uint8Array.of(128));
     param('y:scale', [], Float32Array.of(0.5));
     param('y:zp', [], Uint8Array.of(128));
-    for (const [name, dtype] of [['x:q', 'uint8'], ['x:dq', 'float32'], ['w:dq', 'float32'], ['g', 'float32'], ['y:q', 'uint8']]) value(name, name.startsWith('w') ? [n, k] : name.startsWith('x') ? [m, k] : [m, n], dtype);
+    for (const [name, dtype, shape] of [['x:q', 'uint8', [m, k]], ['x:dq', 'float32', [m, k]], ['w:dq', 'float32', wShape], ['g', 'float32', [m, n]], ['y:q', 'uint8', [m, n]]]) value(name, shape, dtype);
     nodes.push(
       { op: 'QuantizeLinear', name: 'xq', module: '', inputs: ['image', 'x:scale', 'x:zp'], outputs: ['x:q'] },
       { op: 'DequantizeLinear', name: 'xdq', module: '', inputs: ['x:q', 'x:scale', 'x:zp'], outputs: ['x:dq'] },
-      { op: 'DequantizeLinear', axis: 0, name: 'wdq', module: '', inputs: ['w:q', 'w:scale', 'w:zp'], outputs: ['w:dq'] },
-      { op: 'Linear', name: 'gemm', module: '', inputs: ['x:dq', 'w:dq'], outputs: ['g'] },
+      // Per output channel: axis 0 of [N,K] for the Gemm, axis 1 of [K,N] for the MatMul.
+      { op: 'DequantizeLinear', axis: form === 'QLinearMatMul' ? 1 : 0, name: 'wdq', module: '', inputs: ['w:q', 'w:scale', 'w:zp'], outputs: ['w:dq'] },
+      form === 'QLinearMatMul'
+        ? { op: 'MatMul', name: 'matmul', module: '', inputs: ['x:dq', 'w:dq'], outputs: ['g'] }
+        : { op: 'Linear', name: 'gemm', module: '', inputs: ['x:dq', 'w:dq'], outputs: ['g'] },
       { op: 'QuantizeLinear', name: 'yq', module: '', inputs: ['g', 'y:scale', 'y:zp'], outputs: ['y:q'] },
       { op: 'DequantizeLinear', name: 'ydq', module: '', inputs: ['y:q', 'y:scale', 'y:zp'], outputs: ['y'] },
     );
-  } else {
-    param('w', [n, k], Float32Array.from({ length: n * k }, (_, i) => (((i * 37) % 255) - 127) / 100));
-    params.get('w').role = 'linear_weight';
-    nodes.push({ op: 'Linear', name: 'gemm', module: '', inputs: ['image', 'w'], outputs: ['y'] });
   }
-  const graph = { name: 'gemm', inputs: [{ name: 'image', shape: [m, k], dtype: 'float32' }], outputs: ['y'], outputNames: ['y'], values, params, nodes, modules: [] };
-  return { name: quantized ? 'int8 gemm' : 'fp32 gemm', onnx: encodeOnnx(lowerToOnnx(graph, 20), { producerVersion: 'bench' }), inputs: [{ name: 'image', shape: [m, k], dtype: 'float32' }] };
+  const graph = { name: form, inputs: [{ name: 'image', shape: [m, k], dtype: 'float32' }], outputs: ['y'], outputNames: ['y'], values, params, nodes, modules: [] };
+  const onnx = encodeOnnx(lowerToOnnx(graph, 20), { producerVersion: 'bench' });
+  return { source: { name: form, onnx, inputs: [{ name: 'image', shape: [m, k], dtype: 'float32' }] }, facts: { model: form, batch: 1 } };
 }
 
-async function probe() {
-  const [m, k, n] = [256, 1024, 1024];
-  const backend = findBackend('ort-cpu');
-  const options = { threads: 1, graphOptimization: 'all', executionProvider: 'cpu', spinning: false };
-  const sessions = [await backend.open(gemmProbe(m, k, n, false), options), await backend.open(gemmProbe(m, k, n, true), options)];
-  const t = await measure(sessions.map((s, i) => ({ id: String(i), run: () => s.run() })), { runs: 200, minTime: 1, minRuns: 1, maxRuns: 200 });
-  for (const s of sessions) await s.close();
-  const [f, q] = [median(t.get('0').samples), median(t.get('1').samples)];
-  const gmacs = (ms) => ((m * k * n) / ms / 1e6).toFixed(1);
-  console.log(`GEMM probe (${m}x${k} by ${k}x${n}, one thread, ort-cpu): fp32 ${f.toFixed(3)} ms (${gmacs(f)} GMAC/s), int8 QGemm ${q.toFixed(3)} ms (${gmacs(q)} GMAC/s): int8 ${(f / q).toFixed(2)}x the fp32 throughput`);
-  console.log('  (AVX-512 VNNI peaks at 4x AVX-512 FP32 per cycle; AMX at 16x and more: a ratio well above 4 means AMX tiles ran)');
+/**
+ * The three forms of one linear layer timed in the same rounds on each backend: which integer kernel
+ * runs (on ort-cpu, the QGemm/fp32 throughput ratio: AVX-512 VNNI peaks at 4x AVX-512 FP32 FMA per
+ * cycle, AMX far higher) and whether the runtime's integer GEMM kernels differ (QGemm against
+ * QLinearMatMul). Shapes: a large square GEMM, and efficientformer_l7's MLP (49 tokens, 768 -> 3072).
+ */
+async function probe(backends) {
+  const forms = ['fp32', 'QGemm', 'QLinearMatMul'];
+  for (const backendId of backends) {
+    for (const [m, k, n] of [[256, 1024, 1024], [49, 768, 3072]]) {
+      const file = await profile({ backend: backendId, models: [], prepared: forms.map((f) => linearProbe(m, k, n, f)), threads: 1, singleSession: false, plan: { minTime: 2 } });
+      const samples = Object.fromEntries(file.results.map((r) => [r.model, r.latency_ms.samples]));
+      const cells = forms.map((f) => {
+        const ms = median(samples[f]);
+        const vsFloat = f === 'fp32' ? '' : `, ${median(sameRoundRatios(samples[f], samples.fp32)).toFixed(2)}x fp32 time`;
+        return `${f} ${ms.toFixed(3)} ms (${((m * k * n) / ms / 1e6).toFixed(1)} GMAC/s${vsFloat})`;
+      });
+      console.log(`linear probe ${m}x${k} by ${k}x${n}, one thread, ${backendId}: ${cells.join('; ')}`);
+    }
+  }
+  console.log('  (on ort-cpu AVX-512 VNNI peaks at 4x the fp32 throughput, AMX at 16x and more: a QGemm ratio well above 4 means AMX tiles ran)');
 }
 
 /** onnxruntime's quantiser on the same float graph and calibration tensors. */
@@ -144,7 +163,7 @@ if (args.includes('--ablation')) {
   await ablation(flag('--models', 'efficientformer_l1,efficientformerv2_s0,mobilenetv2_100').split(','));
   process.exit(0);
 }
-await probe();
+if (!args.includes('--no-probe')) await probe(BACKENDS);
 const rows = [];
 for (const backendId of BACKENDS) {
   for (const model of MODELS) {
