@@ -161,6 +161,7 @@ function byOp(result, top = 6) {
 console.log(`integer instruction sets (/proc/cpuinfo): ${cpuInt8Instructions()?.join(', ') || 'none'}`);
 if (args.includes('--ablation')) {
   await ablation(flag('--models', 'efficientformer_l1,efficientformerv2_s0,mobilenetv2_100').split(','));
+  rmSync(dir, { recursive: true, force: true });
   process.exit(0);
 }
 if (!args.includes('--no-probe')) await probe(BACKENDS);
