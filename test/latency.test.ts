@@ -164,6 +164,8 @@ describe('lut build, predict-latency and search on ort-cpu (a small space at 64x
     const r = await cli('lut', 'build', '--family', 'efficientformerv2', '--space', join(dir, 'space.json'), '--runs', '5', '--training', '8', '-o', lutPath, '-q');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.replace(/\n/g, ' ')).toMatch(/wrote .*lut\.json: \d+ blocks of efficientformerv2 at 64x64 on ort-cpu, as ratios to efficientformerv2_s0/);
+    // The fitted correction as the file holds it, all four terms (8 training models are enough for them).
+    expect(r.stdout.replace(/\n/g, ' ')).toMatch(/measured = -?\d+\.\d{3} x sum [+-] \d+\.\d{4} x blocks [+-] \d+\.\d{4} x Melements moved [+-] \d+\.\d{3} \(ratios;/);
     lut = JSON.parse(readFileSync(lutPath, 'utf8'));
   }, 240_000);
 

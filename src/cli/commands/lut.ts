@@ -3,7 +3,7 @@ import { backends, findBackend } from '../../backends/index.js';
 import { checkOutputFile, writeFileAtomic } from '../../core/fs.js';
 import { renderTable, wrapText } from '../../core/table.js';
 import { buildLut, LUT_DEFAULTS, mergeLutFiles } from '../../latency/build.js';
-import type { Lut } from '../../latency/lut.js';
+import { correctionFormula, type Lut } from '../../latency/lut.js';
 import { addBackendFlags, backendOptionValues } from '../backend-flags.js';
 import { integer } from '../flags.js';
 import { statusLine } from '../progress.js';
@@ -105,6 +105,6 @@ function summary(t: Lut, path: string): string {
     [...kinds].map(([kind, k]) => [kind, k.n, k.min.toFixed(3), k.max.toFixed(3)]),
   );
   const c = t.correction;
-  const fit = c ? `correction from ${c.training_size} whole models: measured = ${c.a.toFixed(3)} x sum ${c.b >= 0 ? '+' : '-'} ${Math.abs(c.b).toFixed(4)} x blocks ${c.c >= 0 ? '+' : '-'} ${Math.abs(c.c).toFixed(3)} (ratios; ${(c.training_rmspe * 100).toFixed(1)}% RMS error on them)` : 'no correction (no training models): predictions are the plain sum of blocks';
+  const fit = c ? `correction from ${c.training_size} whole models: measured = ${correctionFormula(c)} (ratios; ${(c.training_rmspe * 100).toFixed(1)}% RMS error on them)` : 'no correction (no training models): predictions are the plain sum of blocks';
   return `${table}\n${wrapText(`wrote ${path}: ${t.entries.length} blocks of ${t.family} at ${t.resolution}x${t.resolution} on ${t.backend}, as ratios to ${t.reference.model} (${t.reference.median_ms.toFixed(3)} ms here); ${fit}`)}`;
 }
