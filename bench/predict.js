@@ -8,7 +8,7 @@
 // README, "Predicting latency"). Also timed: building the table, one prediction, one search.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { buildLut, correctedRatio, fitCorrection, measurePoints, pointEntry, predictLatency, samplePoints, search, searchableFamily, spaceFor, sumOf } from '../dist/index.js';
+import { buildLut, correctedRatio, fitCorrection, measurePoints, pointEntry, predictLatency, samplePoints, search, searchableFamily, spaceFor } from '../dist/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,10 +39,12 @@ for (const c of args.cases.split(',')) {
   const measured = await measurePoints(family, held, resolution, lut.reference.model, settings, 'heldout');
 
   const predictMs = [];
+  const sums = []; // each prediction's block sums, to refit other corrections with
   const errors = measured.map((m, i) => {
     t = performance.now();
     const p = predictLatency(lut, 'lut', pointEntry(family, m.point, `heldout_${i}`), { resolution });
     predictMs.push(performance.now() - t);
+    sums.push({ sum_ratio: p.sum_ratio, blocks: p.blocks.length, io_melements: p.io_melements });
     return p.ratio / m.ratio - 1;
   });
   t = performance.now();
@@ -52,7 +54,6 @@ for (const c of args.cases.split(',')) {
   const within = errors.filter((e) => Math.abs(e) <= 0.1).length / errors.length;
   const rmspe = Math.sqrt(errors.reduce((a, e) => a + e * e, 0) / errors.length);
   // What the elements-moved term is worth: the same training set fitted without it, on the same held-out models.
-  const sums = measured.map((m) => sumOf(lut, family, m.point));
   const without = fitCorrection(lut.training.map(({ io_melements, ...t }) => t));
   const errorsWithout = measured.map((m, i) => correctedRatio(without, sums[i]) / m.ratio - 1);
   const sorted = [...predictMs].sort((a, b) => a - b);

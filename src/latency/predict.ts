@@ -89,8 +89,15 @@ export function predictLatency(lut: Lut, lutPath: string, entry: ModelEntry, opt
     ratio,
     ms: ratio * referenceMs,
     reference: { model: lut.reference.model, median_ms: referenceMs, calibrated: options.referenceMs !== undefined },
-    correction: lut.correction && { a: lut.correction.a, b: lut.correction.b, c: lut.correction.c, ...(lut.correction.d !== undefined ? { d: lut.correction.d } : {}) },
+    correction: formulaOf(lut.correction),
     params: analysed.params,
     macs: analysed.macs,
   };
+}
+
+/** The correction's coefficients, without its training statistics. */
+function formulaOf(c: Correction | undefined): LatencyPrediction['correction'] {
+  if (!c) return undefined;
+  const { training_rmspe: _rmspe, training_size: _size, ...formula } = c;
+  return formula;
 }
