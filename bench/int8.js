@@ -1,7 +1,8 @@
 // int8 against fp32, interleaved, for the nine zoo models. Run: npm run bench:int8 [-- --backend ort-cpu,ort-web] [--models a,b]
 //  1. The CPU's integer instruction sets (from /proc/cpuinfo), and a linear-layer probe on each
-//     backend: float, QGemm (eformer's form) and QLinearMatMul (the quantiser's) timed side by side,
-//     whose throughput ratios say which integer kernel runs and which form the runtime runs faster.
+//     backend: float, QGemm and QLinearMatMul timed side by side, whose throughput ratios say which
+//     integer kernel runs and which form the runtime runs faster (eformer writes token linears in the
+//     QLinearMatMul form since this probe showed it faster in onnxruntime-web; 2-D heads stay QGemm).
 //  2. Per backend and model: eformer's `profile --precision fp32,int8` (both in the same rounds,
 //     the speed-up is the median of per-round ratios), and with $EFORMER_ORT_PYTHON (a Python with
 //     onnxruntime, e.g. /work/venv-ortq/bin/python) onnxruntime's own quantiser on the same float
@@ -32,9 +33,9 @@ const dir = mkdtempSync(join(tmpdir(), 'eformer-bench-int8-'));
 
 
 /**
- * One linear layer [M,K]x[K,N] in three forms: float; QDQ around a Gemm (what eformer writes, fused
- * to QGemm); QDQ around a MatMul with the weight stored [K,N] (fused to QLinearMatMul, the form
- * onnxruntime's quantiser produces). uint8 activations, int8 per-channel weights.
+ * One linear layer [M,K]x[K,N] in three forms: float; QDQ around a Gemm (fused to QGemm); QDQ around
+ * a MatMul with the weight stored [K,N] (fused to QLinearMatMul, the form onnxruntime's quantiser
+ * produces and eformer writes for token linears). uint8 activations, int8 per-channel weights.
  */
 function linearProbe(m, k, n, form) {
   const values = new Map();

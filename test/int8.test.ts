@@ -7,6 +7,7 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
+import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { decodeImage } from '../src/images/decode.js';
 import { preprocess } from '../src/images/preprocess.js';
@@ -100,6 +101,28 @@ describe('int8 export of the smallest variant of each successor family', () => {
       expect(logits.every(Number.isFinite)).toBe(true);
     });
   }
+});
+
+describe('the integer kernels onnxruntime runs', () => {
+  /** Op types of onnxruntime-node's own optimised graph of an ONNX file (what its session runs). */
+  async function optimizedOps(file: string): Promise<string[]> {
+    const optimized = join(tempDir(), 'optimized.onnx');
+    // Basic and extended levels only: the layout level rewrites Convs for this CPU and names nothing new here.
+    await ort.InferenceSession.create(file, { graphOptimizationLevel: 'extended', optimizedModelFilePath: optimized });
+    return onnx.ModelProto.decode(readFileSync(optimized)).graph!.node.map((n) => n.opType!);
+  }
+
+  it('token linears run as QLinearMatMul (the faster integer GEMM in onnxruntime-web), the 2-D head as QGemm, every Conv as QLinearConv', async () => {
+    const r = await exportModel({ model: 'efficientformer_l1', onnx: true, outDir: tempDir(), int8: { calibration: { random: 2 } } });
+    const ops = await optimizedOps(r.onnx!.path);
+    const count = (op: string) => ops.filter((o) => o === op).length;
+    // efficientformer_l1's one attention block: qkv, proj, fc1 and fc2 over 49 tokens; the head reads pooled features.
+    expect(count('QLinearMatMul')).toBe(4);
+    expect(count('QGemm')).toBe(1);
+    expect(count('QLinearConv') + count('QLinearMatMul') + count('QGemm')).toBe(r.int8!.quantized_layers);
+    // The float bias Add after fc1 folds into its GELU.
+    expect(count('BiasGelu')).toBe(1);
+  });
 });
 
 describe("the CPU's int8 instructions", () => {

@@ -8,7 +8,7 @@ import type { Graph, Node } from '../graph/ir.js';
 import type { Preprocessing } from '../images/preprocess.js';
 import { calibrate, type CalibrationMethod, calibrationSet, type CalibrationSet, type CalibrationSource } from './calibrate.js';
 import { int8Logits, type LayerFidelity, layerFidelity, meanCosine, sqnrDb, top1Agreement } from './fidelity.js';
-import { DEFAULT_POLICY, planQuantization, type QuantizePolicy, quantizeGraph, type Range } from './quantize.js';
+import { DEFAULT_POLICY, linearsAsMatMuls, planQuantization, type QuantizePolicy, quantizeGraph, type Range } from './quantize.js';
 
 export { CALIBRATION_METHODS, type CalibrationMethod, calibrationSet, type CalibrationSet, type CalibrationSource, DEFAULT_RANDOM_INPUTS } from './calibrate.js';
 export { meanCosine, sqnrDb, top1Agreement, type LayerFidelity } from './fidelity.js';
@@ -90,9 +90,10 @@ function keepFloatMatcher(graph: Graph, patterns: readonly string[]): (node: Nod
 }
 
 /** Calibrate, quantise and measure a deployed float graph. */
-export async function quantizeInt8(graph: Graph, preprocessing: Preprocessing, options: Int8Options): Promise<Int8Result> {
+export async function quantizeInt8(deployed: Graph, preprocessing: Preprocessing, options: Int8Options): Promise<Int8Result> {
   const start = performance.now();
-  const keepFloat = keepFloatMatcher(graph, options.keepFloat ?? []);
+  const keepFloat = keepFloatMatcher(deployed, options.keepFloat ?? []);
+  const graph = linearsAsMatMuls(deployed);
   const method = options.method ?? 'minmax';
   options.progress?.('int8: reading the calibration inputs');
   const set = await calibrationSet(options.calibration, preprocessing, graph.inputs[0].shape);
@@ -102,7 +103,7 @@ export async function quantizeInt8(graph: Graph, preprocessing: Preprocessing, o
   const { graph: quantized, layers } = quantizeGraph(graph, plan, calibration.ranges);
   options.progress?.('int8: measuring fidelity');
   const logits = await int8Logits(quantized, set);
-  const weightLayers = graph.nodes.filter((n) => n.op === 'Conv' || n.op === 'Linear').length;
+  const weightLayers = deployed.nodes.filter((n) => n.op === 'Conv' || n.op === 'Linear').length;
   const caveat = !options.trainedWeights
     ? 'the weights are seeded random ones: top-1 agreement means little; give --ckpt and --calib DIR'
     : set.kind === 'random'

@@ -1,8 +1,9 @@
 /**
  * The quantisation pass: a deployed float graph and calibrated activation ranges in, the same
  * graph in QDQ form out (ONNX QuantizeLinear/DequantizeLinear around each quantised layer), which
- * onnxruntime fuses into its integer kernels (DQ -> Conv -> Q becomes QLinearConv, DQ -> Gemm
- * QGemm, DQ -> MatMul MatMulIntegerToFloat).
+ * onnxruntime fuses into its integer kernels (DQ -> Conv -> Q becomes QLinearConv, DQ -> MatMul -> Q
+ * QLinearMatMul, DQ -> Gemm QGemm; linears over token sequences are written as MatMuls, see
+ * linearsAsMatMuls).
  *
  * - Weights: int8, symmetric, one scale per output channel ([-127, 127], zero point 0).
  * - Biases: int32 at scale input_scale * weight_scale[o], which is what the integer kernels add.
@@ -70,12 +71,12 @@ function macsOf(graph: Graph, node: Node): number {
   const shape = (v: string) => graph.values.get(v)!.shape;
   const out = shape(node.outputs[0]);
   const w = shape(node.inputs[1]);
-  // Conv weight [O, I/g, k, k]: each output element takes I/g * k * k MACs; Linear [O, I]: I.
-  return numel(out) * numel(w.slice(1));
+  // Conv weight [O, I/g, k, k]: each output element takes I/g * k * k MACs; Linear [O, I]: I; MatMul [I, O]: I.
+  return numel(out) * (node.op === 'MatMul' ? w[0] : numel(w.slice(1)));
 }
 
 function isWeightLayer(graph: Graph, node: Node): boolean {
-  return (node.op === 'Conv' || node.op === 'Linear') && graph.params.get(node.inputs[1])?.data instanceof Float32Array;
+  return (node.op === 'Conv' || node.op === 'Linear' || node.op === 'MatMul') && graph.params.get(node.inputs[1])?.data instanceof Float32Array;
 }
 
 /** Which layers to quantise: weight layers that do enough work per element moved, not kept float. */
@@ -109,6 +110,40 @@ export function planQuantization(graph: Graph, keepFloat: (node: Node) => boolea
   return { nodes, adds, outputOf, tensors: [...tensors] };
 }
 
+/**
+ * Linears over token sequences ([B, N, C] inputs) as a MatMul with the weight stored [C, O] and a
+ * float bias Add after it, which is how the float export lowers them too; done before planning and
+ * calibration so that the MatMul's own output is a tensor with a calibrated range. onnxruntime fuses
+ * DQ -> MatMul -> Q into QLinearMatMul. eformer's earlier form, a Gemm on [B*N, C] with the bias
+ * inside, fused into QGemm, which onnxruntime-web ran at 0.84x float time on efficientformer_l7's MLP
+ * shape (49x768 by 768x3072) against 0.67x for QLinearMatMul (bench:int8's linear probe). The bias
+ * Add stays float (onnxruntime folds it into a GELU after it). 2-D linears (classifier heads) stay.
+ */
+export function linearsAsMatMuls(input: Graph): Graph {
+  const graph = cloneGraph(input);
+  graph.nodes = graph.nodes.flatMap((n): Node[] => {
+    const w = graph.params.get(n.inputs[1] ?? '');
+    if (n.op !== 'Linear' || graph.values.get(n.inputs[0])!.shape.length === 2 || !(w?.data instanceof Float32Array)) return [n];
+    const [rows, cols] = w.viewShape;
+    const transposed = new Float32Array(w.data.length);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) transposed[c * rows + r] = w.data[r * cols + c];
+    const wt = `${w.name}:transposed`;
+    if (!graph.params.has(wt)) {
+      graph.params.set(wt, { ...w, name: wt, shape: [cols, rows], viewShape: [cols, rows], data: transposed });
+      graph.values.set(wt, { name: wt, shape: [cols, rows], dtype: 'float32' });
+    }
+    const y = n.outputs[0];
+    if (n.inputs[2] === undefined) return [{ op: 'MatMul', name: n.name, module: n.module, inputs: [n.inputs[0], wt], outputs: [y] }];
+    const mm = `${y}:matmul`;
+    graph.values.set(mm, { ...graph.values.get(y)!, name: mm });
+    return [
+      { op: 'MatMul', name: n.name, module: n.module, inputs: [n.inputs[0], wt], outputs: [mm] },
+      { op: 'Add', name: `${n.name}/bias`, module: n.module, inputs: [mm, n.inputs[2]], outputs: [y] },
+    ];
+  });
+  return graph;
+}
+
 /** uint8 asymmetric quantisation of a range (widened to hold 0, as zero padding and ReLU need 0 exact). */
 export function activationQuant(range: Range): { scale: number; zeroPoint: number } {
   const lo = Math.min(range.min, 0);
@@ -118,19 +153,17 @@ export function activationQuant(range: Range): { scale: number; zeroPoint: numbe
   return { scale, zeroPoint };
 }
 
-/** Per-output-channel symmetric int8 weights. `channels` is the size of axis 0. */
-export function quantizeWeights(w: Float32Array, channels: number): { q: Int8Array; scales: Float32Array } {
-  const per = w.length / channels;
-  const q = new Int8Array(w.length);
-  const scales = new Float32Array(channels);
-  for (let o = 0; o < channels; o++) {
-    let m = 0;
-    for (let i = o * per; i < (o + 1) * per; i++) m = Math.max(m, Math.abs(w[i]));
-    // An all-zero channel quantises to zeros at any scale.
-    const s = m > 0 ? Math.fround(m / 127) : 1;
-    scales[o] = s;
-    for (let i = o * per; i < (o + 1) * per; i++) q[i] = Math.max(-127, Math.min(127, Math.round(w[i] / s)));
-  }
+/** Per-output-channel symmetric int8 weights, the channels along `axis` of `shape` (row-major). */
+export function quantizeWeights(w: Float32Array, shape: readonly number[], axis = 0): { q: Int8Array; scales: Float32Array } {
+  const channels = shape[axis];
+  // Element i lies in channel floor(i / inner) % channels, with inner the elements after the axis.
+  const inner = numel(shape.slice(axis + 1));
+  const channelOf = (i: number) => Math.floor(i / inner) % channels;
+  const max = new Float32Array(channels);
+  for (let i = 0; i < w.length; i++) max[channelOf(i)] = Math.max(max[channelOf(i)], Math.abs(w[i]));
+  // An all-zero channel quantises to zeros at any scale.
+  const scales = max.map((m) => (m > 0 ? Math.fround(m / 127) : 1));
+  const q = Int8Array.from(w, (v, i) => Math.max(-127, Math.min(127, Math.round(v / scales[channelOf(i)]))));
   return { q, scales };
 }
 
@@ -176,12 +209,12 @@ export function quantizeGraph(input: Graph, plan: Plan, ranges: Map<string, Rang
   };
 
   /**
-   * A constant tensor dequantised per channel along axis 0: int8 weights or int32 biases. A weight shared by
+   * A constant tensor dequantised per channel along `axis`: int8 weights or int32 biases. A weight shared by
    * several layers (FcaFormer reuses its token mixers' projections) is dequantised once; a shared bias whose
    * scale differs (it follows each reader's input scale) gets a copy per reader.
    */
   const dequantized = new Map<string, { scales: Float32Array; out: string }>();
-  const dequantizedConstant = (at: Node, tensor: string, shape: number[], data: Int8Array | Int32Array, scales: Float32Array): string => {
+  const dequantizedConstant = (at: Node, tensor: string, shape: number[], data: Int8Array | Int32Array, scales: Float32Array, axis: number): string => {
     const earlier = dequantized.get(tensor);
     if (earlier && earlier.scales.every((s, i) => s === scales[i])) return earlier.out;
     const name = earlier ? `${tensor}@${at.name}` : tensor;
@@ -191,65 +224,41 @@ export function quantizeGraph(input: Graph, plan: Plan, ranges: Map<string, Rang
     addParam(`${name}:zero_point`, [scales.length], data instanceof Int8Array ? new Int8Array(scales.length) : new Int32Array(scales.length));
     const out = `${name}:dq`;
     graph.values.set(out, { name: out, shape, dtype: 'float32' });
-    push(before, at.name, node({ op: 'DequantizeLinear', axis: 0, name: `${name}/DequantizeLinear`, module: at.module, inputs: [`${name}:quantized`, `${name}:scale`, `${name}:zero_point`], outputs: [out] }));
+    push(before, at.name, node({ op: 'DequantizeLinear', axis, name: `${name}/DequantizeLinear`, module: at.module, inputs: [`${name}:quantized`, `${name}:scale`, `${name}:zero_point`], outputs: [out] }));
     return out;
   };
 
   for (const original of plan.nodes) {
     const n = graph.nodes.find((m) => m.name === original.name)!;
-    let x = n.inputs[0];
-    let out = plan.outputOf.get(original)!;
-    // A Linear on [B, N, C] runs as a Gemm on [B*N, C] (QGemm takes the bias and per-channel weights in one kernel).
-    const flat = n.op === 'Linear' && graph.values.get(x)!.shape.length !== 2;
-    let unflatten: Node | undefined;
-    if (flat) {
-      const inShape = graph.values.get(x)!.shape;
-      const outShape = graph.values.get(n.outputs[0])!.shape;
-      const x2 = `${n.name}:in2d`;
-      const y2 = `${n.name}:out2d`;
-      const rows = numel(inShape.slice(0, -1));
-      graph.values.set(x2, { name: x2, shape: [rows, inShape.at(-1)!], dtype: 'float32' });
-      graph.values.set(y2, { name: y2, shape: [rows, outShape.at(-1)!], dtype: 'float32' });
-      const flatten = node({ op: 'Reshape', shape: [rows, inShape.at(-1)!], name: `${n.name}/flatten`, module: n.module, inputs: [x], outputs: [x2] });
-      unflatten = node({ op: 'Reshape', shape: outShape, name: `${n.name}/unflatten`, module: n.module, inputs: [y2], outputs: [n.outputs[0]] });
-      push(before, n.name, flatten);
-      made.set(x2, flatten);
-      made.set(y2, n);
-      local.set(x2, local.get(x)!);
-      local.set(y2, local.get(out)!);
-      n.inputs = [x2, ...n.inputs.slice(1)];
-      n.outputs = [y2];
-      x = x2;
-      out = y2;
-    }
+    const x = n.inputs[0];
+    const out = plan.outputOf.get(original)!;
     const xq = fakeQuantize(x, n.module);
     const inputScale = quantOf.get(x)!.scale;
     const weight = graph.params.get(n.inputs[1])!;
-    const channels = weight.viewShape[0];
-    const { q, scales } = quantizeWeights(weight.data as Float32Array, channels);
-    const inputs = [xq, dequantizedConstant(n, weight.name, weight.viewShape, q, scales)];
+    // Per output channel: axis 0 of a Conv's [O, I/g, k, k] or a Gemm's [O, I]; axis 1 of a MatMul's [I, O].
+    const axis = n.op === 'MatMul' ? 1 : 0;
+    const { q, scales } = quantizeWeights(weight.data as Float32Array, weight.viewShape, axis);
+    const inputs = [xq, dequantizedConstant(n, weight.name, weight.viewShape, q, scales, axis)];
     const bias = n.inputs[2] === undefined ? undefined : graph.params.get(n.inputs[2]);
     if (bias) {
       const b = bias.data as Float32Array;
       const biasScales = scales.map((s) => Math.fround(s * inputScale));
       const bq = Int32Array.from(b, (v, o) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v / biasScales[o]))));
-      inputs.push(dequantizedConstant(n, bias.name, bias.viewShape, bq, biasScales));
+      inputs.push(dequantizedConstant(n, bias.name, bias.viewShape, bq, biasScales, 0));
     }
     n.inputs = inputs;
     const seen = rewire.get(x);
     rewire.set(x, { to: xq, all: seen?.all ?? false, readers: new Set([...(seen?.readers ?? []), n.name]) });
-    const floatOutput = original.outputs[0];
+    const op = n.op === 'Conv' ? 'Conv' : 'Linear';
     // A graph output (the classifier's logits) stays float: QGemm writes float, and 8 bits would cap the logits' precision.
     if (graph.outputs.includes(out)) {
-      layers.push({ node: n.name, module: n.module, op: n.op as 'Conv' | 'Linear', output: out, quantizedOutput: out });
+      layers.push({ node: n.name, module: n.module, op, output: out, quantizedOutput: out });
     } else {
       const outq = fakeQuantize(out, n.module);
       // The runtime fuses a layer only when its output goes to the Q alone: every reader takes the DQ.
       rewire.set(out, { to: outq, all: true, readers: new Set() });
-      const folded = plan.outputOf.get(original)!;
-      layers.push({ node: n.name, module: n.module, op: n.op as 'Conv' | 'Linear', output: folded, quantizedOutput: flat ? floatOutput : outq, outputQuant: quantOf.get(out) });
+      layers.push({ node: n.name, module: n.module, op, output: out, quantizedOutput: outq, outputQuant: quantOf.get(out) });
     }
-    if (unflatten) push(after, n.name, unflatten);
   }
   for (const add of plan.adds) {
     const out = add.outputs[0];
