@@ -287,7 +287,8 @@ describe('lut build on a device backend (fake adb)', () => {
     const space = { ...SMALL_SPACE, stages: SMALL_SPACE.stages.map((s) => ({ ...s, widths: [s.widths[0]], depths: [1], ratios: [4] })), attention: [0] };
     writeFileSync(join(dir, 'space.json'), JSON.stringify(space));
     // The transcript: the device is found once per measuring group, then each model runs through
-    // perf_test with its own P50 (the reference 10 ms, the k-th block k ms), so the ratios are known.
+    // perf_test with its own P50 (the reference's three copies 8, 10 and 12.5 ms, geometric mean 10;
+    // the k-th block k ms), so the ratios are known.
     const success = JSON.parse(readFileSync(join(root, 'fixtures/transcripts/android/success.json'), 'utf8'));
     const [version, devices, getprop] = success.calls;
     const perModel = success.calls.slice(3, 10);
@@ -297,7 +298,8 @@ describe('lut build on a device backend (fake adb)', () => {
         i === perfTestAt ? { ...c, stdout: c.stdout.replace(/(P50 Latency: )[\d.e-]+/, `$1${p50 / 1000}`).replace(/(Average inference time cost: )[\d.]+/, `$1${p50}`) } : c,
       );
     const blocks = 9;
-    const calls = [version, devices, getprop, ...run(10), ...Array.from({ length: 8 }, (_, k) => run(k + 1)).flat(), version, devices, getprop, ...run(10), ...run(9)];
+    const reference = [...run(8), ...run(10), ...run(12.5)];
+    const calls = [version, devices, getprop, ...reference, ...Array.from({ length: 8 }, (_, k) => run(k + 1)).flat(), version, devices, getprop, ...reference, ...run(9)];
     const transcript = join(dir, 'transcript.json');
     writeFileSync(transcript, JSON.stringify({ note: 'made by test/latency.test.ts from fixtures/transcripts/android/success.json', calls }));
     {

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
 import { mulberry32 } from '../core/random.js';
-import { latencyStats, median } from '../core/stats.js';
+import { latencyStats, median, sameRoundRatios } from '../core/stats.js';
 import { findBackend } from '../backends/index.js';
 import { blockGraph } from '../graph/blocks.js';
 import { type Graph, numel } from '../graph/ir.js';
@@ -134,43 +134,70 @@ export function samplePoints(family: ModelFamily<unknown>, space: SpaceSpec, cou
   return points;
 }
 
+/**
+ * Copies of the reference timed in every group, each its own session. Identical copies of one model
+ * in different pages of onnxruntime-web ran at speeds up to 8% apart for a whole run (efficientformerv2_s0,
+ * three copies in each of three groups: copy-to-copy ratios 0.94-1.08), so a ratio to one copy carries
+ * that page's speed; the per-round geometric mean of three copies carries a third of its variance.
+ */
+export const REFERENCE_COPIES = 3;
+
+/** Per-round geometric mean of the copies' samples (rounds all copies ran). */
+function geometricMeanByRound(copies: readonly number[][]): number[] {
+  const n = Math.min(...copies.map((c) => c.length));
+  return Array.from({ length: n }, (_, k) => Math.exp(copies.reduce((s, c) => s + Math.log(c[k]), 0) / copies.length));
+}
+
 /** One ratio per model: the median of per-round ratios when interleaved, else the ratio of medians. */
-function ratioOf(r: ModelResult, reference: ModelResult): { ratio: number; ci?: [number, number] } {
-  if (r.vs_reference?.ratios?.length) {
-    const s = latencyStats(r.vs_reference.ratios);
+function ratioOf(r: ModelResult, referenceRounds: number[] | undefined, referenceMedian: number): { ratio: number; ci?: [number, number] } {
+  if (referenceRounds) {
+    const s = latencyStats(sameRoundRatios(r.latency_ms.samples, referenceRounds));
     return { ratio: s.median, ci: s.median_ci95 };
   }
-  return { ratio: r.latency_ms.median / reference.latency_ms.median };
+  return { ratio: r.latency_ms.median / referenceMedian };
+}
+
+/** The reference as `copies` prepared models of their own names (`NAME-copy1` ...), each timed in its own session. */
+function referenceCopies(reference: string, resolution: number, copies: number): PreparedModel[] {
+  const prepared = prepareModel({ model: reference, resolution }, 1);
+  return Array.from({ length: copies }, (_, i) => {
+    const name = `${reference}-copy${i + 1}`;
+    return { ...prepared, source: { ...prepared.source, name }, facts: { ...prepared.facts, model: name } };
+  });
 }
 
 /**
- * Time `models` in groups, each with the reference, and return each model's ratio to it and the
- * reference's own results. On a session backend every round times each model and the reference
- * once; a device backend times them one after another, in the same run.
+ * Time `models` in groups, each with REFERENCE_COPIES copies of the reference, and return each model's
+ * ratio to the copies' geometric mean and the copies' own results. On a session backend every round times
+ * each model and each copy once and ratios are taken round by round; a device backend times them one after
+ * another, in the same run, and its ratios are of medians.
  */
 export async function timeAgainstReference(models: PreparedModel[], reference: string, resolution: number, settings: MeasureSettings): Promise<{ ratios: Map<string, { ratio: number; ci?: [number, number]; runs: number }>; references: ModelResult[]; file: ResultsFile }> {
   const ratios = new Map<string, { ratio: number; ci?: [number, number]; runs: number }>();
   const references: ModelResult[] = [];
+  const interleaved = findBackend(settings.backend ?? 'ort-cpu').kind === 'session';
+  const copies = referenceCopies(reference, resolution, REFERENCE_COPIES);
+  const copyNames = new Set(copies.map((c) => c.source.name));
   let file: ResultsFile | undefined;
   for (let start = 0; start < models.length; start += MODELS_PER_GROUP) {
     const group = models.slice(start, start + MODELS_PER_GROUP);
     const { runs, ...rest } = settings;
     const results = await profile({
       ...rest,
-      models: [reference],
-      prepared: group,
+      models: [],
+      prepared: [...copies, ...group],
       resolution,
-      // Device backends cannot interleave: their ratios come from medians taken in the same run.
-      reference: findBackend(settings.backend ?? 'ort-cpu').kind === 'session' ? reference : undefined,
       singleSession: false,
       plan: { runs: runs ?? LUT_DEFAULTS.runs },
     });
     file ??= results;
-    const ref = results.results.find((r) => r.model === reference)!;
-    references.push(ref);
+    const refs = results.results.filter((r) => copyNames.has(r.model));
+    references.push(...refs);
+    const rounds = interleaved ? geometricMeanByRound(refs.map((r) => r.latency_ms.samples)) : undefined;
+    const refMedian = Math.exp(refs.reduce((s, r) => s + Math.log(r.latency_ms.median), 0) / refs.length);
     for (const r of results.results) {
-      if (r.model === reference) continue;
-      ratios.set(r.model, { ...ratioOf(r, ref), runs: r.runs });
+      if (copyNames.has(r.model)) continue;
+      ratios.set(r.model, { ...ratioOf(r, rounds, refMedian), runs: r.runs });
     }
   }
   return { ratios, references, file: file! };
