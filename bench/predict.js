@@ -1,5 +1,5 @@
 // How well latency tables predict whole models they never saw, on this machine.
-//   npm run bench:predict [-- --backend ort-cpu|ort-web --variants 40 --runs 30 --training 24 --cases v1@224,v2@224,v2@256 --json out.json]
+//   npm run bench:predict [-- --backend ort-cpu|ort-web --variants 40 --runs 30 --sessions 1 --training 24 --cases v1@224,v2@224,v2@256 --json out.json]
 // For each case (family at a resolution): build the table (blocks, and the training set of
 // random configurations, seed 1, that fits the correction), then draw held-out configurations
 // with other seeds (none of them in the training set), time each whole, interleaved with the
@@ -15,14 +15,15 @@ const { values: args } = parseArgs({
     backend: { type: 'string', default: 'ort-cpu' },
     variants: { type: 'string', default: '40' },
     runs: { type: 'string', default: '30' },
+    sessions: { type: 'string', default: '1' },
     training: { type: 'string', default: '24' },
     cases: { type: 'string', default: 'v1@224,v2@224,v2@256' },
     json: { type: 'string' },
   },
 });
 const FAMILIES = { v1: 'efficientformer', v2: 'efficientformerv2' };
-const settings = { backend: args.backend, runs: Number(args.runs), threads: 2 };
-const report = { backend: args.backend, cases: [] };
+const settings = { backend: args.backend, runs: Number(args.runs), sessions: Number(args.sessions), threads: 2 };
+const report = { backend: args.backend, sessions: settings.sessions, cases: [] };
 
 for (const c of args.cases.split(',')) {
   const [short, res] = c.split('@');
@@ -84,7 +85,7 @@ for (const c of args.cases.split(',')) {
   };
   report.cases.push(row);
   console.log(
-    `${row.case} on ${args.backend}: ${(within * 100).toFixed(0)}% of ${row.held_out} held-out variants within ±10%, RMSPE ${(rmspe * 100).toFixed(1)}% (max ${(row.max_abs_error * 100).toFixed(1)}%; training ${(row.training_rmspe * 100).toFixed(1)}% on ${row.training}); ` +
+    `${row.case} on ${args.backend}${settings.sessions > 1 ? ` (${settings.sessions} sessions a model)` : ''}: ${(within * 100).toFixed(0)}% of ${row.held_out} held-out variants within ±10%, RMSPE ${(rmspe * 100).toFixed(1)}% (max ${(row.max_abs_error * 100).toFixed(1)}%; training ${(row.training_rmspe * 100).toFixed(1)}% on ${row.training}); ` +
       `without the elements-moved term ${(row.without_io_term.within_10pct * 100).toFixed(0)}% / RMSPE ${(row.without_io_term.rmspe * 100).toFixed(1)}%; ` +
       `table of ${row.blocks} blocks built in ${buildSeconds.toFixed(0)} s, a prediction ${row.predict_ms_median.toFixed(1)} ms, a search ${searchSeconds.toFixed(1)} s (${s.evaluated} configurations); reference ${row.reference}`,
   );

@@ -58,7 +58,7 @@ export { convertToCoreml, type CoremlOptions } from './coreml/bridge.js';
 export { predict, softmax, topK, type Prediction } from './predict/index.js';
 export { doctor, setup } from './setup/index.js';
 export { LUT_SCHEMA, readLut, checkLutFor, mergeLuts, fitCorrection, correctedRatio, correctionFormula, blockSums, type Lut, type LutEntry, type TrainingRecord, type Correction, type BlockSums } from './latency/lut.js';
-export { buildLut, mergeLutFiles, measurePoints, samplePoints, spaceFor, searchableFamily, pointEntry, referenceModel, blocksOfSpace, sumOf, LUT_DEFAULTS, type LutBuildRequest, type MeasureSettings } from './latency/build.js';
+export { buildLut, mergeLutFiles, measurePoints, samplePoints, spaceFor, searchableFamily, pointEntry, referenceModel, blocksOfSpace, sumOf, combineSessions, LUT_DEFAULTS, type LutBuildRequest, type MeasureSettings } from './latency/build.js';
 export { predictLatency, type LatencyPrediction } from './latency/predict.js';
 export { search, SEARCH_SCHEMA, type SearchResult, type Candidate, type Objective } from './latency/search.js';
 export { readSpace, supernet, shrinks, samplePoint, coveringPoints, outsideSpace, type SpaceSpec, type Point, type SearchSpace } from './models/space.js';

@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   buildWithRandomWeights,
+  combineSessions,
   coveringPoints,
   DEFAULT_OPSET,
   deployGraph,
@@ -113,6 +114,20 @@ describe('search space', () => {
     expect(() => readSpace({ ...SMALL_SPACE, attention: [3] }, v2, 'space.json')).toThrow(/stage 2 may be 1 blocks deep, fewer than the fewest attention blocks \(3\)/);
     expect(() => readSpace({ ...SMALL_SPACE, widths: [1] }, v2, 'space.json')).toThrow(/unknown field 'widths'/);
     expect(() => readSpace({ stages: SMALL_SPACE.stages }, v1, 'space.json')).toThrow(/efficientformer has one expansion ratio/);
+  });
+});
+
+describe('a model timed in several sessions', () => {
+  it('is their per-round geometric mean, so a round slow in one session and fast in the other cancels', () => {
+    const stats = (median: number, samples: number[]) => ({ median, mean: median, p90: median, p99: median, min: median, max: median, samples });
+    const session = (median: number, samples: number[]) => ({ model: 'm-session', runs: samples.length, latency_ms: stats(median, samples) }) as unknown as Parameters<typeof combineSessions>[0][0];
+    const one = combineSessions([session(2, [1, 4, 2])], 'm');
+    expect(one.model).toBe('m');
+    expect(one.latency_ms.samples).toEqual([1, 4, 2]);
+    const two = combineSessions([session(2, [1, 4, 2]), session(8, [4, 1, 8, 9])], 'm');
+    expect(two.latency_ms.samples.map((x) => Number(x.toFixed(9)))).toEqual([2, 2, 4]);
+    expect(two.latency_ms.median).toBeCloseTo(4, 9);
+    expect(two.runs).toBe(7);
   });
 });
 
@@ -282,7 +297,9 @@ describe('lut build, predict-latency and search on ort-cpu (a small space at 64x
 });
 
 describe('lut build on a device backend (fake adb)', () => {
-  it('times every block with perf_test on the phone and stores the ratio of its P50 to the reference\'s', async () => {
+  // With --sessions 2 every block runs twice, at 0.8x and 1.25x its time (geometric mean: its time; an
+  // arithmetic mean or one session alone would be 2.5% or 20% off).
+  it.each([1, 2])('times every block with perf_test on the phone and stores the ratio of its P50 to the reference\'s (%i sessions a block)', async (sessions) => {
     const dir = tempDir();
     const space = { ...SMALL_SPACE, stages: SMALL_SPACE.stages.map((s) => ({ ...s, widths: [s.widths[0]], depths: [1], ratios: [4] })), attention: [0] };
     writeFileSync(join(dir, 'space.json'), JSON.stringify(space));
@@ -299,7 +316,9 @@ describe('lut build on a device backend (fake adb)', () => {
       );
     const blocks = 9;
     const reference = [...run(8), ...run(10), ...run(12.5)];
-    const calls = [version, devices, getprop, ...reference, ...Array.from({ length: 8 }, (_, k) => run(k + 1)).flat(), version, devices, getprop, ...reference, ...run(9)];
+    const scale = sessions === 1 ? [1] : [0.8, 1.25];
+    const blocksTimed = (ks: number[]) => scale.flatMap((f) => ks.flatMap((k) => run(k * f)));
+    const calls = [version, devices, getprop, ...reference, ...blocksTimed([1, 2, 3, 4, 5, 6, 7, 8]), version, devices, getprop, ...reference, ...blocksTimed([9])];
     const transcript = join(dir, 'transcript.json');
     writeFileSync(transcript, JSON.stringify({ note: 'made by test/latency.test.ts from fixtures/transcripts/android/success.json', calls }));
     {
@@ -308,7 +327,7 @@ describe('lut build on a device backend (fake adb)', () => {
       writeFileSync(perf, '\x7fELF stand-in');
       writeFileSync(join(dir, 'libonnxruntime.so'), '\x7fELF stand-in');
       const out = join(dir, 'lut.json');
-      const r = await cliWith(fakes.env, 'lut', 'build', '--family', 'efficientformerv2', '--space', join(dir, 'space.json'), '--backend', 'ort-android', '--perf-test', perf, '--threads', '4', '--runs', '50', '--training', '0', '-o', out, '-q');
+      const r = await cliWith(fakes.env, 'lut', 'build', '--family', 'efficientformerv2', '--space', join(dir, 'space.json'), '--backend', 'ort-android', '--perf-test', perf, '--threads', '4', '--runs', '50', '--sessions', String(sessions), '--training', '0', '-o', out, '-q');
       expect(fakes.mismatches()).toEqual([]);
       expect(r.code, r.stderr).toBe(0);
       const table: Lut = JSON.parse(readFileSync(out, 'utf8'));
@@ -316,6 +335,7 @@ describe('lut build on a device backend (fake adb)', () => {
       expect(table.backend).toBe('ort-android');
       expect(table.device?.name).toBe('Pixel 7');
       expect(table.entries.map((e) => Number(e.ratio.toFixed(6)))).toEqual([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+      expect(table.sessions).toBe(sessions);
     }
   }, 120_000);
 });

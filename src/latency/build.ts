@@ -34,6 +34,11 @@ export type MeasureSettings = Pick<
 > & {
   /** Timed rounds per block (each round times every block and the reference once). */
   runs?: number;
+  /**
+   * Sessions each model is timed in (default 1), combined like the reference's copies: onnxruntime-web
+   * pages run identical models up to 8% apart (REFERENCE_COPIES), and two sessions halve that variance.
+   */
+  sessions?: number;
 };
 
 export interface LutBuildRequest extends MeasureSettings {
@@ -157,48 +162,66 @@ function ratioOf(r: ModelResult, referenceRounds: number[] | undefined, referenc
   return { ratio: r.latency_ms.median / referenceMedian };
 }
 
-/** The reference as `copies` prepared models of their own names (`NAME-copy1` ...), each timed in its own session. */
-function referenceCopies(reference: string, resolution: number, copies: number): PreparedModel[] {
-  const prepared = prepareModel({ model: reference, resolution }, 1);
-  return Array.from({ length: copies }, (_, i) => {
-    const name = `${reference}-copy${i + 1}`;
+/** `count` copies of one prepared model, named `NAME<tag>1` ..., each to be timed in its own session. */
+function copiesOf(prepared: PreparedModel, tag: string, count: number): PreparedModel[] {
+  return Array.from({ length: count }, (_, i) => {
+    const name = `${prepared.source.name}${tag}${i + 1}`;
     return { ...prepared, source: { ...prepared.source, name }, facts: { ...prepared.facts, model: name } };
   });
+}
+
+/**
+ * One model's sessions as one result: per-round geometric mean of their samples (when interleaved),
+ * geometric mean of their medians, runs summed. With one session it is that session's result.
+ */
+export function combineSessions(sessions: ModelResult[], name: string): ModelResult {
+  if (sessions.length === 1) return { ...sessions[0], model: name };
+  const geomean = (xs: number[]) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
+  const first = sessions[0];
+  return {
+    ...first,
+    model: name,
+    runs: sessions.reduce((s, r) => s + r.runs, 0),
+    latency_ms: { ...first.latency_ms, median: geomean(sessions.map((r) => r.latency_ms.median)), samples: geometricMeanByRound(sessions.map((r) => r.latency_ms.samples)) },
+  };
 }
 
 /**
  * Time `models` in groups, each with REFERENCE_COPIES copies of the reference, and return each model's
  * ratio to the copies' geometric mean and the copies' own results. On a session backend every round times
  * each model and each copy once and ratios are taken round by round; a device backend times them one after
- * another, in the same run, and its ratios are of medians.
+ * another, in the same run, and its ratios are of medians. With `sessions` > 1 each model is timed in that
+ * many sessions of its own (the first session of every model, then the second, ...) and they are combined
+ * like the reference's copies, so a model's ratio carries less of one session's (one page's) speed.
  */
 export async function timeAgainstReference(models: PreparedModel[], reference: string, resolution: number, settings: MeasureSettings): Promise<{ ratios: Map<string, { ratio: number; ci?: [number, number]; runs: number }>; references: ModelResult[]; file: ResultsFile }> {
   const ratios = new Map<string, { ratio: number; ci?: [number, number]; runs: number }>();
   const references: ModelResult[] = [];
   const interleaved = findBackend(settings.backend ?? 'ort-cpu').kind === 'session';
-  const copies = referenceCopies(reference, resolution, REFERENCE_COPIES);
-  const copyNames = new Set(copies.map((c) => c.source.name));
+  const copies = copiesOf(prepareModel({ model: reference, resolution }, 1), '-copy', REFERENCE_COPIES);
+  const { runs, sessions = 1, ...rest } = settings;
   let file: ResultsFile | undefined;
   for (let start = 0; start < models.length; start += MODELS_PER_GROUP) {
     const group = models.slice(start, start + MODELS_PER_GROUP);
-    const { runs, ...rest } = settings;
+    const sessionsOf = group.map((m) => (sessions > 1 ? copiesOf(m, '-session', sessions) : [m]));
     const results = await profile({
       ...rest,
       models: [],
-      prepared: [...copies, ...group],
+      prepared: [...copies, ...Array.from({ length: sessions }, (_, k) => sessionsOf.map((s) => s[k])).flat()],
       resolution,
       singleSession: false,
       plan: { runs: runs ?? LUT_DEFAULTS.runs },
     });
     file ??= results;
-    const refs = results.results.filter((r) => copyNames.has(r.model));
+    const byName = new Map(results.results.map((r) => [r.model, r]));
+    const refs = copies.map((c) => byName.get(c.source.name)!);
     references.push(...refs);
     const rounds = interleaved ? geometricMeanByRound(refs.map((r) => r.latency_ms.samples)) : undefined;
     const refMedian = Math.exp(refs.reduce((s, r) => s + Math.log(r.latency_ms.median), 0) / refs.length);
-    for (const r of results.results) {
-      if (copyNames.has(r.model)) continue;
-      ratios.set(r.model, { ...ratioOf(r, rounds, refMedian), runs: r.runs });
-    }
+    group.forEach((m, i) => {
+      const r = combineSessions(sessionsOf[i].map((s) => byName.get(s.source.name)!), m.source.name);
+      ratios.set(m.source.name, { ...ratioOf(r, rounds, refMedian), runs: r.runs });
+    });
   }
   return { ratios, references, file: file! };
 }
@@ -233,6 +256,7 @@ export async function buildLut(req: LutBuildRequest): Promise<Lut> {
     env: timed.file.env,
     space,
     reference: { model: reference, median_ms: referenceMs, runs: timed.references.reduce((s, r) => s + r.runs, 0) },
+    sessions: req.sessions ?? 1,
     entries,
     training: [],
   };

@@ -84,6 +84,8 @@ export interface Lut {
   env: Environment;
   space: SpaceSpec;
   reference: { model: string; median_ms: number; runs: number };
+  /** Sessions every block and training model was timed in, their ratios combined (absent in older tables: 1). */
+  sessions?: number;
   entries: LutEntry[];
   training: TrainingRecord[];
   correction?: Correction;

@@ -15,6 +15,6 @@ export interface Verified {
 
 export async function verifyCandidates(lut: Lut, family: ModelFamily<unknown>, chosen: Candidate[], settings: Omit<MeasureSettings, 'backend'> = {}): Promise<Verified[]> {
   const threads = typeof lut.settings.threads === 'number' && lut.settings.threads > 0 ? lut.settings.threads : undefined;
-  const measured = await measurePoints(family, chosen.map((c) => c.point), lut.resolution, lut.reference.model, { threads, device: lut.device?.id, ...settings, backend: lut.backend }, 'candidate');
+  const measured = await measurePoints(family, chosen.map((c) => c.point), lut.resolution, lut.reference.model, { threads, device: lut.device?.id, sessions: lut.sessions, ...settings, backend: lut.backend }, 'candidate');
   return measured.map((m, i) => ({ predictedMs: chosen[i].ratio * m.referenceMs, measuredMs: m.ratio * m.referenceMs, referenceMs: m.referenceMs }));
 }
