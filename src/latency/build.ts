@@ -35,8 +35,9 @@ export type MeasureSettings = Pick<
   /** Timed rounds per block (each round times every block and the reference once). */
   runs?: number;
   /**
-   * Sessions each model is timed in (default 1), combined like the reference's copies: onnxruntime-web
-   * pages run identical models up to 8% apart (REFERENCE_COPIES), and two sessions halve that variance.
+   * Sessions each model is timed in (default 1), combined like the reference's copies, against onnxruntime-web
+   * pages running identical models up to 8% apart (REFERENCE_COPIES). Two did not improve the benchmark's
+   * predictions for V2 at 224 on ort-web (83% within ±10% against 88%; README).
    */
   sessions?: number;
 };
@@ -147,10 +148,12 @@ export function samplePoints(family: ModelFamily<unknown>, space: SpaceSpec, cou
  */
 export const REFERENCE_COPIES = 3;
 
+const geometricMean = (xs: readonly number[]) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
+
 /** Per-round geometric mean of the copies' samples (rounds all copies ran). */
 function geometricMeanByRound(copies: readonly number[][]): number[] {
   const n = Math.min(...copies.map((c) => c.length));
-  return Array.from({ length: n }, (_, k) => Math.exp(copies.reduce((s, c) => s + Math.log(c[k]), 0) / copies.length));
+  return Array.from({ length: n }, (_, k) => geometricMean(copies.map((c) => c[k])));
 }
 
 /** One ratio per model: the median of per-round ratios when interleaved, else the ratio of medians. */
@@ -176,13 +179,12 @@ function copiesOf(prepared: PreparedModel, tag: string, count: number): Prepared
  */
 export function combineSessions(sessions: ModelResult[], name: string): ModelResult {
   if (sessions.length === 1) return { ...sessions[0], model: name };
-  const geomean = (xs: number[]) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
   const first = sessions[0];
   return {
     ...first,
     model: name,
     runs: sessions.reduce((s, r) => s + r.runs, 0),
-    latency_ms: { ...first.latency_ms, median: geomean(sessions.map((r) => r.latency_ms.median)), samples: geometricMeanByRound(sessions.map((r) => r.latency_ms.samples)) },
+    latency_ms: { ...first.latency_ms, median: geometricMean(sessions.map((r) => r.latency_ms.median)), samples: geometricMeanByRound(sessions.map((r) => r.latency_ms.samples)) },
   };
 }
 
@@ -216,11 +218,12 @@ export async function timeAgainstReference(models: PreparedModel[], reference: s
     const byName = new Map(results.results.map((r) => [r.model, r]));
     const refs = copies.map((c) => byName.get(c.source.name)!);
     references.push(...refs);
-    const rounds = interleaved ? geometricMeanByRound(refs.map((r) => r.latency_ms.samples)) : undefined;
-    const refMedian = Math.exp(refs.reduce((s, r) => s + Math.log(r.latency_ms.median), 0) / refs.length);
+    // The copies combine exactly as a model's sessions do.
+    const ref = combineSessions(refs, reference).latency_ms;
+    const rounds = interleaved ? ref.samples : undefined;
     group.forEach((m, i) => {
       const r = combineSessions(sessionsOf[i].map((s) => byName.get(s.source.name)!), m.source.name);
-      ratios.set(m.source.name, { ...ratioOf(r, rounds, refMedian), runs: r.runs });
+      ratios.set(m.source.name, { ...ratioOf(r, rounds, ref.median), runs: r.runs });
     });
   }
   return { ratios, references, file: file! };

@@ -49,7 +49,7 @@ export function register(program: Command): void {
     .option('-r, --resolution <n>', "input resolution (default: the space's, 224)", integer('--resolution'))
     .option('--space <file>', "the search space as JSON (default: the family's own; see README)")
     .option('--runs <n>', 'timed rounds per block', integer('--runs'), LUT_DEFAULTS.runs)
-    .option('--sessions <n>', 'sessions each block and training model is timed in, their ratios combined (2 halves the variance of one onnxruntime-web page\'s own speed)', integer('--sessions'), 1)
+    .option('--sessions <n>', 'sessions each block and training model is timed in, their ratios combined (geometric mean), against one onnxruntime-web page\'s own speed', integer('--sessions'), 1)
     .option('--training <n>', 'random whole configurations timed to fit the correction (0: none)', integer('--training', 0), LUT_DEFAULTS.training)
     .option('--seed <n>', 'seed of the training configurations', integer('--seed', 0), LUT_DEFAULTS.seed)
     .option('--shard <i/n>', 'time only slice I of N of the blocks and training models (join them with `eformer lut merge`)', shardOption)
