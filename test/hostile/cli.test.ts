@@ -10,47 +10,9 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { exportOnnx } from '../src/index.js';
-import { cliWith } from './fakes.js';
-import { root, tempDir } from './helpers.js';
-
-const work = tempDir('eformer-hostile-');
-const file = (name: string, text: string) => {
-  const path = join(work, name);
-  writeFileSync(path, text);
-  return path;
-};
-const aFile = file('afile', 'not a folder');
-
-/** A valid results file, then variants broken in one way each. */
-function results(edit: (r: any) => void = () => {}, env: Record<string, unknown> = {}) {
-  const samples = Array.from({ length: 20 }, (_, i) => 10 + (i % 5) * 0.1);
-  const r = {
-    model: 'efficientformer_l1',
-    family: 'efficientformer',
-    backend: 'ort-cpu',
-    resolution: 224,
-    batch: 1,
-    params: { toolbox: 12286896, total: 12289928, deployed: 12120368 },
-    macs: { toolbox: 1300053440, standard: 1238228160 },
-    settings: { threads: 2, graph_optimization: 'all', execution_provider: 'cpu', spinning: false, interleaved: false },
-    runs: 20,
-    warmup_runs: 5,
-    latency_ms: { median: 10.2, mean: 10.2, p90: 10.4, p99: 10.4, min: 10, max: 10.4, std: 0.14, cov: 0.014, median_ci95: [10.1, 10.3], samples },
-    noisy: false,
-  };
-  edit(r);
-  return JSON.stringify({ schema: 'eformer.results/1', env: { cpu: 'test', cores: 2, os: 'Linux', node: 'v20', eformer: '0.1.0', created: '2026-11-22', ...env }, results: [r] });
-}
-const good = file('good.json', results());
-const mobilenet = exportOnnx({ model: 'mobilenetv2_100', outDir: join(work, 'onnx') }).path;
-const again = file('again.json', results((r) => (r.latency_ms.samples = r.latency_ms.samples.map((v: number) => v + 0.01))));
-const hf = (config: Record<string, unknown>) => {
-  const dir = join(work, `hf-${Math.random().toString(36).slice(2)}`);
-  mkdirSync(dir);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'efficientformer', hidden_sizes: [16, 16, 32, 32], depths: [1, 1, 1, 2], num_meta3d_blocks: 1, ...config }));
-  return join(dir, 'config.json');
-};
+import { cliWith } from '../fakes.js';
+import { root, tempDir } from '../helpers.js';
+import { again, aFile, file, good, hf, mobilenet, results, work } from './inputs.js';
 
 interface Case {
   name: string;
