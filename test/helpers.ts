@@ -58,3 +58,16 @@ export function equivalence(ours: Float32Array, reference: ArrayLike<number>): {
   const ref = Float32Array.from(reference);
   return { diff: maxAbsDiff(ours, ref), bound: EQUIVALENCE_RTOL * Math.max(maxAbs(ref), 1e-3) };
 }
+
+/** A small space of V2 at 64x64: every block kind, a few choices, builds and times in seconds. */
+export const SMALL_SPACE = {
+  family: 'efficientformerv2',
+  resolution: 64,
+  stages: [
+    { widths: [16], depths: [1], ratios: [4] },
+    { widths: [16, 24], depths: [1], ratios: [4] },
+    { widths: [32], depths: [1, 2], ratios: [3, 4] },
+    { widths: [32], depths: [1, 2], ratios: [4] },
+  ],
+  attention: [0, 1],
+};

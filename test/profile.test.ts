@@ -138,7 +138,8 @@ describe('profile and report bad input: one line, exit 2', () => {
   });
 
   it('a report --out that cannot be written leaves nothing behind', async () => {
-    const out = join(dir, 'missing-folder', 'x.html');
+    // (A missing folder is made: see test/hostile/files.test.ts. A folder under a regular file cannot be.)
+    const out = join(resultsPath, 'x.html');
     const r = await cli('report', resultsPath, '--format', 'html', '--out', out);
     expect(r.code).toBe(2);
     expect(oneLine(r.stderr)).toMatch(/cannot write/);

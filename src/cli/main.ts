@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { EformerError, EXIT } from '../core/errors.js';
 import { removeTracked } from '../core/fs.js';
 import { VERSION } from '../core/version.js';
+import { clearStatusLine } from './progress.js';
 
 type CommandModule = { register(program: Command): void };
 
@@ -52,12 +53,16 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   return program;
 }
 
-/** Ctrl-C and SIGTERM: remove temp files and work folders, then exit 130 / 143. */
+/**
+ * Ctrl-C and SIGTERM: remove temp files, work folders and the empty output folders this run made,
+ * then exit 130 / 143. The message is stderr's next line (a status line, if one shows, is cleared).
+ */
 function onInterrupt(): void {
   for (const [signal, code] of [['SIGINT', EXIT.interrupted], ['SIGTERM', EXIT.terminated]] as const) {
     process.on(signal, () => {
       removeTracked();
-      process.stderr.write(`\neformer: interrupted (${signal}); temporary files removed\n`);
+      clearStatusLine();
+      process.stderr.write(`eformer: interrupted (${signal}); temporary files removed\n`);
       process.exit(code);
     });
   }
@@ -73,6 +78,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return EXIT.ok;
   } catch (err) {
+    // A failed run leaves nothing behind either: no temp file, no output folder it made and left empty.
+    removeTracked();
     if (err instanceof CommanderError) {
       // Help and version are "errors" to commander; they already printed.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;

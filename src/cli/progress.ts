@@ -11,21 +11,29 @@ export interface StatusLine {
   done(): void;
 }
 
+/** The status line on screen now, if one is: a message printed over it must clear it first. */
+let onScreen: StatusLine | undefined;
+
+/** Clear the status line if one is showing (before the interrupt message, say); otherwise do nothing. */
+export function clearStatusLine(): void {
+  onScreen?.done();
+}
+
 export function statusLine(quiet = false): StatusLine | undefined {
   if (quiet || !process.stderr.isTTY) return undefined;
   const width = Math.max(40, Math.min(process.stderr.columns ?? 80, 100) - 1);
-  let shown = false;
-  return {
+  const line: StatusLine = {
     update(text, fraction) {
       const bar = fraction === undefined ? '' : `[${'#'.repeat(Math.round(fraction * 20)).padEnd(20, '.')}] ${(fraction * 100).toFixed(0).padStart(3)}% `;
       process.stderr.write(`\r${`${bar}${text}`.slice(0, width).padEnd(width)}`);
-      shown = true;
+      onScreen = line;
     },
     done() {
-      if (shown) process.stderr.write(`\r${' '.repeat(width)}\r`);
-      shown = false;
+      if (onScreen === line) process.stderr.write(`\r${' '.repeat(width)}\r`);
+      if (onScreen === line) onScreen = undefined;
     },
   };
+  return line;
 }
 
 /** `eformer profile`'s events as a status line: a bar while measuring, the step's name otherwise. */

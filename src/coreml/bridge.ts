@@ -1,12 +1,12 @@
 /**
  * `eformer export --coreml`: the ONNX graph eformer wrote, rebuilt as a Core ML model by
  * python/onnx_to_coreml.py (coremltools' MIL builder), called through execa. The package is
- * written under a temporary name and renamed, so a failed conversion leaves nothing behind.
+ * written into a temporary folder beside its target and renamed, so a failed conversion leaves nothing behind.
  */
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { InternalError, MissingToolError, UsageError } from '../core/errors.js';
-import { makeWorkDir, removeWorkDir, track, untrack } from '../core/fs.js';
+import { makeTempDirBeside, makeWorkDir, removeWorkDir } from '../core/fs.js';
 import { imagenetClasses } from '../data/imagenet.js';
 import { BRIDGE, findPython } from './python.js';
 
@@ -99,8 +99,9 @@ export async function convertToCoreml(onnx: Uint8Array, out: string, options: Co
   }
   const python = await findPython();
   const work = makeWorkDir('eformer-coreml-');
-  const temp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp${format === 'mlprogram' ? '.mlpackage' : '.mlmodel'}`);
-  track(temp);
+  // The bridge writes into a folder of our own beside `out` (unguessable, mode 0700), never at a name someone could plant a link at.
+  const tempDir = makeTempDirBeside(out);
+  const temp = join(tempDir, basename(out));
   try {
     writeFileSync(join(work, 'model.onnx'), onnx);
     const args = [BRIDGE, '--onnx', join(work, 'model.onnx'), '--out', temp, '--format', format, '--min-target', minTarget, '--input-type', options.inputType ?? 'image', '--report', join(work, 'report.json')];
@@ -134,8 +135,7 @@ export async function convertToCoreml(onnx: Uint8Array, out: string, options: Co
     const report = JSON.parse(readFileSync(join(work, 'report.json'), 'utf8')) as BridgeReport;
     return { path: out, bytes: sizeOf(out), seconds, report };
   } finally {
-    rmSync(temp, { recursive: true, force: true });
-    untrack(temp);
+    removeWorkDir(tempDir);
     removeWorkDir(work);
   }
 }

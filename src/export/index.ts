@@ -4,7 +4,7 @@
  */
 import { basename, join } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { checkOutputDir, ensureWritableDir, removeEmptyDirs, writeFileAtomic, writeFileAtomicAsync } from '../core/fs.js';
+import { checkOutputs, ensureWritableDir, removeEmptyDirs, writeFileAtomic, writeFileAtomicAsync } from '../core/fs.js';
 import { VERSION } from '../core/version.js';
 import { convertToCoreml, type CoremlOptions, type CoremlResult, type ReferencePrediction } from '../coreml/bridge.js';
 import { checkNumerics, type NumericCheck } from '../coreml/interpret.js';
@@ -56,14 +56,17 @@ export interface ModelExportResult {
 
 /**
  * Checks, weights, the ONNX bytes and the counts: what every export starts from. The output folder
- * is checked first but created only once the model is built, so a bad checkpoint leaves no folder.
+ * and the ONNX file (NAME`onnxSuffix`.onnx) are checked first, but the folder is created only once
+ * the model is built, so a bad checkpoint leaves no folder.
  */
-function prepareExport(req: ExportRequest) {
+function prepareExport(req: ExportRequest, onnxSuffix?: string) {
   const outDir = req.outDir ?? '.';
   // A bad name or size fails before the folder is touched.
   const entry = resolveEntry(req);
   entry.family.checkResolution(entry.config, resolutionOf(req, entry), entry.name);
-  checkOutputDir(outDir);
+  const inputs = ([[req.ckpt, '--ckpt'], [req.config, '--config'], [req.hfConfig, '--hf-config']] as const).filter(([path]) => path).map(([path, flag]) => ({ path: path!, flag }));
+  const onnxFile = onnxSuffix === undefined ? undefined : { path: join(outDir, `${entry.name}${onnxSuffix}.onnx`), flag: '--out-dir' };
+  checkOutputs([{ path: outDir, flag: '--out-dir', kind: 'folder' }, onnxFile], inputs);
   const built = buildWithWeights(req);
   const { bytes, onnx, deployed } = onnxBytes(built, req);
   return { outDir, built, bytes, deployed, counts: countBuilt(built, onnx) };
@@ -84,7 +87,7 @@ const onnxPath = (outDir: string, built: BuiltModel, suffix = '') => join(outDir
 
 /** `eformer export --onnx`: write DIR/NAME.onnx atomically and return the counts. */
 export function exportOnnx(req: ExportRequest): ExportResult {
-  const { outDir, built, bytes, counts } = prepareExport(req);
+  const { outDir, built, bytes, counts } = prepareExport(req, '');
   const created = ensureWritableDir(outDir);
   try {
     writeFileAtomic(onnxPath(outDir, built), bytes);
@@ -101,7 +104,7 @@ export async function exportModel(req: ModelExportRequest): Promise<ModelExportR
   if (req.int8 && req.coreml?.quantize) throw new UsageError('give --int8 (weights and activations) or --quantize (weights only), not both');
   if (req.int8 && req.coreml?.precision === 'fp32') throw new UsageError("--int8 for Core ML quantises an fp16 program (coremltools' activation quantisation makes fp16 scales): drop --precision fp32");
   req.progress?.(`building ${req.model ?? 'the model'}`);
-  const { outDir, built, bytes, deployed, counts } = prepareExport(req);
+  const { outDir, built, bytes, deployed, counts } = prepareExport(req, req.onnx ? (req.int8 ? '.int8' : '') : undefined);
   // Calibration reads the user's images and runs the model: it fails, if it does, before any folder is made.
   const int8 = req.int8 ? await quantizeInt8(deployed, built.entry.family.preprocessing, { ...req.int8, trainedWeights: Boolean(req.ckpt), progress: req.progress }) : undefined;
   return intoFolder(outDir, async () => {

@@ -10,7 +10,8 @@
  * reports); `params` / `macs` are an absolute count or a percentage; `max_latency_ms` is an
  * absolute ceiling on the current median.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputText } from '../core/fs.js';
 import { UsageError } from '../core/errors.js';
 
 /** An allowance: `relative` as a fraction (0.05) or `absolute` in the metric's own unit. */
@@ -64,14 +65,18 @@ function parseBudget(raw: unknown, where: string): Partial<Budget> {
   return out;
 }
 
+/** The budgets file read when --budgets is not given, if the current folder has one. */
+export const DEFAULT_BUDGETS_FILE = 'eformer.config.json';
+
 export function readGateConfig(path: string | undefined): GateConfig {
-  const file = path ?? (existsSync('eformer.config.json') ? 'eformer.config.json' : undefined);
+  const file = path ?? (existsSync(DEFAULT_BUDGETS_FILE) ? DEFAULT_BUDGETS_FILE : undefined);
   if (!file) return { defaults: DEFAULT_BUDGET, models: {} };
+  const text = readInputText(file, path ? '--budgets file' : 'gate config');
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`cannot read gate config '${file}': ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'}`);
+    raw = JSON.parse(text);
+  } catch {
+    throw new UsageError(`cannot read gate config '${file}': not valid JSON`);
   }
   const budgets = (raw.budgets ?? {}) as Record<string, unknown>;
   if (typeof budgets !== 'object' || Array.isArray(budgets)) throw new UsageError(`${file}: "budgets" must be an object`);

@@ -3,13 +3,12 @@
  * the baseline, decide, write every report asked for (Markdown, JUnit, the JSON verdict, the CI
  * step summary), and update the baseline when asked.
  */
-import { appendFileSync, copyFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
-import { realpathSync } from 'node:fs';
-import { checkOutputFile, reason, writeFileAtomic } from '../core/fs.js';
+import { appendToFile, checkOutputs, INPUT_LIMITS, type InputPath, type OutputPath, readInputFile, sameFile, writeFileAtomic } from '../core/fs.js';
 import { readResults, type ResultsFile } from '../results/results.js';
 import type { Verdict } from '../results/verdict.js';
-import { type Budget, parseAllowance, parseLatencyLimit, readGateConfig } from './budgets.js';
+import { type Budget, DEFAULT_BUDGETS_FILE, parseAllowance, parseLatencyLimit, readGateConfig } from './budgets.js';
 import { gate } from './compare.js';
 import { verdictJunit, verdictMarkdown, verdictTable } from './reports.js';
 
@@ -30,11 +29,27 @@ export interface GateSettings {
   allowSetupChange?: boolean;
 }
 
-/** The files a gate run may write, checked before anything is measured or read. */
-export function checkGateOutputs(f: GateSettings): void {
-  for (const [path, what] of [[f.junit, '--junit'], [f.verdict, '--verdict'], [f.markdown, '--markdown'], [process.env.GITHUB_STEP_SUMMARY, '$GITHUB_STEP_SUMMARY']] as const) {
-    if (path) checkOutputFile(path, what);
-  }
+/** The files a gate run may write (the baseline itself, with --update-baseline, is meant to be rewritten). */
+export function gateOutputs(f: GateSettings): OutputPath[] {
+  const named = [[f.junit, '--junit'], [f.verdict, '--verdict'], [f.markdown, '--markdown']] as const;
+  const outputs: OutputPath[] = named.filter(([path]) => path).map(([path, flag]) => ({ path: path!, flag }));
+  const summary = process.env.GITHUB_STEP_SUMMARY;
+  if (summary) outputs.push({ path: summary, flag: '$GITHUB_STEP_SUMMARY', kind: 'append' });
+  return outputs;
+}
+
+/** The files a gate run reads: the budgets file (named, or ./eformer.config.json when present). */
+export function gateInputs(f: GateSettings): InputPath[] {
+  if (f.budgets) return [{ path: f.budgets, flag: '--budgets' }];
+  return existsSync(DEFAULT_BUDGETS_FILE) ? [{ path: DEFAULT_BUDGETS_FILE, flag: 'the budgets file' }] : [];
+}
+
+/**
+ * Check, before anything is measured or read, every file a gate run writes (and the caller's
+ * `outputs`, such as profile's --json) against each other and every file the run reads.
+ */
+export function checkGateOutputs(f: GateSettings, inputs: InputPath[], outputs: (OutputPath | undefined)[] = []): void {
+  checkOutputs([...outputs, ...gateOutputs(f)], [...inputs, ...gateInputs(f)]);
 }
 
 function flagBudgets(f: GateSettings): Partial<Budget> {
@@ -68,37 +83,21 @@ export interface GateRun {
 export function runGate(baselinePath: string, current: ResultsFile, currentPath: string | undefined, f: GateSettings): GateRun {
   const config = readGateConfig(f.budgets);
   const flags = flagBudgets(f);
-  const baseline = readResults(baselinePath);
+  const baseline = readResults(baselinePath, '--baseline');
   const verdict = gate(baseline, current, { config, flags, reference: f.reference, allowSetupChange: f.allowSetupChange });
   const warnings = currentPath && sameFile(baselinePath, currentPath) ? [`the baseline and the current results are the same file (${currentPath}): the gate compares it with itself`] : [];
   const lines = [verdictTable(verdict)];
   const markdown = verdictMarkdown(verdict);
-  if (process.env.GITHUB_STEP_SUMMARY) appendSummary(process.env.GITHUB_STEP_SUMMARY, markdown);
+  if (process.env.GITHUB_STEP_SUMMARY) appendToFile(process.env.GITHUB_STEP_SUMMARY, markdown, '$GITHUB_STEP_SUMMARY');
   if (f.markdown) writeFileAtomic(f.markdown, markdown);
   if (f.junit) writeFileAtomic(f.junit, verdictJunit(verdict));
   if (f.verdict) writeFileAtomic(f.verdict, `${JSON.stringify(verdict, null, 1)}\n`);
   if (f.updateBaseline) {
-    if (currentPath) copyFileSync(currentPath, baselinePath);
+    // The current file's own bytes, written like every output (a link at the baseline is replaced, not written through).
+    if (currentPath) writeFileAtomic(baselinePath, readInputFile(currentPath, 'current results file', INPUT_LIMITS.json));
     else writeFileAtomic(baselinePath, `${JSON.stringify(current, null, 1)}\n`);
     lines.push(`baseline updated: ${baselinePath}`);
     return { verdict, warnings, lines, failed: [] };
   }
   return { verdict, warnings, lines, failed: verdict.models.filter((m) => m.outcome === 'regression').map((m) => m.model) };
-}
-
-function sameFile(a: string, b: string): boolean {
-  try {
-    return realpathSync(a) === realpathSync(b);
-  } catch {
-    return false;
-  }
-}
-
-/** Append to the CI step summary; a path that cannot take it is the user's input problem, one line. */
-function appendSummary(path: string, text: string): void {
-  try {
-    appendFileSync(path, text);
-  } catch (err) {
-    throw new UsageError(`cannot append to $GITHUB_STEP_SUMMARY '${path}': ${reason(err)}`);
-  }
 }

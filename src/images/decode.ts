@@ -4,6 +4,7 @@
  * did not manage (its chroma upsampling differs, up to 1.05 after normalisation).
  */
 import { UsageError } from '../core/errors.js';
+import { INPUT_LIMITS, readInputFile } from '../core/fs.js';
 import { lazyRequire } from '../core/lazy.js';
 
 const sharpModule = lazyRequire<(typeof import('sharp'))['default']>('sharp');
@@ -18,14 +19,15 @@ export interface RgbImage {
 /** Refuse decompression bombs before decoding them. */
 const MAX_PIXELS = 100_000_000;
 
-export async function decodeImage(input: string | Uint8Array, name = typeof input === 'string' ? input : 'image'): Promise<RgbImage> {
+/** Decode a JPEG or PNG: the bytes, or a file (read as a regular file of at most INPUT_LIMITS.image). */
+export async function decodeImage(file: string | Uint8Array, name = typeof file === 'string' ? file : 'image'): Promise<RgbImage> {
   const sharp = sharpModule();
+  const input = typeof file === 'string' ? readInputFile(file, 'image', INPUT_LIMITS.image) : file;
   let format: string | undefined;
   try {
     format = (await sharp(input).metadata()).format;
   } catch (err) {
     const reason = String((err as Error).message);
-    if (/no such file|ENOENT|Input file is missing/i.test(reason)) throw new UsageError(`cannot read image '${name}': no such file`);
     throw new UsageError(`${name} is not an image eformer can read (JPEG or PNG): ${reason.split('\n')[0]}`);
   }
   if (format !== 'jpeg' && format !== 'png') throw new UsageError(`${name} is ${format ?? 'an unknown format'}; eformer reads JPEG and PNG`);

@@ -5,8 +5,8 @@
  * the space (the training set) and fit the correction that turns a sum of blocks into a
  * whole-model prediction. Measuring is `profile` itself, with the blocks as in-memory models.
  */
-import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
+import { readInputText } from '../core/fs.js';
 import { mulberry32 } from '../core/random.js';
 import { latencyStats, median, sameRoundRatios } from '../core/stats.js';
 import { findBackend } from '../backends/index.js';
@@ -72,10 +72,11 @@ export function searchableFamily(id: string): ModelFamily<unknown> {
 export function spaceFor(family: ModelFamily<unknown>, spaceFile?: string, resolution?: number): SpaceSpec {
   let raw: Record<string, unknown> = {};
   if (spaceFile) {
+    const text = readInputText(spaceFile, '--space search space');
     try {
-      raw = JSON.parse(readFileSync(spaceFile, 'utf8'));
-    } catch (err) {
-      throw new UsageError(`cannot read search space '${spaceFile}': ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'}`);
+      raw = JSON.parse(text);
+    } catch {
+      throw new UsageError(`cannot read search space '${spaceFile}': not valid JSON`);
     }
     if (raw.family !== undefined && raw.family !== family.id) throw new UsageError(`${spaceFile} is a space of ${raw.family}, not ${family.id}`);
   }

@@ -15,8 +15,8 @@
  * size, not the number of blocks: a block of the first stage moves eight times the elements of one
  * of the last.
  */
-import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
+import { readInputText } from '../core/fs.js';
 import type { Environment } from '../results/results.js';
 import type { Point, SpaceSpec } from '../models/space.js';
 
@@ -91,13 +91,14 @@ export interface Lut {
   correction?: Correction;
 }
 
-/** Read and check a LUT file; the request it must serve is checked by `checkLutFor`. */
-export function readLut(path: string): Lut {
+/** Read and check a LUT file (named by `flag`, e.g. --lut, in messages); the request it must serve is checked by `checkLutFor`. */
+export function readLut(path: string, flag?: string): Lut {
+  const text = readInputText(path, flag ? `${flag} latency table` : 'latency table');
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`cannot read latency table '${path}': ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'}`);
+    raw = JSON.parse(text);
+  } catch {
+    throw new UsageError(`cannot read latency table '${path}': not valid JSON`);
   }
   const lut = raw as Lut;
   if (!lut || typeof lut !== 'object' || lut.schema !== LUT_SCHEMA) {

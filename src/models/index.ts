@@ -1,7 +1,7 @@
 /** The model registry: one line per family. Every named model is looked up here. */
-import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { readInputText } from '../core/fs.js';
 import { efficientFormer, efficientFormerZoo } from './efficientformer/index.js';
 import { efficientFormerV2, efficientFormerV2Zoo } from './efficientformerv2/index.js';
 import { efficientMod, efficientModZoo } from './efficientmod/index.js';
@@ -62,11 +62,12 @@ export function findModel(name: string): ModelEntry {
 
 /** A Hugging Face `config.json` as a model entry, built by the family that reads its `model_type`. */
 export function entryFromHfConfig(path: string): ModelEntry {
+  const text = readInputText(path, '--hf-config Hugging Face config');
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`cannot read Hugging Face config '${path}': ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'}`);
+    raw = JSON.parse(text);
+  } catch {
+    throw new UsageError(`cannot read Hugging Face config '${path}': not valid JSON`);
   }
   const family = families.find((f) => f.hfConfig?.modelTypes.includes(String(raw.model_type)));
   if (!family?.hfConfig) {
@@ -88,11 +89,12 @@ export const CONFIG_SCHEMA = 'eformer.config/1';
  * "resolution"?: ..., "config": {the family's config fields}}`, every field checked by the family.
  */
 export function entryFromConfigFile(path: string): ModelEntry {
+  const text = readInputText(path, '--config model config');
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new UsageError(`cannot read model config '${path}': ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'}`);
+    raw = JSON.parse(text);
+  } catch {
+    throw new UsageError(`cannot read model config '${path}': not valid JSON`);
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${path}: a model config is a JSON object`);
   if (raw.schema !== undefined && raw.schema !== CONFIG_SCHEMA) throw new UsageError(`${path}: schema is '${raw.schema}', eformer reads ${CONFIG_SCHEMA}`);

@@ -1,8 +1,8 @@
 /** ONNX models as backends take them, and a user's ONNX file read into one. */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { onnx as proto } from 'onnx-proto';
 import { UsageError } from '../core/errors.js';
+import { INPUT_LIMITS, readInputFile } from '../core/fs.js';
 import { lazyRequire } from '../core/lazy.js';
 
 const onnxProto = lazyRequire<typeof import('onnx-proto')>('onnx-proto');
@@ -45,12 +45,7 @@ export function parseShapeOption(value: string): [string, number[]] {
 }
 
 export function loadOnnxFile(path: string, overrides: Record<string, number[]> = {}): ModelSource {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new UsageError(`cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const bytes = readInputFile(path, '--onnx model', INPUT_LIMITS.onnx);
   const { onnx } = onnxProto();
   const INT64 = onnx.TensorProto.DataType.INT64;
   const FLOAT = onnx.TensorProto.DataType.FLOAT;

@@ -16,6 +16,11 @@ let quieted = false;
  * are shown only with --verbose (EFORMER_VERBOSE).
  */
 export function onnxruntime(): Ort {
+  // onnxruntime 1.29+ on Linux and macOS starts Microsoft's telemetry when its environment is
+  // created unless ORT_DISABLE_TELEMETRY is set: it leaves a log file $TMPDIR/mat-debug-<pid>.log
+  // behind every process, a .ses file in $TMPDIR and an event database under ~/.cache/Microsoft.
+  // eformer turns it off before the binding loads (a user's own setting stands).
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
   const ort = load();
   if (!quieted) {
     ort.env.logLevel = process.env.EFORMER_VERBOSE ? 'warning' : 'error';

@@ -2,8 +2,8 @@
  * The versioned results file every report and the gate read. Everything a report shows is
  * in here, so any run can be re-reported later without measuring again.
  */
-import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
+import { readInputText } from '../core/fs.js';
 import type { LatencyStats } from '../core/stats.js';
 
 export const RESULTS_SCHEMA = 'eformer.results/1';
@@ -118,14 +118,9 @@ export interface ResultsFile {
   results: ModelResult[];
 }
 
-/** Read and check a results file; every problem is one clear line (exit 2). */
-export function readResults(path: string): ResultsFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read results file '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+/** Read and check a results file (named by `flag`, e.g. --baseline, in messages); every problem is one clear line (exit 2). */
+export function readResults(path: string, flag?: string): ResultsFile {
+  const text = readInputText(path, flag ? `${flag} results file` : 'results file');
   let data: unknown;
   try {
     data = JSON.parse(text);

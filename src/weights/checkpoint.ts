@@ -4,7 +4,7 @@
  * training scripts save ({"model": sd}, {"state_dict": sd}, {"model_ema": sd}) and with a
  * DistributedDataParallel `module.` prefix removed.
  */
-import { readFileSync } from 'node:fs';
+import { INPUT_LIMITS, readInputFile } from '../core/fs.js';
 import { CheckpointError } from './errors.js';
 import { decodeSafetensors } from './safetensors.js';
 import type { StateDict, StoredTensor } from './tensor.js';
@@ -41,12 +41,7 @@ export function readCheckpointBytes(bytes: Uint8Array, path = 'checkpoint'): Che
 }
 
 export function readCheckpoint(path: string): Checkpoint {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new CheckpointError(`cannot read checkpoint '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const bytes = readInputFile(path, '--ckpt checkpoint', INPUT_LIMITS.checkpoint);
   try {
     return readCheckpointBytes(bytes, path);
   } catch (err) {

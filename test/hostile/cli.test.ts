@@ -4,7 +4,6 @@
  * 130/143 interrupted), and leaves nothing behind. Table-driven: command, environment, expected
  * code and first line, and the folder that must stay as it was.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { cliWith } from '../fakes.js';
 import { root, tempDir } from '../helpers.js';
-import { again, aFile, file, good, hf, mobilenet, results, work } from './inputs.js';
+import { again, aFile, file, good, hf, interrupt, mobilenet, results, work } from './inputs.js';
 
 interface Case {
   name: string;
@@ -38,7 +37,7 @@ const CASES: Case[] = [
   { name: 'gate --junit under a regular file', args: ['gate', '--baseline', good, '--current', again, '--junit', join(aFile, 'j.xml')], code: 2, line: /cannot write --junit/ },
   { name: 'profile --json under a regular file fails before measuring', args: ['profile', '-m', 'mobilenetv2_100', '--json', join(aFile, 'p.json')], code: 2, line: /cannot write --json/ },
   { name: 'GITHUB_STEP_SUMMARY under a regular file', args: ['gate', '--baseline', good, '--current', again], env: { GITHUB_STEP_SUMMARY: join(aFile, 's.md') }, code: 2, line: /\$GITHUB_STEP_SUMMARY/ },
-  { name: 'profile --baseline that does not exist fails before measuring', args: ['profile', '-m', 'mobilenetv2_100', '--baseline', join(work, 'missing.json')], code: 2, line: /cannot read results file .*missing\.json/ },
+  { name: 'profile --baseline that does not exist fails before measuring', args: ['profile', '-m', 'mobilenetv2_100', '--baseline', join(work, 'missing.json')], code: 2, line: /cannot read --baseline results file '.*missing\.json': no such file/ },
   // A failed checkpoint load makes no output folder.
   {
     name: 'a hostile checkpoint leaves no output folder',
@@ -147,25 +146,11 @@ describe('no noise that is not about the request', () => {
 });
 
 describe('interruption leaves nothing behind', () => {
-  /** Start the CLI, wait until `ready()` says the work is under way, send `signal`, and return the exit code. */
-  async function interrupt(args: string[], env: Record<string, string>, ready: () => boolean, signal: NodeJS.Signals): Promise<number | null> {
-    const child = spawn(process.execPath, [join(root, 'bin/eformer.js'), ...args], { cwd: root, env, stdio: 'ignore' });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    for (let i = 0; i < 6000 && child.exitCode === null; i++) {
-      if (ready()) {
-        child.kill(signal);
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    return exited;
-  }
-
   it('Ctrl-C while a large ONNX file is being written: exit 130, no temp file, no half file', async () => {
     const dir = out();
     mkdirSync(dir, { recursive: true });
     const writing = () => readdirSync(dir).some((f) => f.endsWith('.tmp'));
-    const code = await interrupt(['export', '-m', 'efficientformer_l7', '--onnx', '-o', dir], process.env as Record<string, string>, writing, 'SIGINT');
+    const { code } = await interrupt(['export', '-m', 'efficientformer_l7', '--onnx', '-o', dir], process.env as Record<string, string>, writing, 'SIGINT');
     expect(code).toBe(130);
     expect(readdirSync(dir)).toEqual([]);
   });
@@ -175,7 +160,7 @@ describe('interruption leaves nothing behind', () => {
     mkdirSync(dir, { recursive: true });
     const tmp = tempDir('eformer-tmpdir-');
     const converting = () => readdirSync(tmp).some((f) => f.startsWith('eformer-coreml-')) && existsSync(join(dir, 'efficientformerv2_s0.onnx'));
-    const code = await interrupt(['export', '-m', 'efficientformerv2_s0', '--onnx', '--coreml', '-o', dir], { ...(process.env as Record<string, string>), TMPDIR: tmp }, converting, 'SIGTERM');
+    const { code } = await interrupt(['export', '-m', 'efficientformerv2_s0', '--onnx', '--coreml', '-o', dir], { ...(process.env as Record<string, string>), TMPDIR: tmp }, converting, 'SIGTERM');
     expect(code).toBe(143);
     expect(readdirSync(tmp)).toEqual([]);
     // The ONNX file was complete before the conversion began; no half package is left beside it.

@@ -2,10 +2,11 @@
  * Hostile inputs shared by the test/hostile/ files: a scratch folder, a valid results file and
  * variants broken in one way each, and Hugging Face configs.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportOnnx } from '../../src/index.js';
-import { tempDir } from '../helpers.js';
+import { root, tempDir } from '../helpers.js';
 
 export const work = tempDir('eformer-hostile-');
 export const file = (name: string, text: string) => {
@@ -45,3 +46,29 @@ export const hf = (config: Record<string, unknown>) => {
   return join(dir, 'config.json');
 };
 
+
+/**
+ * Start the CLI, wait until `ready()` says the work is under way (then `delayMs` more), send
+ * `signal`, and return the exit code and stderr. `node` holds extra options for node itself.
+ */
+export async function interrupt(
+  args: string[],
+  env: Record<string, string>,
+  ready: () => boolean,
+  signal: NodeJS.Signals,
+  { delayMs = 0, node = [] as string[] } = {},
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [...node, join(root, 'bin/eformer.js'), ...args], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  for (let i = 0; i < 6000 && child.exitCode === null; i++) {
+    if (ready()) {
+      if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+      child.kill(signal);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return { code: await exited, stderr };
+}

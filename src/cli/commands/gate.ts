@@ -21,8 +21,11 @@ export function register(program: Command): void {
   addGateFlags(cmd).addOption(new Option('--config <file>').hideHelp()).action((opts: GateOptions) => {
     if (opts.config && opts.budgets) throw new UsageError('give --budgets (or its old name --config), not both');
     opts.budgets ??= opts.config;
-    checkGateOutputs(opts);
-    gateAndReport(opts.baseline, readResults(opts.current), opts.current, opts);
+    checkGateOutputs(opts, [
+      { path: opts.baseline, flag: '--baseline' },
+      { path: opts.current, flag: '--current' },
+    ]);
+    gateAndReport(opts.baseline, readResults(opts.current, '--current'), opts.current, opts);
   });
 }
 

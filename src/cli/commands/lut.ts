@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { backends, findBackend } from '../../backends/index.js';
-import { checkOutputFile, writeFileAtomic } from '../../core/fs.js';
+import { checkOutputs, writeFileAtomic } from '../../core/fs.js';
 import { renderTable, wrapText } from '../../core/table.js';
 import { buildLut, LUT_DEFAULTS, mergeLutFiles } from '../../latency/build.js';
 import { correctionFormula, type Lut } from '../../latency/lut.js';
@@ -58,7 +58,7 @@ export function register(program: Command): void {
     .addOption(new Option('--graph-opt <level>', 'onnxruntime graph optimisation level').choices(['disabled', 'basic', 'extended', 'all']).default('all'))
     .option('-q, --quiet', 'no progress line');
   addBackendFlags(build).action(async (opts: LutBuildOptions) => {
-    checkOutputFile(opts.out, '--out');
+    checkOutputs([{ path: opts.out, flag: '--out' }], opts.space ? [{ path: opts.space, flag: '--space' }] : []);
     if (findBackend(opts.backend).kind === 'session') warnAboutThreads(opts.threads);
     const status = statusLine(Boolean(opts.quiet));
     const table = await buildLut({
@@ -89,7 +89,10 @@ export function register(program: Command): void {
     .argument('<files...>', 'shards of one table')
     .requiredOption('-o, --out <file>', 'where to write the merged table')
     .action((files: string[], opts: { out: string }) => {
-      checkOutputFile(opts.out, '--out');
+      checkOutputs(
+        [{ path: opts.out, flag: '--out' }],
+        files.map((path) => ({ path, flag: 'the shard' })),
+      );
       const table = mergeLutFiles(files);
       writeFileAtomic(opts.out, `${JSON.stringify(table, null, 1)}\n`);
       console.log(summary(table, opts.out));

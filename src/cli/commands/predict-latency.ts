@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--wide', 'every column')
     .action(async (opts: PredictLatencyOptions) => {
       checkModelFlags(opts, false);
-      const lut = readLut(opts.lut);
+      const lut = readLut(opts.lut, '--lut');
       checkLutFor(lut, opts.lut, { backend: opts.backend });
       const entry = resolveEntry({ model: opts.model, config: opts.config as string | undefined });
       const referenceMs = opts.calibrate ? await calibrate(lut) : undefined;

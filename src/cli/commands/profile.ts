@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { backends, findBackend } from '../../backends/index.js';
 import { DeviceError } from '../../core/errors.js';
-import { checkOutputFile, writeFileAtomic } from '../../core/fs.js';
+import { checkOutputs, type InputPath, writeFileAtomic } from '../../core/fs.js';
 import { checkGateOutputs, referenceFor } from '../../gate/run.js';
 import { findModel, papersZooNames } from '../../models/index.js';
 import { parseShapeOption } from '../../onnx/read.js';
@@ -97,12 +97,19 @@ export function register(program: Command): void {
     const models = opts.model ?? (opts.onnx?.length || opts.hfConfig || configs.length ? [] : papersZooNames());
     models.forEach(findModel);
     // Everything that could fail after minutes of measuring is checked first: where the results
-    // and the gate's reports go, and the baseline they will be compared with.
-    if (opts.json) checkOutputFile(opts.json, '--json');
+    // and the gate's reports go (none of them a file this run reads), and the baseline they will be compared with.
+    const inputs: InputPath[] = [
+      ...(opts.baseline ? [{ path: opts.baseline, flag: '--baseline' }] : []),
+      ...configs.map((path) => ({ path, flag: '--config' })),
+      ...(opts.hfConfig ? [{ path: opts.hfConfig, flag: '--hf-config' }] : []),
+      ...(opts.ckpt ? [{ path: opts.ckpt, flag: '--ckpt' }] : []),
+      ...(opts.onnx ?? []).map((path) => ({ path, flag: '--onnx' })),
+    ];
+    const json = opts.json ? { path: opts.json, flag: '--json' } : undefined;
     if (opts.baseline) {
-      checkGateOutputs(opts);
-      readResults(opts.baseline);
-    }
+      checkGateOutputs(opts, inputs, [json]);
+      readResults(opts.baseline, '--baseline');
+    } else checkOutputs([json], inputs);
     // --threads means this machine's cores only for backends that run here (a phone has its own).
     if (findBackend(opts.backend).kind === 'session') warnAboutThreads(opts.threads);
     let results: ResultsFile;

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { UsageError } from '../../core/errors.js';
-import { checkOutputFile, writeFileAtomic } from '../../core/fs.js';
+import { checkOutputs, readInputText, writeFileAtomic } from '../../core/fs.js';
 import { lutPage, searchPage } from '../../latency/html.js';
 import { LUT_SCHEMA, readLut } from '../../latency/lut.js';
 import { SEARCH_SCHEMA } from '../../latency/search.js';
@@ -14,24 +14,26 @@ import { readResults } from '../../results/results.js';
 function merge(files: string[], out: string | undefined): void {
   if (!out) throw new UsageError('report merge needs --out FILE');
   if (files.length < 2) throw new UsageError('report merge needs at least two results files');
-  checkOutputFile(out, '--out');
+  checkOutputs([{ path: out, flag: '--out' }], inputsOf(files));
   const merged = mergeResults(files.map((path) => ({ path, results: readResults(path) })));
   for (const w of merged.warnings) console.error(`eformer: warning: ${w}`);
   writeFileAtomic(out, `${JSON.stringify(merged.file, null, 1)}\n`);
   console.log(`merged ${merged.file.results.length} results from ${files.length} files into ${out}`);
 }
 
-/** -f, else the format whose extension --out has, else a table. */
+const inputsOf = (files: string[]) => files.map((path) => ({ path, flag: 'the results file' }));
+
+/** -f, else the format whose extension --out has (R.HTML as r.html), else a table. */
 function formatFor(format: string | undefined, out: string | undefined) {
   if (format) return findFormat(format);
-  const ext = out ? extname(out).slice(1) : '';
+  const ext = out ? extname(out).slice(1).toLowerCase() : '';
   return formats.find((f) => f.extension === ext) ?? findFormat('table');
 }
 
 /** The schema a JSON file declares, if it can be read (otherwise the results reader says why). */
 function schemaOf(path: string): unknown {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')).schema;
+    return JSON.parse(readInputText(path, 'results file')).schema;
   } catch {
     return undefined;
   }
@@ -43,7 +45,7 @@ function latencyPageFor(files: string[], format: string): string | undefined {
   if (schema !== LUT_SCHEMA && schema !== SEARCH_SCHEMA) return undefined;
   if (files.length !== 1) throw new UsageError(`${files[0]} is a ${schema === LUT_SCHEMA ? 'latency table' : 'search result'}: report it alone`);
   if (format !== 'html') throw new UsageError(`${files[0]} is a ${schema === LUT_SCHEMA ? 'latency table' : 'search result'}; it renders as HTML (-f html or -o FILE.html)`);
-  return schema === LUT_SCHEMA ? lutPage(readLut(files[0]), files[0]) : searchPage(JSON.parse(readFileSync(files[0], 'utf8')), files[0]);
+  return schema === LUT_SCHEMA ? lutPage(readLut(files[0]), files[0]) : searchPage(JSON.parse(readInputText(files[0], 'search result')), files[0]);
 }
 
 export function register(program: Command): void {
@@ -57,13 +59,10 @@ export function register(program: Command): void {
     .action((files: string[], opts: { format?: string; out?: string; wide?: boolean }) => {
       // `eformer report merge A.json B.json --out ALL.json`
       if (files[0] === 'merge' && !existsSync('merge')) return merge(files.slice(1), opts.out);
+      if (opts.out) checkOutputs([{ path: opts.out, flag: '--out' }], inputsOf(files));
       const latencyPage = latencyPageFor(files, formatFor(opts.format, opts.out).id);
-      if (latencyPage !== undefined) {
-        if (opts.out) checkOutputFile(opts.out, '--out');
-        return opts.out ? writeFileAtomic(opts.out, latencyPage) : console.log(latencyPage);
-      }
-      const results = files.map(readResults);
-      if (opts.out) checkOutputFile(opts.out, '--out');
+      if (latencyPage !== undefined) return opts.out ? writeFileAtomic(opts.out, latencyPage) : console.log(latencyPage);
+      const results = files.map((path) => readResults(path));
       const text = formatFor(opts.format, opts.out).render(results, { wide: Boolean(opts.wide), sources: files });
       if (opts.out) writeFileAtomic(opts.out, text.endsWith('\n') ? text : `${text}\n`);
       else console.log(text);

@@ -1,6 +1,7 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { checkOutputDir, ensureWritableDir, writeFileAtomic } from '../../core/fs.js';
+import { checkOutputs, ensureWritableDir, type OutputPath, writeFileAtomic } from '../../core/fs.js';
 import { renderTable, wrapText } from '../../core/table.js';
 import { searchableFamily } from '../../latency/build.js';
 import { calibrate } from '../../latency/calibrate.js';
@@ -49,9 +50,9 @@ export function register(program: Command): void {
     .option('--json', 'print search.json to stdout')
     .option('-q, --quiet', 'no progress line')
     .action(async (opts: SearchOptions) => {
-      const lut = readLut(opts.lut);
+      const lut = readLut(opts.lut, '--lut');
       checkLutFor(lut, opts.lut, { family: opts.family, backend: opts.backend });
-      if (opts.out) checkOutputDir(opts.out);
+      if (opts.out) checkOutputs([{ path: opts.out, flag: '--out', kind: 'folder' }, ...filesIn(opts.out, lut.family, opts.budgetMs, opts.top)], [{ path: opts.lut, flag: '--lut' }]);
       const family = searchableFamily(lut.family);
       const referenceMs = opts.calibrate ? await calibrate(lut) : undefined;
       const result = search(lut, opts.lut, family, { budgetMs: opts.budgetMs, objective: opts.objective, top: opts.top, beam: opts.beam, referenceMs });
@@ -73,13 +74,30 @@ export function register(program: Command): void {
     });
 }
 
+const configPrefix = (family: string, budgetMs: number) => `${family}_${Math.round(budgetMs * 100) / 100}ms_`;
+const configName = (family: string, budgetMs: number, i: number) => `${configPrefix(family, budgetMs)}${i + 1}`;
+const configFile = (dir: string, family: string, budgetMs: number, i: number) => join(dir, `${configName(family, budgetMs, i)}.json`);
+
+/**
+ * The files already in `dir` that the search may replace (search.json and up to `top` configs):
+ * checked before the search like every output, so none is a folder or the table it reads. Files
+ * not there yet cannot be either.
+ */
+function filesIn(dir: string, family: string, budgetMs: number, top: number): OutputPath[] {
+  const names = existsSync(dir) && statSync(dir).isDirectory() ? readdirSync(dir) : [];
+  const prefix = configPrefix(family, budgetMs);
+  const isConfig = (n: string) => n.startsWith(prefix) && n.endsWith('.json') && Number(n.slice(prefix.length, -'.json'.length)) <= top;
+  const replaced = names.filter((n) => n === 'search.json' || isConfig(n));
+  return replaced.map((n) => ({ path: join(dir, n), flag: '--out' }));
+}
+
 /** Each chosen configuration as a `--config` file, and the whole result as search.json. */
 function writeConfigs(result: SearchResult, dir: string): string[] {
   ensureWritableDir(dir);
   const family = searchableFamily(result.family);
   const files = result.chosen.map((c, i) => {
-    const name = `${result.family}_${Math.round(result.budget_ms * 100) / 100}ms_${i + 1}`;
-    const path = join(dir, `${name}.json`);
+    const name = configName(result.family, result.budget_ms, i);
+    const path = configFile(dir, result.family, result.budget_ms, i);
     const config = { schema: CONFIG_SCHEMA, family: result.family, name, resolution: result.resolution, config: family.searchSpace!.configOf(c.point) };
     writeFileAtomic(path, `${JSON.stringify(config, null, 1)}\n`);
     return path;
