@@ -32,23 +32,11 @@ import {
 } from '../src/index.js';
 import { blockGraph, splitIntoBlocks } from '../src/graph/blocks.js';
 import { cliWith, fakeTools } from './fakes.js';
+import { SMALL_SPACE } from './hostile/files.js';
 import { cli, maxAbs, maxAbsDiff, root, runOnnx, tempDir, testInput } from './helpers.js';
 
 const v2 = families.find((f) => f.id === 'efficientformerv2')!;
 const v1 = families.find((f) => f.id === 'efficientformer')!;
-
-/** A small space of V2 at 64x64: every block kind, a few choices, builds and times in seconds. */
-const SMALL_SPACE = {
-  family: 'efficientformerv2',
-  resolution: 64,
-  stages: [
-    { widths: [16], depths: [1], ratios: [4] },
-    { widths: [16, 24], depths: [1], ratios: [4] },
-    { widths: [32], depths: [1, 2], ratios: [3, 4] },
-    { widths: [32], depths: [1, 2], ratios: [4] },
-  ],
-  attention: [0, 1],
-};
 
 describe('blocks', () => {
   it.each(['efficientformerv2_s0', 'efficientformer_l1'])('%s: its blocks, each exported alone and run in a chain, give the whole model\'s logits', async (model) => {

@@ -1,6 +1,6 @@
 /** The gate's verdict for people (table, Markdown for CI summaries) and for CI tools (JUnit XML). */
 import { renderTable, wrapText } from '../core/table.js';
-import { escapeMarkup as xml } from '../core/text.js';
+import { markdownText, escapeMarkup as xml } from '../core/text.js';
 import type { Check, Verdict } from '../results/verdict.js';
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
@@ -25,19 +25,19 @@ function basisLines(verdict: Verdict): string[] {
 export function verdictTable(verdict: Verdict): string {
   const failed = verdict.models.filter((m) => m.outcome === 'regression').map((m) => m.model);
   const across = verdict.setup_changes?.length ? [`compared across setups (--allow-setup-change): ${verdict.setup_changes.join('; ')}`] : [];
-  return [renderTable(HEAD, rows(verdict, false)), ...[...basisLines(verdict), ...across].map((l) => wrapText(l)), verdict.pass ? 'gate passed' : `gate FAILED: ${failed.join(', ')}`].join('\n');
+  return [renderTable(HEAD, rows(verdict, false)), ...[...basisLines(verdict), ...across].map((l) => wrapText(l)), verdict.pass ? 'gate passed' : wrapText(`gate FAILED: ${failed.join(', ')}`)].join('\n');
 }
 
 export function verdictMarkdown(verdict: Verdict): string {
   const lines = [
     `### eformer latency gate: ${verdict.pass ? 'passed' : 'FAILED'}`,
     '',
-    verdict.reference ? `Latency compared as the ratio to \`${verdict.reference}\` measured in the same rounds.` : 'Latency compared as raw medians.',
-    ...(verdict.setup_changes?.length ? ['', `Compared across setups (--allow-setup-change): ${verdict.setup_changes.join('; ')}.`] : []),
+    verdict.reference ? `Latency compared as the ratio to ${markdownText(verdict.reference)} measured in the same rounds.` : 'Latency compared as raw medians.',
+    ...(verdict.setup_changes?.length ? ['', `Compared across setups (--allow-setup-change): ${markdownText(verdict.setup_changes.join('; '))}.`] : []),
     '',
     `| ${HEAD_WITH_BASIS.join(' | ')} |`,
     `|${HEAD_WITH_BASIS.map(() => ' --- ').join('|')}|`,
-    ...rows(verdict, true).map((r) => `| ${r.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`),
+    ...rows(verdict, true).map((r) => `| ${r.map((x) => markdownText(x)).join(' | ')} |`),
   ];
   return `${lines.join('\n')}\n`;
 }

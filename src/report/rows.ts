@@ -144,7 +144,8 @@ export function environmentLine(file: ResultsFile): string {
   const runtime = e.onnxruntime ? `onnxruntime ${e.onnxruntime}` : e.onnxruntime_web ? `onnxruntime-web ${e.onnxruntime_web}` : undefined;
   // int8's speed on this CPU depends on its integer instructions; on a device they are the device's, not these.
   const int8 = !e.device && e.cpu_int8 && file.results.some((r) => r.precision === 'int8') ? `int8 instructions: ${e.cpu_int8.join(', ') || 'none'}` : undefined;
-  const parts = [`${e.cpu}, ${e.cores} cores, ${e.os}, node ${e.node}`, int8, runtime, e.device ? `device ${e.device}` : undefined, `eformer ${e.eformer}`];
+  // Files written by hand or by older versions may lack a field: say what is known.
+  const parts = [e.cpu, e.cores !== undefined ? `${e.cores} cores` : undefined, e.os, e.node && `node ${e.node}`, int8, runtime, e.device ? `device ${e.device}` : undefined, e.eformer && `eformer ${e.eformer}`];
   return `${parts.filter(Boolean).join(', ')}${e.git_commit ? `, commit ${String(e.git_commit).slice(0, 10)}` : ''}`;
 }
 

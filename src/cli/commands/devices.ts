@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { listDevices } from '../../backends/index.js';
 import { MissingToolError } from '../../core/errors.js';
-import { renderTable } from '../../core/table.js';
+import { renderTable, wrapText } from '../../core/table.js';
 
 export function register(program: Command): void {
   program
@@ -14,7 +14,7 @@ export function register(program: Command): void {
       else {
         const rows = listings.flatMap((l) => l.devices.map((d) => [l.platform, d.id, d.name, d.kind, d.os ?? '-', d.state]));
         console.log(rows.length ? renderTable(['platform', 'id (--device)', 'name', 'kind', 'os', 'state'], rows) : 'no devices connected');
-        for (const l of listings) if (l.problem) console.log(`${l.platform}: ${l.problem}`);
+        for (const l of listings) if (l.problem) console.log(wrapText(`${l.platform}: ${l.problem}`));
       }
       // Exit 3 only when no platform's tool could even be asked.
       if (listings.every((l) => l.problem)) throw new MissingToolError('neither xcrun nor adb is available, so no device can be listed');

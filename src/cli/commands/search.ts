@@ -5,7 +5,7 @@ import { renderTable, wrapText } from '../../core/table.js';
 import { searchableFamily } from '../../latency/build.js';
 import { calibrate } from '../../latency/calibrate.js';
 import { checkLutFor, readLut } from '../../latency/lut.js';
-import { type Candidate, search, type SearchResult } from '../../latency/search.js';
+import { describePoint, search, type SearchResult } from '../../latency/search.js';
 import { verifyCandidates } from '../../latency/verify.js';
 import { CONFIG_SCHEMA } from '../../models/index.js';
 import { integer } from '../flags.js';
@@ -88,14 +88,8 @@ function writeConfigs(result: SearchResult, dir: string): string[] {
   return files;
 }
 
-/** Widths, depths, attention blocks and the mean expansion ratio: enough to tell the configurations apart. */
-const describe = (c: Candidate) => {
-  const ratios = c.point.ratios.flat();
-  return `w ${c.point.widths.join('/')} d ${c.point.depths.join('/')} a ${c.point.attention} e ${(ratios.reduce((a, b) => a + b, 0) / ratios.length).toFixed(2)}`;
-};
-
 function searchTable(r: SearchResult, files: string[]): string {
-  const rows = r.chosen.map((c, i) => [i + 1, c.ms.toFixed(3), (c.macs / 1e9).toFixed(3), (c.params / 1e6).toFixed(2), describe(c), files[i] ?? '']);
+  const rows = r.chosen.map((c, i) => [i + 1, c.ms.toFixed(3), (c.macs / 1e9).toFixed(3), (c.params / 1e6).toFixed(2), describePoint(c.point), files[i] ?? '']);
   const head = ['#', 'predicted ms', 'MACs G', 'params M', 'widths / depths / attention / mean ratio', ...(files.length ? ['config'] : [])];
   const table = renderTable(head, files.length ? rows : rows.map((row) => row.slice(0, -1)));
   return `${table}\n${wrapText(
