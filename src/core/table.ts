@@ -19,6 +19,8 @@ export interface TableOptions {
    * the table would otherwise be wider than TERMINAL_WIDTH; the widest of them narrows first.
    */
   wrap?: number[];
+  /** The width to fit (TERMINAL_WIDTH; less for a table printed indented). */
+  width?: number;
 }
 
 const NONE = { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '' };
@@ -42,7 +44,7 @@ export function renderTable(head: string[], rows: (string | number)[][], options
   const cells = rows.map((r) => head.map((_, i) => terminalSafe(String(r[i] ?? ''))));
   const natural = titles.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
   const widths = natural.map((w, i) => options.colWidths?.[i] ?? w);
-  narrowToFit(widths, options.wrap ?? []);
+  narrowToFit(widths, options.wrap ?? [], options.width ?? TERMINAL_WIDTH);
   const aligns = options.colAligns ?? head.map((_, i) => (cells.length && cells.every((r) => NUMERIC.test(r[i])) ? 'right' : 'left'));
   const table = new Table({
     chars: { ...NONE, middle: ' '.repeat(GAP) },
@@ -59,9 +61,9 @@ export function renderTable(head: string[], rows: (string | number)[][], options
 }
 
 /** Narrow the wrapping columns, widest first, until the table fits the terminal (or they cannot narrow further). */
-function narrowToFit(widths: number[], wrap: number[]): void {
+function narrowToFit(widths: number[], wrap: number[], width: number): void {
   const total = () => widths.reduce((a, b) => a + b, 0) + GAP * (widths.length - 1);
-  while (total() > TERMINAL_WIDTH) {
+  while (total() > width) {
     const candidates = wrap.filter((i) => widths[i] > MIN_WRAP_WIDTH);
     if (!candidates.length) return;
     const widest = candidates.reduce((a, b) => (widths[b] > widths[a] ? b : a));
@@ -69,15 +71,22 @@ function narrowToFit(widths: number[], wrap: number[]): void {
   }
 }
 
-/** `text` broken at spaces into lines of at most `width` characters; a longer word is split. */
+/** Where a word longer than a line breaks: after the last `.`, `/`, `_` or `-` that fits, else at the width. */
+function breakAt(word: string, width: number): number {
+  const last = Math.max(...['.', '/', '_', '-'].map((c) => word.lastIndexOf(c, width - 1)));
+  return last > 0 ? last + 1 : width;
+}
+
+/** `text` broken at spaces into lines of at most `width` characters; a longer word (a path) is split. */
 function wrapLines(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (let word of text.split(' ')) {
     while (word.length > width) {
       if (line) lines.push(line);
-      lines.push(word.slice(0, width));
-      word = word.slice(width);
+      const at = breakAt(word, width);
+      lines.push(word.slice(0, at));
+      word = word.slice(at);
       line = '';
     }
     if (line && line.length + 1 + word.length > width) {
@@ -89,7 +98,15 @@ function wrapLines(text: string, width: number): string[] {
   return lines;
 }
 
-/** Notes under a table, wrapped at word boundaries to the terminal width. */
+/** The widest line of printed text, in characters: what must stay within TERMINAL_WIDTH. */
+export function widthOf(text: string): number {
+  return Math.max(0, ...text.split('\n').map((l) => [...l].length));
+}
+
+/** Notes under a table, wrapped at word boundaries to the terminal width; an indented note stays indented. */
 export function wrapText(text: string, width = TERMINAL_WIDTH): string {
-  return wrapLines(terminalSafe(text), width).join('\n');
+  const indent = /^ */.exec(text)![0];
+  return wrapLines(terminalSafe(text.slice(indent.length)), width - indent.length)
+    .map((line) => `${indent}${line}`)
+    .join('\n');
 }

@@ -210,8 +210,11 @@ export function fitCorrection(training: TrainingRecord[]): Correction | undefine
   const solve = (terms: (t: TrainingRecord) => number[]) =>
     // Each row divided by its measured ratio: residuals become relative errors.
     leastSquares(training.map((t, i) => terms(t).map((v) => v / y[i])), y.map(() => 1));
-  const four = withIo ? solve((t) => [t.sum_ratio, t.blocks, 1, t.io_melements!]) : undefined;
-  const three = four ? undefined : n >= 6 ? solve((t) => [t.sum_ratio, t.blocks, 1]) : undefined;
+  // A fit whose factor on the sum of blocks is not positive says slower blocks make faster
+  // models: no table may hold it (readLut refuses it), so fewer terms are fitted instead.
+  const sane = (x: number[] | undefined) => (x && x[0] > 0 ? x : undefined);
+  const four = withIo ? sane(solve((t) => [t.sum_ratio, t.blocks, 1, t.io_melements!])) : undefined;
+  const three = four ? undefined : n >= 6 ? sane(solve((t) => [t.sum_ratio, t.blocks, 1])) : undefined;
   const scale = training.reduce((s, t) => s + t.measured_ratio * t.sum_ratio, 0) / training.reduce((s, t) => s + t.sum_ratio ** 2, 0);
   const [a, b, c, d] = four ?? three ?? [scale, 0, 0];
   const correction: Correction = { a, b, c, ...(four ? { d } : {}), training_rmspe: 0, training_size: n };
