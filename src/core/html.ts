@@ -1,11 +1,11 @@
 /**
  * HTML built so that escaping cannot be forgotten: the `html` tag escapes every string it
- * interpolates, writes numbers only when they are finite numbers (a string where a file should
+ * interpolates (control characters shown as `\x1b`), writes numbers only when they are finite numbers (a string where a file should
  * have held a number is escaped text, never markup or an attribute's end), and inserts raw
  * only what is already `Html`, i.e. made by this tag. Every HTML view eformer writes (the
  * results report, the latency-table and search pages) is built with it.
  */
-import { escapeMarkup } from './text.js';
+import { escapeMarkup, terminalSafe } from './text.js';
 
 /** Markup made by `html` (or a constant declared `trustedHtml`): safe to insert as it is. */
 export class Html {
@@ -19,7 +19,8 @@ export type HtmlValue = Html | string | number | readonly HtmlValue[];
 
 function render(value: HtmlValue): string {
   if (value instanceof Html) return value.text;
-  if (typeof value === 'string') return escapeMarkup(value);
+  // Control characters have no place in HTML, and a page printed to a terminal must not command it.
+  if (typeof value === 'string') return escapeMarkup(terminalSafe(value));
   if (typeof value === 'number') {
     // NaN or Infinity in a chart coordinate means a file slipped past its validator: a bug, said loudly.
     if (!Number.isFinite(value)) throw new Error(`HTML view: ${value} where a finite number belongs`);

@@ -23,7 +23,7 @@ const write = (name: string, data: unknown) => {
 };
 
 /** Markup for every context a string can land in: element content, double- and single-quoted attributes. */
-const PAYLOAD = `<img src=x onerror=window.__pwned=1>"><script>window.__pwned=1</script>'><svg onload=window.__pwned=1>`;
+const PAYLOAD = `<img src=x onerror=window.__pwned=1>"><script>window.__pwned=1</script>'><svg onload=window.__pwned=1>\u001b]0;owned\u0007`;
 
 
 /** A copy of `value` with every string replaced by `f(string, path)`. */
@@ -115,6 +115,8 @@ describe('HTML views: markup from a file builds no element', () => {
     const out = join(dir, `strings-${kind.split(' ')[0]}.html`);
     const r = await cli('report', input, '-o', out);
     expect(r.code, r.stderr).toBe(0);
+    // Nor can the page command a terminal it is printed to (`report FILE -f html` without -o).
+    expect(readFileSync(out, 'utf8')).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
     const { problems, text } = await foreignContent(out);
     expect(problems).toEqual([]);
     // The strings are shown, not dropped.
