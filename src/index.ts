@@ -60,6 +60,6 @@ export { doctor, setup } from './setup/index.js';
 export { LUT_SCHEMA, readLut, checkLutFor, mergeLuts, fitCorrection, correctedRatio, correctionFormula, blockSums, type Lut, type LutEntry, type TrainingRecord, type Correction, type BlockSums } from './latency/lut.js';
 export { buildLut, mergeLutFiles, measurePoints, samplePoints, spaceFor, searchableFamily, pointEntry, referenceModel, blocksOfSpace, sumOf, combineSessions, LUT_DEFAULTS, type LutBuildRequest, type MeasureSettings } from './latency/build.js';
 export { predictLatency, type LatencyPrediction } from './latency/predict.js';
-export { search, SEARCH_SCHEMA, type SearchResult, type Candidate, type Objective } from './latency/search.js';
+export { search, readSearch, describePoint, SEARCH_SCHEMA, type SearchResult, type Candidate, type Objective } from './latency/search.js';
 export { readSpace, supernet, shrinks, samplePoint, coveringPoints, outsideSpace, type SpaceSpec, type Point, type SearchSpace } from './models/space.js';
 export { quantizeInt8, calibrationSet, INT8_OPSET, modulePattern, type Int8Options, type Int8Report, type Int8Result, CALIBRATION_METHODS, type CalibrationMethod, sqnrDb, meanCosine, top1Agreement, activationQuant, quantizeWeights, DEFAULT_POLICY, type QuantizePolicy } from './int8/index.js';

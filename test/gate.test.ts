@@ -153,7 +153,7 @@ describe('eformer gate on the command line', () => {
     const summary = write('summary.md', '# earlier step\n');
     const r = await cli('gate', '--baseline', basePath, '--current', slowPath, '--junit', junit, '--verdict', verdict);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/efficientformer_l1 .*latency.*REGRESSION/);
+    expect(r.stdout).toMatch(/^efficientformer_l1\n(?:  .*\n)*?  latency .*REGRESSION/m);
     expect(r.stderr.trim()).toBe('eformer: regression in efficientformer_l1');
     expect(readFileSync(junit, 'utf8')).toMatch(/<testcase classname="eformer.gate.efficientformer_l1" name="latency"><failure message="efficientformer_l1 latency regressed: \+(19|20|21)\.\d%">/);
     expect(JSON.parse(readFileSync(verdict, 'utf8'))).toMatchObject({ schema: 'eformer.gate/1', pass: false });

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, root, tempDir } from './helpers.js';
+import { richResults } from './hostile/files.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -70,6 +71,52 @@ describe('HTML report in headless Chromium', () => {
     expect(await page.locator('.bar-row').count()).toBeGreaterThan(10);
     expect(requests).toEqual([]);
     await page.screenshot({ path: join(root, 'tmp', 'report-screenshot.png'), fullPage: true }).catch(() => undefined);
+    await page.close();
+  });
+});
+
+describe('HTML report: what a person sees is true', () => {
+  it('one chart panel per backend, int8 points labelled, the table scrolls instead of being cut', async () => {
+    const dir = tempDir();
+    const input = join(dir, 'results.json');
+    writeFileSync(input, JSON.stringify(richResults()));
+    const out = join(dir, 'report.html');
+    const r = await cli('report', input, '-o', out);
+    expect(r.code, r.stderr).toBe(0);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(`file://${out}`);
+    const panels = await page.evaluate(() =>
+      [...document.querySelectorAll('svg')].map((svg) => ({
+        axis: [...svg.querySelectorAll('text')].map((t) => t.textContent ?? '').find((t) => t.startsWith('measured median latency')) ?? '',
+        marks: [...svg.querySelectorAll('circle.model, rect.baseline')].map((m) => ({
+          title: m.querySelector('title')?.textContent ?? '',
+          int8: m.classList.contains('int8'),
+          at: m.tagName === 'rect' ? `${Number(m.getAttribute('x')) + 5},${Number(m.getAttribute('y')) + 5}` : `${m.getAttribute('cx')},${m.getAttribute('cy')}`,
+        })),
+        lines: [...svg.querySelectorAll('polyline')].map((l) => (l.getAttribute('points') ?? '').split(' ')),
+        labels: [...svg.querySelectorAll('text.label')].map((t) => t.textContent ?? ''),
+      })),
+    );
+    // ort-cpu, ort-web and the phone: three panels, each axis naming its backend, each point on it measured there.
+    expect(panels.map((p) => p.axis)).toEqual(['ort-cpu', 'ort-web', 'ort-android'].map((b) => `measured median latency (ms, ${b})`));
+    for (const p of panels) {
+      const backend = /ms, (.*)\)/.exec(p.axis)![1];
+      for (const m of p.marks) expect(m.title).toContain(` on ${backend}:`);
+      // A family line joins points of its own panel only: never efficientformerv2_s0 on ort-cpu with it on ort-web.
+      for (const line of p.lines) for (const vertex of line) expect(p.marks.map((m) => m.at)).toContain(vertex);
+    }
+    // The int8 model is an open circle whose label says its top-1 is the float model's.
+    const cpu = panels[0];
+    expect(cpu.marks.filter((m) => m.int8).map((m) => m.title)).toEqual([expect.stringContaining("efficientformerv2_s0:int8 on ort-cpu")]);
+    expect(cpu.labels).toContain('efficientformerv2_s0:int8 (float top-1)');
+    // Every column of the table can be reached: the page does not run off the screen, the table scrolls.
+    const fits = await page.evaluate(() => {
+      const box = document.querySelector('.table-scroll')!;
+      box.scrollLeft = box.scrollWidth;
+      const last = [...document.querySelectorAll('thead th')].at(-1)!.getBoundingClientRect();
+      return { page: document.documentElement.scrollWidth <= window.innerWidth, last: last.right <= box.getBoundingClientRect().right + 1 };
+    });
+    expect(fits).toEqual({ page: true, last: true });
     await page.close();
   });
 });

@@ -99,10 +99,15 @@ export interface Int8Flags {
   byLayer?: boolean;
 }
 
-export function addInt8Flags(cmd: Command, options: { byLayer: boolean }): Command {
+/**
+ * `byLayer`: the command prints the per-layer table; `seed`: the command has `--seed` (export);
+ * without it the random inputs are seeded with 0, and the help says so rather than name a flag
+ * the command does not have.
+ */
+export function addInt8Flags(cmd: Command, options: { byLayer: boolean; seed: boolean }): Command {
   cmd
     .option('--calib <dir>', 'int8: calibrate on the JPEG/PNG images in DIR, through the model family\'s own preprocessing')
-    .option('--calib-random <n>', `int8: calibrate on N seeded random inputs (--seed; the default, N = ${DEFAULT_RANDOM_INPUTS})`, integer('--calib-random'))
+    .option('--calib-random <n>', `int8: calibrate on N seeded random inputs (${options.seed ? '--seed' : 'seed 0'}; the default, N = ${DEFAULT_RANDOM_INPUTS})`, integer('--calib-random'))
     .addOption(new Option('--calib-method <method>', 'int8: activation ranges from the extremes, the 0.01%/99.99% points, or least KL divergence (default minmax)').choices([...CALIBRATION_METHODS]))
     .option('--keep-float <pattern>', 'int8: keep the layers of these modules float (module paths, * matches any text, e.g. network.6.*; repeatable)', (v: string, prev: string[] = []) => [...prev, v]);
   if (options.byLayer) cmd.option('--by-layer', "int8: also print each quantised layer's output SQNR against the float graph");

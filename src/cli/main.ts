@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { EformerError, EXIT } from '../core/errors.js';
 import { removeTracked } from '../core/fs.js';
+import { firstLine, terminalSafe } from '../core/text.js';
 import { VERSION } from '../core/version.js';
 import { clearStatusLine } from './progress.js';
 
@@ -85,15 +86,14 @@ export async function main(argv: string[]): Promise<number> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
       return EXIT.usage;
     }
+    // Messages quote files and tools (model names, a device's serial): shown, never obeyed by the terminal.
     if (err instanceof EformerError) {
-      console.error(`eformer: ${err.message}`);
-      if (verbose) console.error(err.stack);
+      console.error(`eformer: ${terminalSafe(err.message)}`);
+      if (verbose) console.error(terminalSafe(err.stack ?? '', true));
       return err.exitCode;
     }
-    console.error(`eformer: internal error: ${firstLineOf(err)} (this is a bug in eformer: please report it with the output of the same command run with --verbose)`);
-    if (verbose) console.error((err as Error).stack);
+    console.error(`eformer: internal error: ${terminalSafe(firstLine(err))} (this is a bug in eformer: please report it with the output of the same command run with --verbose)`);
+    if (verbose) console.error(terminalSafe(String((err as Error)?.stack ?? err), true));
     return EXIT.internal;
   }
 }
-
-const firstLineOf = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];

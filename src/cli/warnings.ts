@@ -1,8 +1,10 @@
 /** Warnings about a request that will run but probably not as the user meant: one line each, on stderr. */
 import { availableParallelism } from 'node:os';
+import { terminalSafe } from '../core/text.js';
 
+/** One warning line; what it quotes from files and tools is shown, never obeyed by the terminal. */
 export function warn(message: string): void {
-  console.error(`eformer: warning: ${message}`);
+  console.error(`eformer: warning: ${terminalSafe(message)}`);
 }
 
 /** More intra-op threads than cores: onnxruntime's threads then fight over them (measured: 50 times slower). */

@@ -1,6 +1,6 @@
 /** The gate's verdict for people (table, Markdown for CI summaries) and for CI tools (JUnit XML). */
 import { renderTable, wrapText } from '../core/table.js';
-import { escapeMarkup as xml } from '../core/text.js';
+import { markdownText, escapeMarkup as xml } from '../core/text.js';
 import type { Check, Verdict } from '../results/verdict.js';
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
@@ -8,13 +8,14 @@ const value = (c: Check, v: number) => (c.metric === 'params' || c.metric === 'm
 const ci = (c: Check) => (c.ci95 ? `${pct(c.ci95[0]).slice(0, -1)}..${pct(c.ci95[1])}` : '');
 const mark = (c: Check) => (c.outcome === 'regression' ? 'REGRESSION' : c.outcome === 'improvement' ? 'improved' : 'ok');
 
+const metric = (c: Check) => (c.metric === 'latency_ceiling' ? 'ceiling' : c.metric);
+const figures = (c: Check) => [value(c, c.baseline), value(c, c.current), pct(c.change), ci(c), c.limit, mark(c)];
+
 function rows(verdict: Verdict, withBasis: boolean): string[][] {
-  return verdict.models.flatMap((m) =>
-    m.checks.map((c) => [m.model, c.metric === 'latency_ceiling' ? 'ceiling' : c.metric, ...(withBasis ? [c.basis] : []), value(c, c.baseline), value(c, c.current), pct(c.change), ci(c), c.limit, mark(c)]),
-  );
+  return verdict.models.flatMap((m) => m.checks.map((c) => [m.model, metric(c), ...(withBasis ? [c.basis] : []), ...figures(c)]));
 }
 
-const HEAD = ['model', 'metric', 'baseline', 'current', 'change', '95% CI', 'limit', 'verdict'];
+const HEAD = ['metric', 'baseline', 'current', 'change', '95% CI', 'limit', 'verdict'];
 const HEAD_WITH_BASIS = ['model', 'metric', 'compared', 'baseline', 'current', 'change', '95% CI', 'limit', 'verdict'];
 
 /** What each metric compared, once for the whole table (the same for every model of a run). */
@@ -25,19 +26,30 @@ function basisLines(verdict: Verdict): string[] {
 export function verdictTable(verdict: Verdict): string {
   const failed = verdict.models.filter((m) => m.outcome === 'regression').map((m) => m.model);
   const across = verdict.setup_changes?.length ? [`compared across setups (--allow-setup-change): ${verdict.setup_changes.join('; ')}`] : [];
-  return [renderTable(HEAD, rows(verdict, false)), ...[...basisLines(verdict), ...across].map((l) => wrapText(l)), verdict.pass ? 'gate passed' : `gate FAILED: ${failed.join(', ')}`].join('\n');
+  // Each model's name on a line of its own above its checks: exact counts, the interval and the
+  // limit leave no room for a model column within 100 columns.
+  const table = renderTable(HEAD, verdict.models.flatMap((m) => m.checks.map((c) => [metric(c), ...figures(c)])), { colAligns: ['left', 'right', 'right', 'right', 'right', 'left', 'left'] })
+    .split('\n')
+    .map((l) => `  ${l}`);
+  const lines = table.slice(0, 2);
+  let next = 2;
+  for (const m of verdict.models) {
+    lines.push(wrapText(m.model));
+    for (const _ of m.checks) lines.push(table[next++]);
+  }
+  return [...lines, ...[...basisLines(verdict), ...across].map((l) => wrapText(l)), verdict.pass ? 'gate passed' : wrapText(`gate FAILED: ${failed.join(', ')}`)].join('\n');
 }
 
 export function verdictMarkdown(verdict: Verdict): string {
   const lines = [
     `### eformer latency gate: ${verdict.pass ? 'passed' : 'FAILED'}`,
     '',
-    verdict.reference ? `Latency compared as the ratio to \`${verdict.reference}\` measured in the same rounds.` : 'Latency compared as raw medians.',
-    ...(verdict.setup_changes?.length ? ['', `Compared across setups (--allow-setup-change): ${verdict.setup_changes.join('; ')}.`] : []),
+    verdict.reference ? `Latency compared as the ratio to ${markdownText(verdict.reference)} measured in the same rounds.` : 'Latency compared as raw medians.',
+    ...(verdict.setup_changes?.length ? ['', `Compared across setups (--allow-setup-change): ${markdownText(verdict.setup_changes.join('; '))}.`] : []),
     '',
     `| ${HEAD_WITH_BASIS.join(' | ')} |`,
     `|${HEAD_WITH_BASIS.map(() => ' --- ').join('|')}|`,
-    ...rows(verdict, true).map((r) => `| ${r.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`),
+    ...rows(verdict, true).map((r) => `| ${r.map((x) => markdownText(x)).join(' | ')} |`),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -104,8 +104,9 @@ export async function quantizeInt8(deployed: Graph, preprocessing: Preprocessing
   options.progress?.('int8: measuring fidelity');
   const logits = await int8Logits(quantized, set);
   const weightLayers = deployed.nodes.filter((n) => n.op === 'Conv' || n.op === 'Linear').length;
+  // Ask only for what is missing: real weights, real images, or both.
   const caveat = !options.trainedWeights
-    ? 'the weights are seeded random ones: top-1 agreement means little; give --ckpt and --calib DIR'
+    ? `the weights are seeded random ones: top-1 agreement means little; give --ckpt${set.kind === 'random' ? ' and --calib DIR' : ''}`
     : set.kind === 'random'
       ? 'the inputs are random: top-1 agreement means little; give --calib DIR with real images'
       : undefined;

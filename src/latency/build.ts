@@ -24,7 +24,9 @@ import { profile, type ProfileRequest } from '../profile/profile.js';
 import { prepareModel, type PreparedModel } from '../profile/result.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
 import { analyse, spaceOf } from './blocks.js';
-import { type BlockSums, blockSums, fitCorrection, LUT_SCHEMA, type Lut, type LutEntry, mergeLuts, readLut, type TrainingRecord } from './lut.js';
+import { type BlockSums, blockSums, fitCorrection, LUT_SCHEMA, type Lut, type LutEntry, mergeLuts, readLut, searchableFamily, type TrainingRecord } from './lut.js';
+
+export { searchableFamily };
 import { lookUp } from './predict.js';
 
 /** How the measuring is done: everything `profile` takes about the backend, the device and the runs. */
@@ -59,14 +61,6 @@ export const LUT_DEFAULTS = { runs: 30, training: 24, seed: 1 };
 
 /** Models timed together in one profile run: enough to share rounds, few enough to keep memory small. */
 const MODELS_PER_GROUP = 8;
-
-/** The family a request names, or a usage error listing those that have a search space. */
-export function searchableFamily(id: string): ModelFamily<unknown> {
-  const family = families.find((f) => f.id === id);
-  const searchable = families.filter((f) => f.searchSpace).map((f) => f.id);
-  if (!family?.searchSpace) throw new UsageError(`family '${id}' has no search space; latency tables are built for ${searchable.join(', ')}`);
-  return family;
-}
 
 /** The space a request asks for: a `--space` file or the family's own, at the requested resolution. */
 export function spaceFor(family: ModelFamily<unknown>, spaceFile?: string, resolution?: number): SpaceSpec {

@@ -16,9 +16,13 @@
  * of the last.
  */
 import { UsageError } from '../core/errors.js';
-import { readInputText } from '../core/fs.js';
-import type { Environment } from '../results/results.js';
-import type { Point, SpaceSpec } from '../models/space.js';
+import type { ModelFamily } from '../models/family.js';
+import { families } from '../models/index.js';
+import { type Point, readSpace, type SpaceSpec, supernet } from '../models/space.js';
+import { MAX_RESOLUTION } from '../pipeline/index.js';
+import { checkFields, readJsonFile, count, integer, interval, list, milliseconds, name, nonNegative, number, optional, ratio, record, scalar, text } from '../results/fields.js';
+import { deviceRule, type Environment } from '../results/results.js';
+import { spaceOf } from './blocks.js';
 
 export const LUT_SCHEMA = 'eformer.lut/1';
 
@@ -91,27 +95,77 @@ export interface Lut {
   correction?: Correction;
 }
 
-/** Read and check a LUT file (named by `flag`, e.g. --lut, in messages); the request it must serve is checked by `checkLutFor`. */
+/** A point of a space: a network's widths, depths, per-block ratios and attention blocks. */
+export const pointRule = record({ widths: list(integer(1), 1), depths: list(integer(1), 1), ratios: list(list(number('a positive ratio', (n) => n > 0))), attention: count });
+
+const entryRule = record({
+  signature: name,
+  block: text,
+  kind: text,
+  shape: text,
+  ratio,
+  ratio_ci95: optional(interval(ratio)),
+  median_ms: milliseconds,
+  runs: integer(1),
+  params: count,
+  macs: count,
+  io_elements: optional(count),
+});
+
+const lutRule = record({
+  family: name,
+  resolution: integer(1, MAX_RESOLUTION),
+  backend: name,
+  settings: optional(record({ threads: optional(count) }, scalar)),
+  device: optional(deviceRule),
+  env: record({ cpu: text, created: text }),
+  space: record({}),
+  reference: record({ model: name, median_ms: milliseconds, runs: optional(count) }),
+  sessions: optional(integer(1, 100)),
+  entries: list(entryRule, 1),
+  training: list(record({ point: pointRule, sum_ratio: number('a ratio of at least 0', (n) => n >= 0 && n <= 1e9), blocks: count, io_melements: optional(nonNegative), measured_ratio: ratio })),
+  correction: optional(
+    record({
+      // A sum of block latencies scaled by a negative factor predicts negative latencies.
+      a: number('a positive factor', (n) => n > 0),
+      b: number('a number'),
+      c: number('a number'),
+      d: optional(number('a number')),
+      training_rmspe: nonNegative,
+      training_size: count,
+    }),
+  ),
+});
+
+/**
+ * Read and check a LUT file: every field a page, a prediction or a search reads, the family (one
+ * with a search space) and its space (as `--space` files are checked, at the table's resolution).
+ * The request it must serve is checked by `checkLutFor`.
+ */
+/** Read and check a LUT file (named by `flag`, e.g. --lut, in messages). */
 export function readLut(path: string, flag?: string): Lut {
-  const text = readInputText(path, flag ? `${flag} latency table` : 'latency table');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new UsageError(`cannot read latency table '${path}': not valid JSON`);
-  }
+  const raw = readJsonFile(path, flag ? `${flag} latency table` : 'latency table');
   const lut = raw as Lut;
   if (!lut || typeof lut !== 'object' || lut.schema !== LUT_SCHEMA) {
     throw new UsageError(`${path}: not a latency table (schema ${JSON.stringify((raw as { schema?: unknown })?.schema)}; eformer reads ${LUT_SCHEMA}, made by \`eformer lut build\`)`);
   }
-  const bad = (why: string) => new UsageError(`${path}: ${why}`);
-  if (typeof lut.family !== 'string' || !Number.isInteger(lut.resolution) || typeof lut.backend !== 'string') throw bad('family, resolution and backend are required');
-  if (!lut.reference || !(lut.reference.median_ms > 0)) throw bad('reference.median_ms must be a positive number');
-  if (!Array.isArray(lut.entries) || lut.entries.some((e) => typeof e.signature !== 'string' || !(e.ratio > 0) || !Number.isFinite(e.ratio))) {
-    throw bad('every entry needs a signature and a positive ratio');
-  }
-  if (!Array.isArray(lut.training)) throw bad('training must be a list');
+  checkFields(lut, lutRule, path);
+  const family = searchableFamily(lut.family);
+  const space = lut.space as unknown as Record<string, unknown>;
+  if (space.family !== undefined && space.family !== lut.family) throw new UsageError(`${path}: its space is of ${JSON.stringify(space.family)}, the table of ${lut.family}`);
+  if (space.resolution !== undefined && space.resolution !== lut.resolution) throw new UsageError(`${path}: its space is at resolution ${JSON.stringify(space.resolution)}, the table at ${lut.resolution}`);
+  lut.space = readSpace({ ...space, resolution: lut.resolution }, family, `${path}: space`);
+  // Every configuration of the space must build at the table's resolution (V1's attention grid, V2's even grid).
+  family.checkResolution(spaceOf(family).configOf(supernet(lut.space)), lut.resolution, `${path}'s space`);
   return lut;
+}
+
+/** The family of a table or a search: one with a search space. */
+export function searchableFamily(id: string): ModelFamily<unknown> {
+  const family = families.find((f) => f.id === id);
+  const searchable = families.filter((f) => f.searchSpace).map((f) => f.id);
+  if (!family?.searchSpace) throw new UsageError(`family '${id}' has no search space; latency tables are built for ${searchable.join(', ')}`);
+  return family;
 }
 
 /** What a prediction or search asks of a table; anything that differs is one clear line. */
@@ -131,6 +185,20 @@ export function correctedRatio(correction: Pick<Correction, 'a' | 'b' | 'c' | 'd
 }
 
 /**
+ * The table's prediction for a configuration (`what`), as a ratio to the reference. A correction
+ * that passed every field check can still make a latency negative for some configuration (a large
+ * negative constant): that is a damaged table, said in one line, never a negative latency printed.
+ */
+export function predictedRatio(lut: Lut, path: string, sums: BlockSums, what: string): number {
+  const predicted = correctedRatio(lut.correction, sums);
+  if (!(predicted > 0 && Number.isFinite(predicted))) {
+    const formula = lut.correction ? correctionFormula(lut.correction) : 'the plain sum';
+    throw new UsageError(`${path}: its correction (${formula}) predicts ${predicted.toFixed(3)} x the reference for ${what}, which is no latency: rebuild the table with \`eformer lut build\``);
+  }
+  return predicted;
+}
+
+/**
  * Least squares for measured = a * sum + b * blocks + d * io + c, weighted so that it minimises
  * relative error (what the goals are stated in). Fewer terms when the models are too few for them
  * (two per term) or the terms are collinear; with fewer than six models, a plain scale.
@@ -143,8 +211,11 @@ export function fitCorrection(training: TrainingRecord[]): Correction | undefine
   const solve = (terms: (t: TrainingRecord) => number[]) =>
     // Each row divided by its measured ratio: residuals become relative errors.
     leastSquares(training.map((t, i) => terms(t).map((v) => v / y[i])), y.map(() => 1));
-  const four = withIo ? solve((t) => [t.sum_ratio, t.blocks, 1, t.io_melements!]) : undefined;
-  const three = four ? undefined : n >= 6 ? solve((t) => [t.sum_ratio, t.blocks, 1]) : undefined;
+  // A fit whose factor on the sum of blocks is not positive says slower blocks make faster
+  // models: no table may hold it (readLut refuses it), so fewer terms are fitted instead.
+  const sane = (x: number[] | undefined) => (x && x[0] > 0 ? x : undefined);
+  const four = withIo ? sane(solve((t) => [t.sum_ratio, t.blocks, 1, t.io_melements!])) : undefined;
+  const three = four ? undefined : n >= 6 ? sane(solve((t) => [t.sum_ratio, t.blocks, 1])) : undefined;
   const scale = training.reduce((s, t) => s + t.measured_ratio * t.sum_ratio, 0) / training.reduce((s, t) => s + t.sum_ratio ** 2, 0);
   const [a, b, c, d] = four ?? three ?? [scale, 0, 0];
   const correction: Correction = { a, b, c, ...(four ? { d } : {}), training_rmspe: 0, training_size: n };

@@ -8,7 +8,7 @@ import { UsageError } from '../core/errors.js';
 import type { ModelEntry } from '../models/family.js';
 import { outsideSpace } from '../models/space.js';
 import { analyse, type Analysed, spaceOf } from './blocks.js';
-import { blockSums, type Correction, correctedRatio, type Lut, type LutEntry } from './lut.js';
+import { blockSums, type Correction, type Lut, type LutEntry, predictedRatio } from './lut.js';
 
 export interface BlockEstimate {
   block: string;
@@ -78,7 +78,7 @@ export function predictLatency(lut: Lut, lutPath: string, entry: ModelEntry, opt
   }
   const referenceMs = options.referenceMs ?? lut.reference.median_ms;
   const sums = blockSums(entries);
-  const ratio = correctedRatio(lut.correction, sums);
+  const ratio = predictedRatio(lut, lutPath, sums, entry.name);
   return {
     model: entry.name,
     family: family.id,

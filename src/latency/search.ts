@@ -14,7 +14,9 @@ import { UsageError } from '../core/errors.js';
 import type { ModelFamily } from '../models/family.js';
 import { type Point, pointKey, shrinks, supernet } from '../models/space.js';
 import { analyse, spaceOf } from './blocks.js';
-import { blockSums, correctedRatio, type Lut } from './lut.js';
+import { MAX_RESOLUTION } from '../pipeline/index.js';
+import { checkFields, readJsonFile, count, integer, list, milliseconds, name, nonNegative, nonNegativeMs, oneOf, optional, ratio, record, tuple } from '../results/fields.js';
+import { blockSums, type Lut, pointRule, predictedRatio } from './lut.js';
 import { lookUp } from './predict.js';
 
 export const SEARCH_SCHEMA = 'eformer.search/1';
@@ -75,7 +77,7 @@ export function search(lut: Lut, lutPath: string, family: ModelFamily<unknown>, 
     if (!c) {
       const analysed = analyse(family, space.configOf(point), lut.resolution, family.id, false);
       const { entries } = lookUp(lut, lutPath, analysed, 'a configuration of the space');
-      const ratio = correctedRatio(lut.correction, blockSums(entries));
+      const ratio = predictedRatio(lut, lutPath, blockSums(entries), `the configuration ${describePoint(point)}`);
       // Each entry carries its block's toolbox counts: their sums are the configuration's.
       const sum = (key: 'macs' | 'params') => entries.reduce((s, e) => s + e[key], 0);
       c = { point, ratio, ms: ratio * referenceMs, macs: sum('macs'), params: sum('params') };
@@ -129,6 +131,39 @@ export function search(lut: Lut, lutPath: string, family: ModelFamily<unknown>, 
     front,
     chosen,
   };
+}
+
+/** Widths, depths, attention blocks and the mean expansion ratio: enough to tell configurations apart. */
+export function describePoint(p: Point): string {
+  const ratios = p.ratios.flat();
+  return `w ${p.widths.join('/')} d ${p.depths.join('/')} a ${p.attention} e ${(ratios.reduce((a, b) => a + b, 0) / ratios.length).toFixed(2)}`;
+}
+
+const candidateRule = record({ point: pointRule, ratio, ms: milliseconds, macs: count, params: count });
+
+const searchRule = record({
+  family: name,
+  resolution: integer(1, MAX_RESOLUTION),
+  backend: name,
+  budget_ms: milliseconds,
+  objective: oneOf('macs', 'params'),
+  reference: record({ model: name, median_ms: milliseconds }),
+  evaluated: count,
+  cloud: list(tuple(nonNegativeMs, nonNegative)),
+  seconds: optional(nonNegative),
+  supernet: optional(candidateRule),
+  fastest: optional(candidateRule),
+  front: list(candidateRule, 1),
+  chosen: list(candidateRule, 1),
+});
+
+/** Read and check a search.json (`eformer search -o`): every field its page shows. */
+export function readSearch(path: string): SearchResult {
+  const raw = readJsonFile(path, 'search result');
+  const schema = (raw as { schema?: unknown } | null)?.schema;
+  if (!raw || typeof raw !== 'object' || schema !== SEARCH_SCHEMA) throw new UsageError(`${path}: not a search result (schema ${JSON.stringify(schema)}; eformer reads ${SEARCH_SCHEMA}, made by \`eformer search -o\`)`);
+  checkFields(raw, searchRule, path);
+  return raw as SearchResult;
 }
 
 /** The narrowest, shallowest point of the space: the lower bound on latency. */

@@ -50,14 +50,17 @@ export interface SearchSpace<Config> {
 const max = (xs: number[]) => Math.max(...xs);
 const min = (xs: number[]) => Math.min(...xs);
 
+/** The largest choices a space may offer: beyond any published model, and bounded so that building the supernet stays cheap. */
+export const SPACE_LIMITS = { width: 4096, depth: 64, ratio: 16 };
+
 /** A `--space` file's content, checked: every stage has choices, attention counts fit the depths. */
 export function readSpace(raw: Record<string, unknown>, family: { id: string; searchSpace?: SearchSpace<unknown> }, where: string): SpaceSpec {
   const fail = (why: string): never => {
     throw new UsageError(`${where}: ${why}`);
   };
   if (!family.searchSpace) fail(`family ${family.id} has no search space`);
-  const ints = (v: unknown, what: string) => {
-    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => Number.isInteger(x) && x > 0)) fail(`${what} must be a non-empty list of positive integers`);
+  const ints = (v: unknown, what: string, most = Number.MAX_SAFE_INTEGER) => {
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => Number.isInteger(x) && x > 0 && x <= most)) fail(`${what} must be a non-empty list of positive integers${most < Number.MAX_SAFE_INTEGER ? ` up to ${most}` : ''}`);
     return [...new Set(v as number[])].sort((a, b) => a - b);
   };
   const base = family.searchSpace!.defaultSpace;
@@ -67,17 +70,17 @@ export function readSpace(raw: Record<string, unknown>, family: { id: string; se
     family: family.id,
     resolution: raw.resolution === undefined ? base.resolution : (ints([raw.resolution], 'resolution')[0] as number),
     stages: (stages as Record<string, unknown>[]).map((s, i) => ({
-      widths: ints(s.widths, `stages[${i}].widths`),
-      depths: ints(s.depths, `stages[${i}].depths`),
+      widths: ints(s?.widths, `stages[${i}].widths`, SPACE_LIMITS.width),
+      depths: ints(s?.depths, `stages[${i}].depths`, SPACE_LIMITS.depth),
       ratios: (() => {
-        const r = s.ratios;
-        if (!Array.isArray(r) || r.length === 0 || !r.every((x) => typeof x === 'number' && x > 0)) fail(`stages[${i}].ratios must be a non-empty list of positive numbers`);
+        const r = s?.ratios;
+        if (!Array.isArray(r) || r.length === 0 || !r.every((x) => typeof x === 'number' && x > 0 && x <= SPACE_LIMITS.ratio)) fail(`stages[${i}].ratios must be a non-empty list of positive numbers up to ${SPACE_LIMITS.ratio}`);
         return [...new Set(r as number[])].sort((a, b) => a - b);
       })(),
     })),
     attention: (() => {
       const a = raw.attention ?? base.attention;
-      if (!Array.isArray(a) || a.length === 0 || !a.every((x) => Number.isInteger(x) && x >= 0)) fail('attention must be a non-empty list of integers >= 0');
+      if (!Array.isArray(a) || a.length === 0 || !a.every((x) => Number.isInteger(x) && x >= 0 && x <= SPACE_LIMITS.depth)) fail(`attention must be a non-empty list of integers from 0 to ${SPACE_LIMITS.depth}`);
       return [...new Set(a as number[])].sort((x, y) => x - y);
     })(),
   };

@@ -44,7 +44,36 @@ export function parseShapeOption(value: string): [string, number[]] {
   return [m[1], dims];
 }
 
-export function loadOnnxFile(path: string, overrides: Record<string, number[]> = {}): ModelSource {
+/** A model's counts as eformer records them in an export's metadata_props (`deployed` is the file's own initializers). */
+export interface RecordedCounts {
+  params: { toolbox: number; total: number; deployed: number };
+  macs: { toolbox: number; standard: number };
+}
+
+/** The metadata_props eformer writes for a model's counts. */
+export function countMetadata(c: { params: { toolbox: number; total: number }; macs: { toolbox: number; standard: number } }): Record<string, string> {
+  return { params_toolbox: String(c.params.toolbox), params_total: String(c.params.total), macs_toolbox: String(c.macs.toolbox), macs_standard: String(c.macs.standard) };
+}
+
+/**
+ * The counts an ONNX file's metadata holds, when it holds all of them as whole numbers (anyone can
+ * write metadata: "lots", "-5", "1e400" or a 30-digit number mean no counts, not NaN or a guess).
+ */
+function countsOf(model: proto.ModelProto): RecordedCounts | undefined {
+  const props = new Map((model.metadataProps ?? []).map((p) => [p.key, p.value]));
+  const whole = (key: string) => {
+    const v = props.get(key);
+    return typeof v === 'string' && /^\d{1,16}$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined;
+  };
+  const [toolbox, total, macs, standard] = ['params_toolbox', 'params_total', 'macs_toolbox', 'macs_standard'].map(whole);
+  if (toolbox === undefined || total === undefined || macs === undefined || standard === undefined) return undefined;
+  let deployed = 0;
+  for (const t of model.graph?.initializer ?? []) deployed += (t.dims ?? []).reduce((a: number, d) => a * Number(d), 1);
+  if (!Number.isSafeInteger(deployed)) return undefined;
+  return { params: { toolbox, total, deployed }, macs: { toolbox: macs, standard } };
+}
+
+export function loadOnnxFile(path: string, overrides: Record<string, number[]> = {}): ModelSource & { counts?: RecordedCounts } {
   const bytes = readInputFile(path, '--onnx model', INPUT_LIMITS.onnx);
   const { onnx } = onnxProto();
   const INT64 = onnx.TensorProto.DataType.INT64;
@@ -78,5 +107,5 @@ export function loadOnnxFile(path: string, overrides: Record<string, number[]> =
     if (elements > MAX_INPUT_ELEMENTS) throw new UsageError(`${path}: input '${name}' of shape ${(shape as number[]).join('x')} has ${elements} elements; eformer feeds at most ${MAX_INPUT_ELEMENTS} (${MAX_INPUT_ELEMENTS / 2 ** 20} Mi) per input`);
     return { name, shape: shape as number[], dtype: elem === INT64 ? 'int64' : 'float32' };
   });
-  return { name: basename(path).replace(/\.onnx$/, ''), onnx: bytes, inputs };
+  return { name: basename(path).replace(/\.onnx$/, ''), onnx: bytes, inputs, counts: countsOf(model) };
 }

@@ -14,7 +14,7 @@ import { DEPLOY_PASSES, deployGraph, type Pass } from '../graph/passes/index.js'
 import { entryFromConfigFile, entryFromHfConfig, findModel, type ModelEntry } from '../models/index.js';
 import { encodeOnnx } from '../onnx/encode.js';
 import { DEFAULT_OPSET, initializerElements, lowerToOnnx, type OnnxGraph } from '../onnx/lower.js';
-import { MAX_INPUT_ELEMENTS, modelInput, type ModelSource } from '../onnx/read.js';
+import { countMetadata, MAX_INPUT_ELEMENTS, modelInput, type ModelSource } from '../onnx/read.js';
 import { readCheckpoint } from '../weights/checkpoint.js';
 import { encodeSafetensors } from '../weights/safetensors.js';
 import { loadStateDict } from './load.js';
@@ -147,13 +147,18 @@ export function onnxBytes(built: BuiltModel, options: OnnxOptions = {}): { bytes
   return { ...graphBytes(built, deployed, options.opset ?? DEFAULT_OPSET), deployed };
 }
 
-/** A deployed graph of `built` (its float form, or a quantised one) as ONNX bytes, with the model's metadata and any `extra`. */
+/**
+ * A deployed graph of `built` (its float form, or a quantised one) as ONNX bytes, with the model's
+ * metadata (its name, resolution, weights, and its toolbox and standard counts, which
+ * `profile --onnx` reads back) and any `extra`.
+ */
 export function graphBytes(built: BuiltModel, graph: Graph, opset: number, extra: Record<string, string> = {}): { bytes: Uint8Array; onnx: OnnxGraph } {
   const onnx = lowerToOnnx(graph, opset);
+  const counts = countGraph(built.graph);
   const bytes = encodeOnnx(onnx, {
     producerVersion: VERSION,
     docString: `${built.entry.name} at ${built.resolution}x${built.resolution}, exported by eformer ${VERSION}`,
-    metadata: { model: built.entry.name, resolution: String(built.resolution), weights: built.weights, ...extra },
+    metadata: { model: built.entry.name, resolution: String(built.resolution), weights: built.weights, ...countMetadata(counts), ...extra },
   });
   return { bytes, onnx };
 }

@@ -91,10 +91,10 @@ function prepareBuilt(built: BuiltModel, batch: number) {
   return { fp32, deployed };
 }
 
-/** An ONNX file the user brings: only what its graph declares is known. */
+/** An ONNX file the user brings: what its graph declares, and the counts eformer's exports record in their metadata. */
 export function prepareFile(path: string, shapes: Record<string, number[]>): PreparedModel {
-  const source = loadOnnxFile(path, shapes);
-  return { source, facts: { model: source.name, batch: source.inputs[0]?.shape[0] ?? 1 } };
+  const { counts, ...source } = loadOnnxFile(path, shapes);
+  return { source, facts: { model: source.name, batch: source.inputs[0]?.shape[0] ?? 1, ...(counts ?? {}) } };
 }
 
 export interface Measured {

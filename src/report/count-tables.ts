@@ -50,15 +50,20 @@ export function layerTable(record: CountRecord): string {
   }
   if (group !== undefined) flush(group, rows);
   table.push([`= ${record.model} @${record.resolution}`, 'total', '', grouped(record.params.toolbox), grouped(record.macs.toolbox)]);
-  return renderTable(['module', 'kind', 'output', 'params', 'MACs'], table, { colAligns: ['left', 'left', 'left', 'right', 'right'] });
+  return renderTable(['module', 'kind', 'output', 'params', 'MACs'], table, { colAligns: ['left', 'left', 'left', 'right', 'right'], wrap: [0] });
 }
 
+/**
+ * The zoo with the papers' figures. The default view fits 100 columns: the family is left to
+ * `--wide` (each model's name starts with it, and `-m FAMILY` takes it), the CNN baselines are
+ * marked on their names.
+ */
 export function modelsTable(entries: readonly ModelEntry[], wide = false): string {
   const rows = entries.map((e) => {
     const p = e.paper;
     return [
-      e.name,
-      e.baseline ? `${e.family.id} (CNN)` : e.family.id,
+      wide || !e.baseline ? e.name : `${e.name} (CNN)`,
+      ...(wide ? [e.baseline ? `${e.family.id} (CNN)` : e.family.id] : []),
       p ? (wide ? p.top1 : p.top1Value.toFixed(1)) : '-',
       p ? p.paramsM.toFixed(p.paramsDigits) : '-',
       p?.macsG !== undefined ? p.macsG.toFixed(p.macsDigits) : '-',
@@ -67,7 +72,7 @@ export function modelsTable(entries: readonly ModelEntry[], wide = false): strin
       ...(wide ? [p?.countNote ?? ''] : []),
     ];
   });
-  const headers = ['model', 'family', wide ? 'top-1 % (paper)' : 'top-1 %', 'params M', 'MACs G', 'ms', 'measured on', ...(wide ? ['how the paper counted'] : [])];
-  const notes = entries.some((e) => e.paper?.countNote) && !wide ? '; --wide says where a paper counted params or MACs differently from eformer' : '';
+  const headers = ['model', ...(wide ? ['family'] : []), wide ? 'top-1 % (paper)' : 'top-1 %', 'params M', 'MACs G', 'ms', 'measured on', ...(wide ? ['how the paper counted'] : [])];
+  const notes = entries.some((e) => e.paper?.countNote) && !wide ? '; --wide adds each model\'s family and says where a paper counted params or MACs differently from eformer' : '';
   return `${renderTable(headers, rows)}\n${wrapText(`the papers' figures: ImageNet-1k top-1, params, MACs at the family's published resolution, latency where the paper measured it; (CNN): the papers' MobileNetV2 comparison models${notes}`)}`;
 }

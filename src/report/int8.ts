@@ -1,5 +1,5 @@
 /** The int8 fidelity report as text: what `export --int8` prints. */
-import { renderTable } from '../core/table.js';
+import { renderTable, TERMINAL_WIDTH, wrapText } from '../core/table.js';
 import type { Int8Report } from '../int8/index.js';
 
 export const formatSqnr = (db: number) => (Number.isFinite(db) ? `${db.toFixed(1)} dB` : 'exact');
@@ -12,12 +12,13 @@ export function int8Lines(r: Int8Report): string[] {
     `  int8: ${r.quantized_layers} layers quantised, ${r.float_layers} kept float${r.keep_float.length ? ` (--keep-float ${r.keep_float.join(', ')})` : ''}; calibrated on ${source}, ${r.method} (${r.seconds.toFixed(1)} s)`,
     `  fidelity against the float model on the calibration inputs: logits SQNR ${formatSqnr(r.sqnr_db)}, cosine ${r.cosine.toFixed(5)}, ` +
       `top-1 agreement ${(100 * r.top1_agreement).toFixed(1)}%${r.top1_caveat ? ` (${r.top1_caveat})` : ''}`,
-  ];
+  ].map((line) => wrapText(line));
   if (r.layers) {
-    lines.push('  per layer: SQNR of each quantised layer\'s output against the float graph\'s (error accumulated up to it), and of its own output quantiser alone');
+    lines.push(wrapText('  per layer: SQNR of each quantised layer\'s output against the float graph\'s (error accumulated up to it), and of its own output quantiser alone'));
     const table = renderTable(
       ['module', 'op', 'output SQNR', 'own Q SQNR'],
       r.layers.map((l) => [l.module, l.op, formatSqnr(l.sqnr_db), l.own_sqnr_db === undefined ? 'float out' : formatSqnr(l.own_sqnr_db)]),
+      { wrap: [0], width: TERMINAL_WIDTH - 2 },
     );
     lines.push(...table.split('\n').map((l) => `  ${l}`));
   }

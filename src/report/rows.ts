@@ -41,12 +41,14 @@ interface Column {
   wide?: boolean;
   /** Only when some row has a value (device columns, the reference ratio, the source file). */
   sparse?: boolean;
+  /** Also in the narrow view when the rows differ in it (results of two backends side by side). */
+  whenVarying?: boolean;
 }
 
 export const COLUMNS: Column[] = [
   { key: 'source', title: 'file', sparse: true },
   { key: 'model', title: 'model' },
-  { key: 'backend', title: 'backend', wide: true },
+  { key: 'backend', title: 'backend', wide: true, whenVarying: true },
   { key: 'resolution', title: 'res', wide: true },
   { key: 'params_m', title: 'params M' },
   { key: 'macs_g', title: 'MACs G' },
@@ -76,8 +78,12 @@ export function columnsFor(rows: SummaryRow[], wide: boolean): Column[] {
   // Rows from several files need the file column; the papers' figures (the same in every file) make room for it.
   const severalFiles = rows.some((row) => row.source);
   const papers = (c: Column) => c.key === 'paper_top1' || c.key === 'paper_ms';
-  return COLUMNS.filter((c) => (wide || (!c.wide && !(severalFiles && papers(c)))) && (!c.sparse || shown(c)));
+  const varies = (c: Column) => new Set(rows.map((row) => row[c.key])).size > 1;
+  return COLUMNS.filter((c) => (wide || (!c.wide && !(severalFiles && papers(c))) || (c.whenVarying && varies(c))) && (!c.sparse || shown(c)));
 }
+
+/** The narrow view's columns in the order they give way when a table would not fit 100 columns. */
+export const NARROW_FIRST_LEFT_OUT: readonly (keyof SummaryRow)[] = ['paper_ms', 'paper_top1', 'int8_sqnr', 'single_ms', 'device', 'macs_g', 'params_m', 'ci95_pct'];
 
 const f = (n: number | undefined, digits: number) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 
@@ -144,7 +150,8 @@ export function environmentLine(file: ResultsFile): string {
   const runtime = e.onnxruntime ? `onnxruntime ${e.onnxruntime}` : e.onnxruntime_web ? `onnxruntime-web ${e.onnxruntime_web}` : undefined;
   // int8's speed on this CPU depends on its integer instructions; on a device they are the device's, not these.
   const int8 = !e.device && e.cpu_int8 && file.results.some((r) => r.precision === 'int8') ? `int8 instructions: ${e.cpu_int8.join(', ') || 'none'}` : undefined;
-  const parts = [`${e.cpu}, ${e.cores} cores, ${e.os}, node ${e.node}`, int8, runtime, e.device ? `device ${e.device}` : undefined, `eformer ${e.eformer}`];
+  // Files written by hand or by older versions may lack a field: say what is known.
+  const parts = [e.cpu, e.cores !== undefined ? `${e.cores} cores` : undefined, e.os, e.node && `node ${e.node}`, int8, runtime, e.device ? `device ${e.device}` : undefined, e.eformer && `eformer ${e.eformer}`];
   return `${parts.filter(Boolean).join(', ')}${e.git_commit ? `, commit ${String(e.git_commit).slice(0, 10)}` : ''}`;
 }
 

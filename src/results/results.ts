@@ -5,6 +5,7 @@
 import { UsageError } from '../core/errors.js';
 import { readInputText } from '../core/fs.js';
 import type { LatencyStats } from '../core/stats.js';
+import { checkFields, count, flag, integer, interval, list, milliseconds, name, nonNegative, nonNegativeMs, nullable, number, oneOf, optional, ratio, record, scalar, text } from './fields.js';
 
 export const RESULTS_SCHEMA = 'eformer.results/1';
 
@@ -130,58 +131,118 @@ export function readResults(path: string, flag?: string): ResultsFile {
   return checkResults(data, path);
 }
 
+/** Latency statistics: every figure a report or the gate reads. */
+const statsRule = record({
+  median: milliseconds,
+  mean: milliseconds,
+  p90: milliseconds,
+  p99: milliseconds,
+  min: milliseconds,
+  max: milliseconds,
+  std: optional(nonNegativeMs),
+  cov: optional(nonNegative),
+  median_ci95: optional(interval(milliseconds)),
+  samples: list(milliseconds),
+  from_summary: optional(flag),
+  quantile_rule: optional(text),
+});
+
+const breakdownRow = record({ key: text, ms: nonNegativeMs, profiler_ms: optional(nonNegativeMs), percent: number('a share from 0 to 100', (n) => n >= 0 && n <= 100), nodes: optional(count) });
+
+export const deviceRule = record({ platform: text, id: text, name: text, model: optional(text), os: optional(text) });
+
+/** What the reports, the gate and merge read of `env`: text where text is shown, the int8 instructions as a list. */
+export const environmentRule = record({
+  cpu: optional(text),
+  cores: optional(count),
+  cpu_int8: optional(list(text)),
+  os: optional(text),
+  node: optional(text),
+  onnxruntime: optional(text),
+  onnxruntime_web: optional(text),
+  device: optional(text),
+  eformer: optional(text),
+  git_commit: optional(text),
+  created: optional(text),
+});
+
+const resultRule = record({
+  model: name,
+  family: optional(text),
+  backend: name,
+  resolution: optional(integer(1)),
+  batch: optional(count),
+  params: optional(record({ toolbox: count }, count)),
+  macs: optional(record({ toolbox: count }, count)),
+  paper: optional(
+    record({
+      top1: number('a top-1 accuracy from 0 to 100', (n) => n >= 0 && n <= 100),
+      params_m: optional(nonNegative),
+      macs_g: optional(nonNegative),
+      latency_ms: optional(milliseconds),
+      latency_device: optional(text),
+      iphone12_ms: optional(milliseconds),
+    }),
+  ),
+  baseline: optional(flag),
+  settings: optional(record({ threads: optional(count), graph_optimization: optional(text), execution_provider: optional(text) }, scalar)),
+  device: optional(deviceRule),
+  load_ms: optional(nonNegativeMs),
+  first_run_ms: optional(nonNegativeMs),
+  runs: integer(1),
+  warmup_runs: optional(count),
+  latency_ms: statsRule,
+  noisy: optional(flag),
+  single_session: optional(record({ runs: optional(count), latency_ms: statsRule })),
+  vs_reference: optional(record({ model: name, median: ratio, ratios: list(ratio, 1) })),
+  breakdown: optional(
+    record({
+      runs: integer(1),
+      median_ms: milliseconds,
+      node_ms: nonNegativeMs,
+      model_run_ms: nonNegativeMs,
+      by_op: list(breakdownRow),
+      by_block: optional(list(breakdownRow)),
+      by_stage: list(breakdownRow),
+    }),
+  ),
+  precision: optional(oneOf('fp32', 'int8')),
+  int8: optional(
+    record({
+      fp32_model: name,
+      speedup: optional(ratio),
+      paired: optional(flag),
+      sqnr_db: nullable(number('decibels (or null for identical logits)')),
+      cosine: number('a number'),
+      top1_agreement: number('a share from 0 to 1', (n) => n >= 0 && n <= 1),
+      method: optional(text),
+      calibration: optional(text),
+      quantized_layers: optional(count),
+    }),
+  ),
+});
+
 /**
  * The one validator every reader uses (report, merge, gate): a results file that does not hold
  * what a measurement can produce is refused with one line naming the field, never rendered or
- * gated. Latencies are finite positive milliseconds, counts non-negative integers, and there is
- * at least one result.
+ * gated. Every field a report or the gate reads is checked: latencies are finite positive
+ * milliseconds, counts non-negative integers, text is text, and there is at least one result.
  */
 export function checkResults(data: unknown, path = 'results'): ResultsFile {
   const d = data as Partial<ResultsFile> | null;
-  const bad = (where: string, what: string): never => {
-    throw new UsageError(`'${path}': ${where} ${what}`);
-  };
   if (!d || typeof d !== 'object' || typeof d.schema !== 'string') throw new UsageError(`'${path}' is not an eformer results file (no "schema")`);
   if (d.schema !== RESULTS_SCHEMA) throw new UsageError(`'${path}' has schema '${d.schema}'; this eformer reads '${RESULTS_SCHEMA}'`);
   if (!d.env || typeof d.env !== 'object' || !Array.isArray(d.results)) throw new UsageError(`'${path}' is missing "env" or "results"`);
   if (d.results.length === 0) throw new UsageError(`'${path}' holds no results (a run that measured nothing)`);
-  const positive = (v: unknown, where: string) => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) bad(where, `is ${JSON.stringify(v)}, expected a positive number of milliseconds`);
-  };
-  const count = (v: unknown, where: string) => {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(where, `is ${JSON.stringify(v)}, expected a whole number of at least 0`);
+  checkFields(d, record({ env: environmentRule, results: list(resultRule) }), path);
+  const bad = (where: string, what: string): never => {
+    throw new UsageError(`'${path}': ${where} ${what}`);
   };
   d.results.forEach((r, i) => {
     const at = `results[${i}]`;
-    if (!r || typeof r !== 'object') bad(at, 'is not an object');
-    if (typeof r.model !== 'string' || !r.model) bad(`${at}.model`, 'is missing');
-    if (typeof r.backend !== 'string' || !r.backend) bad(`${at}.backend`, 'is missing');
-    const s = r.latency_ms;
-    if (!s || typeof s !== 'object') bad(`${at}.latency_ms`, 'is missing');
-    for (const key of ['median', 'mean', 'p90', 'p99', 'min', 'max'] as const) positive(s[key], `${at}.latency_ms.${key}`);
-    if (s.min > s.median || s.median > s.max) bad(`${at}.latency_ms`, `has min ${s.min} > median ${s.median} or median > max ${s.max}`);
-    if (!Array.isArray(s.samples)) bad(`${at}.latency_ms.samples`, 'is missing');
-    if (s.samples.length === 0 && !s.from_summary) bad(`${at}.latency_ms.samples`, 'is empty (and the figures are not a harness summary)');
-    s.samples.forEach((v, k) => positive(v, `${at}.latency_ms.samples[${k}]`));
-    count(r.runs, `${at}.runs`);
-    if (r.runs < 1) bad(`${at}.runs`, 'is 0');
-    if (r.batch !== undefined) count(r.batch, `${at}.batch`);
-    for (const group of ['params', 'macs'] as const) {
-      const g = r[group] as Record<string, unknown> | undefined;
-      if (g === undefined) continue;
-      if (!g || typeof g !== 'object') bad(`${at}.${group}`, 'is not an object');
-      for (const [key, v] of Object.entries(g)) count(v, `${at}.${group}.${key}`);
-    }
-    r.vs_reference?.ratios?.forEach((v, k) => {
-      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) bad(`${at}.vs_reference.ratios[${k}]`, `is ${JSON.stringify(v)}, expected a positive ratio`);
-    });
-    if (r.single_session) positive(r.single_session.latency_ms?.median, `${at}.single_session.latency_ms.median`);
-    if (r.precision !== undefined && r.precision !== 'fp32' && r.precision !== 'int8') bad(`${at}.precision`, `is ${JSON.stringify(r.precision)}, expected "fp32" or "int8"`);
-    if (r.int8 !== undefined) {
-      if (!r.int8 || typeof r.int8 !== 'object' || typeof r.int8.fp32_model !== 'string') bad(`${at}.int8`, 'is not an int8 record (no fp32_model)');
-      if (r.int8.speedup !== undefined && !(typeof r.int8.speedup === 'number' && Number.isFinite(r.int8.speedup) && r.int8.speedup > 0)) bad(`${at}.int8.speedup`, `is ${JSON.stringify(r.int8.speedup)}, expected a positive ratio`);
-      if (r.int8.sqnr_db !== null && typeof r.int8.sqnr_db !== 'number') bad(`${at}.int8.sqnr_db`, `is ${JSON.stringify(r.int8.sqnr_db)}, expected decibels (or null for identical logits)`);
-      for (const key of ['cosine', 'top1_agreement'] as const) if (typeof r.int8[key] !== 'number' || !Number.isFinite(r.int8[key])) bad(`${at}.int8.${key}`, `is ${JSON.stringify(r.int8[key])}, expected a number`);
+    for (const [s, where] of [[r.latency_ms, `${at}.latency_ms`], ...(r.single_session ? [[r.single_session.latency_ms, `${at}.single_session.latency_ms`] as const] : [])] as const) {
+      if (s.min > s.median || s.median > s.max) bad(where, `has min ${s.min} > median ${s.median} or median > max ${s.max}`);
+      if (s.samples.length === 0 && !s.from_summary) bad(`${where}.samples`, 'is empty (and the figures are not a harness summary)');
     }
   });
   return d as ResultsFile;

@@ -42,7 +42,7 @@ export const coreml: DeviceBackend = {
 
   async probe() {
     return [
-      { name: 'xcrun', found: await toolVersion('xcrun', ['--version']), install: 'macOS only: xcode-select --install' },
+      { name: 'xcrun', found: await toolVersion('xcrun', ['--version']), install: 'macOS only: `xcode-select --install`' },
       { name: 'xcodebuild', found: await toolVersion('xcodebuild', ['-version']), install: 'macOS only: install Xcode from the App Store' },
     ];
   },

@@ -78,11 +78,11 @@ export const ortAndroid: DeviceBackend = {
   async probe() {
     const perfTest = process.env.EFORMER_PERF_TEST;
     return [
-      { name: 'adb', found: await toolVersion('adb', ['version']), install: 'apt-get install -y adb' },
+      { name: 'adb', found: await toolVersion('adb', ['version']), install: '`apt-get install -y adb`' },
       {
         name: 'onnxruntime_perf_test (Android)',
         found: perfTest && existsSync(perfTest) ? perfTest : undefined,
-        install: "build it for the phone with onnxruntime's build.sh --android, then set EFORMER_PERF_TEST or pass --perf-test",
+        install: "build it for the phone with onnxruntime's `build.sh --android`, then set EFORMER_PERF_TEST or pass `eformer profile --perf-test`",
       },
     ];
   },

@@ -193,7 +193,7 @@ export const ortWeb: SessionBackend = {
     const version = await new Promise<string | undefined>((resolve) =>
       execFile(chromiumPath(), ['--version'], { timeout: 20_000 }, (err, stdout) => resolve(err ? undefined : stdout.trim().split('\n')[0])),
     );
-    return [{ name: 'chromium (ort-web)', found: version && `${version} (${chromiumPath()})`, install: 'apt-get install -y chromium (or set CHROMIUM_PATH)' }];
+    return [{ name: 'chromium (ort-web)', found: version && `${version} (${chromiumPath()})`, install: '`apt-get install -y chromium` (or set CHROMIUM_PATH)' }];
   },
 
   async open(model: ModelSource, options: SessionOptions): Promise<BackendSession> {

@@ -6,6 +6,7 @@ import { zoo } from '../../models/index.js';
 import { DEFAULT_OPSET } from '../../onnx/lower.js';
 import { INT8_OPSET } from '../../int8/index.js';
 import { countTable } from '../../report/count-tables.js';
+import { wrapText } from '../../core/table.js';
 import { statusLine } from '../progress.js';
 import { addInt8Flags, addModelFlags, checkModelFlags, type Int8Flags, int8Options, integer, type ModelFlags } from '../flags.js';
 import { int8Lines } from '../../report/int8.js';
@@ -47,7 +48,7 @@ export function register(program: Command): void {
     .option('--timeout <s>', 'seconds before the Core ML bridge is stopped', integer('--timeout'), 600)
     .option('--verify', "check the Core ML model's numbers against onnxruntime (eformer's MIL interpreter; on macOS also Core ML itself): exit 1 beyond the tolerance")
     .option('--int8', 'static int8 quantisation: NAME.int8.onnx in QDQ form (per-channel int8 weights, uint8 activations calibrated), a Core ML W8A8 model with --coreml; prints its fidelity against the float model');
-  addInt8Flags(cmd, { byLayer: true })
+  addInt8Flags(cmd, { byLayer: true, seed: true })
     .action(async (opts: ExportOptions) => {
       checkModelFlags(opts, false);
       if (!opts.onnx && !opts.coreml) throw new UsageError('nothing to export: add --onnx and/or --coreml');
@@ -71,7 +72,7 @@ export function register(program: Command): void {
         passes: opts.fold ? undefined : [],
       }).finally(() => status?.done());
       const opset = opts.opset ?? (int8 ? INT8_OPSET : DEFAULT_OPSET);
-      if (result.onnx) console.log(`wrote ${result.onnx.path} (${(result.onnx.bytes / 1e6).toFixed(1)} MB, opset ${opset})`);
+      if (result.onnx) console.log(wrapText(`wrote ${result.onnx.path} (${(result.onnx.bytes / 1e6).toFixed(1)} MB, opset ${opset})`));
       if (result.int8) console.log(int8Lines(result.int8).join('\n'));
       const c = result.coreml;
       if (c) {

@@ -3,6 +3,7 @@ import { GateFailure, UsageError } from '../../core/errors.js';
 import { checkGateOutputs, type GateSettings, runGate } from '../../gate/run.js';
 import { readResults } from '../../results/results.js';
 import { addGateFlags } from '../flags.js';
+import { warn } from '../warnings.js';
 
 interface GateOptions extends GateSettings {
   baseline: string;
@@ -32,7 +33,7 @@ export function register(program: Command): void {
 /** Run the gate, print its verdict, and fail (exit 1) on a regression. Shared with `profile --baseline`. */
 export function gateAndReport(...args: Parameters<typeof runGate>): void {
   const run = runGate(...args);
-  for (const w of run.warnings) console.error(`eformer: warning: ${w}`);
+  for (const w of run.warnings) warn(w);
   for (const line of run.lines) console.log(line);
   if (run.failed.length) throw new GateFailure(`regression in ${run.failed.join(', ')}`);
 }

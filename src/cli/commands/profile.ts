@@ -88,8 +88,8 @@ export function register(program: Command): void {
     .option('--reference <model>', "also time this model every round and record each model's ratio to it (what the gate compares)")
     .option('--shard <i/n>', 'measure only slice I of N of the models (the reference is always measured)', shardOption)
     .option('--baseline <file>', 'then gate the results against this baseline (exit 1 on a regression)')
-    .option('--precision <list>', 'fp32, int8 or fp32,int8: each model in each precision (int8 as NAME:int8, quantised as export --int8 does), with the speed-up and fidelity', precisionList);
-  addInt8Flags(cmd, { byLayer: false });
+    .option('--precision <list>', 'fp32, int8 or fp32,int8: each model in each precision (int8 as NAME:int8, quantised as `eformer export --int8` does), with the speed-up and fidelity', precisionList);
+  addInt8Flags(cmd, { byLayer: false, seed: false });
   addGateFlags(cmd).action(async (opts: ProfileOptions) => {
       checkModelFlags(opts, true);
     const int8 = int8Options(opts, Boolean(opts.precision?.includes('int8')), 0, '--precision int8 (or fp32,int8)');
@@ -152,5 +152,5 @@ export function register(program: Command): void {
 /** Write the JSON (when asked) and print the report. */
 function show(results: ResultsFile, opts: ProfileOptions): void {
   if (opts.json) writeFileAtomic(opts.json, `${JSON.stringify(results, null, 1)}\n`);
-  if (results.results.length) console.log(findFormat(opts.format).render([results], { wide: Boolean(opts.wide) }));
+  if (results.results.length) console.log(findFormat(opts.format).render([results], { wide: Boolean(opts.wide), everyColumn: '--wide or --format markdown/csv' }));
 }

@@ -6,17 +6,18 @@ import { UsageError } from '../../core/errors.js';
 import { checkOutputs, readInputText, writeFileAtomic } from '../../core/fs.js';
 import { lutPage, searchPage } from '../../latency/html.js';
 import { LUT_SCHEMA, readLut } from '../../latency/lut.js';
-import { SEARCH_SCHEMA } from '../../latency/search.js';
+import { readSearch, SEARCH_SCHEMA } from '../../latency/search.js';
 import { findFormat, formats } from '../../report/formats/index.js';
 import { mergeResults } from '../../results/merge.js';
 import { readResults } from '../../results/results.js';
+import { warn } from '../warnings.js';
 
 function merge(files: string[], out: string | undefined): void {
   if (!out) throw new UsageError('report merge needs --out FILE');
   if (files.length < 2) throw new UsageError('report merge needs at least two results files');
   checkOutputs([{ path: out, flag: '--out' }], inputsOf(files));
   const merged = mergeResults(files.map((path) => ({ path, results: readResults(path) })));
-  for (const w of merged.warnings) console.error(`eformer: warning: ${w}`);
+  for (const w of merged.warnings) warn(w);
   writeFileAtomic(out, `${JSON.stringify(merged.file, null, 1)}\n`);
   console.log(`merged ${merged.file.results.length} results from ${files.length} files into ${out}`);
 }
@@ -45,7 +46,7 @@ function latencyPageFor(files: string[], format: string): string | undefined {
   if (schema !== LUT_SCHEMA && schema !== SEARCH_SCHEMA) return undefined;
   if (files.length !== 1) throw new UsageError(`${files[0]} is a ${schema === LUT_SCHEMA ? 'latency table' : 'search result'}: report it alone`);
   if (format !== 'html') throw new UsageError(`${files[0]} is a ${schema === LUT_SCHEMA ? 'latency table' : 'search result'}; it renders as HTML (-f html or -o FILE.html)`);
-  return schema === LUT_SCHEMA ? lutPage(readLut(files[0]), files[0]) : searchPage(JSON.parse(readInputText(files[0], 'search result')), files[0]);
+  return schema === LUT_SCHEMA ? lutPage(readLut(files[0]), files[0]) : searchPage(readSearch(files[0]), files[0]);
 }
 
 export function register(program: Command): void {

@@ -1,12 +1,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { checkOutputs, ensureWritableDir, type OutputPath, writeFileAtomic } from '../../core/fs.js';
 import { renderTable, wrapText } from '../../core/table.js';
 import { searchableFamily } from '../../latency/build.js';
 import { calibrate } from '../../latency/calibrate.js';
 import { checkLutFor, readLut } from '../../latency/lut.js';
-import { type Candidate, search, type SearchResult } from '../../latency/search.js';
+import { search, type SearchResult } from '../../latency/search.js';
 import { verifyCandidates } from '../../latency/verify.js';
 import { CONFIG_SCHEMA } from '../../models/index.js';
 import { integer } from '../flags.js';
@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .addOption(new Option('--objective <what>', 'what to keep as much of, the stand-in for capacity').choices(['macs', 'params']).default('macs'))
     .option('-k, --top <n>', 'configurations to print and write', integer('--top'), 5)
     .option('--beam <n>', 'shrinking paths followed at once', integer('--beam'), 4)
-    .option('-o, --out <dir>', 'write each chosen configuration as a --config file, and search.json (eformer.search/1)')
+    .option('-o, --out <dir>', 'write each chosen configuration as a model config file (eformer.config/1, what `eformer profile --config` takes), and search.json (eformer.search/1)')
     .option('--verify', "measure the chosen configurations on the table's backend and print predicted against measured")
     .option('--calibrate', "time the table's reference model now and read the budget at this moment's speed")
     .option('-b, --backend <id>', 'refuse a table measured on another backend')
@@ -58,7 +58,7 @@ export function register(program: Command): void {
       const result = search(lut, opts.lut, family, { budgetMs: opts.budgetMs, objective: opts.objective, top: opts.top, beam: opts.beam, referenceMs });
       const files = opts.out ? writeConfigs(result, opts.out) : [];
       if (opts.json) console.log(JSON.stringify(result, null, 1));
-      else console.log(searchTable(result, files));
+      else console.log(searchTable(result, files, opts.out));
       if (opts.verify) {
         const status = statusLine(Boolean(opts.quiet));
         const rows = await verifyCandidates(lut, family, result.chosen, { progress: status && ((e) => status.update(`measuring ${e.id}`)) }).finally(() => status?.done());
@@ -106,18 +106,25 @@ function writeConfigs(result: SearchResult, dir: string): string[] {
   return files;
 }
 
-/** Widths, depths, attention blocks and the mean expansion ratio: enough to tell the configurations apart. */
-const describe = (c: Candidate) => {
-  const ratios = c.point.ratios.flat();
-  return `w ${c.point.widths.join('/')} d ${c.point.depths.join('/')} a ${c.point.attention} e ${(ratios.reduce((a, b) => a + b, 0) / ratios.length).toFixed(2)}`;
-};
-
-function searchTable(r: SearchResult, files: string[]): string {
-  const rows = r.chosen.map((c, i) => [i + 1, c.ms.toFixed(3), (c.macs / 1e9).toFixed(3), (c.params / 1e6).toFixed(2), describe(c), files[i] ?? '']);
-  const head = ['#', 'predicted ms', 'MACs G', 'params M', 'widths / depths / attention / mean ratio', ...(files.length ? ['config'] : [])];
-  const table = renderTable(head, files.length ? rows : rows.map((row) => row.slice(0, -1)));
+/** The chosen configurations, one column a dimension of the space; written configs by file name, their folder in the note. */
+function searchTable(r: SearchResult, files: string[], dir?: string): string {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const rows = r.chosen.map((c, i) => [
+    i + 1,
+    c.ms.toFixed(3),
+    (c.macs / 1e9).toFixed(3),
+    (c.params / 1e6).toFixed(2),
+    c.point.widths.join('/'),
+    c.point.depths.join('/'),
+    c.point.attention,
+    mean(c.point.ratios.flat()).toFixed(2),
+    ...(files.length ? [basename(files[i])] : []),
+  ]);
+  const head = ['#', 'pred. ms', 'MACs G', 'params M', 'widths', 'depths', 'attn', 'ratio', ...(files.length ? ['config'] : [])];
+  const table = renderTable(head, rows, { wrap: files.length ? [head.length - 1] : [] });
   return `${table}\n${wrapText(
     `${r.family} at ${r.resolution}x${r.resolution} on ${r.backend}, budget ${r.budget_ms} ms: best ${r.chosen.length} of a Pareto front of ${r.front.length} (of ${r.evaluated} configurations predicted in ${r.seconds.toFixed(1)} s; the supernet is predicted at ${r.supernet.ms.toFixed(3)} ms, the fastest at ${r.fastest.ms.toFixed(3)} ms). ` +
-      `Ranked by ${r.objective === 'macs' ? 'MACs' : 'params'}, a stand-in for capacity: accuracy is not measured, the configurations are untrained.`,
+      `Ranked by ${r.objective === 'macs' ? 'MACs' : 'params'}, a stand-in for capacity: accuracy is not measured, the configurations are untrained. ` +
+      `attn: attention blocks; ratio: the mean expansion ratio.${dir ? ` Configs and search.json written to ${dir}.` : ''}`,
   )}`;
 }

@@ -1,9 +1,18 @@
+import { terminalSafe } from '../../core/text.js';
 import { paperLatency } from '../../results/results.js';
 import { labelledResults } from '../rows.js';
 import type { ReportFormat } from './format.js';
 
+/**
+ * A text cell a spreadsheet would run as a formula (`=HYPERLINK(...)`, `-2+3+cmd|...`, `@SUM`, or
+ * one starting with a tab or CR) gets a leading `'`, as spreadsheet-safe writers do, so it shows as
+ * text. Only text is touched: the numbers eformer writes stay numbers (-3.2 remains a number cell).
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 const quote = (v: unknown) => {
-  const s = v === undefined || v === null ? '' : String(v);
+  let s = v === undefined || v === null ? '' : String(v);
+  if (typeof v === 'string') s = `${FORMULA_START.test(s) ? "'" : ''}${terminalSafe(s)}`;
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 

@@ -1,31 +1,24 @@
 /**
- * One self-contained HTML file: the summary table, the paper's headline chart (top-1
- * against latency) redrawn from the user's own measurements, and the per-op breakdown as
- * bars. Inline CSS and SVG only: no scripts, no network.
+ * One self-contained HTML file: the summary table, the paper's headline chart (top-1 against
+ * latency) redrawn from the user's own measurements, one panel per backend, and the per-op
+ * breakdown as bars. Inline CSS and SVG only: no scripts, no network. Built with the `html` tag:
+ * every string from the results files is escaped wherever it lands.
  */
-import { allResults, columnsFor, environmentLines, labelledResults, summaryRow } from '../rows.js';
-import { escapeMarkup as esc } from '../../core/text.js';
+import { html, type Html } from '../../core/html.js';
 import type { ModelResult, ResultsFile } from '../../results/results.js';
+import { chartFrame, htmlPage } from '../chart.js';
+import { columnsFor, environmentLines, labelledResults, summaryRow } from '../rows.js';
 import type { RenderOptions, ReportFormat } from './format.js';
 
 const W = 720;
 const H = 420;
 const M = { left: 60, right: 170, top: 20, bottom: 50 };
 
-/** Round axis ticks between lo and hi. */
-export function niceTicks(lo: number, hi: number, count = 5): number[] {
-  const step = 10 ** Math.floor(Math.log10((hi - lo) / count || 1));
-  const best = [1, 2, 5, 10].map((m) => m * step).find((s) => (hi - lo) / s <= count) ?? 10 * step;
-  const ticks: number[] = [];
-  for (let t = Math.ceil(lo / best) * best; t <= hi + 1e-9; t += best) ticks.push(Number(t.toFixed(6)));
-  return ticks;
-}
-
 /** One colour per family (the paper's CNN baselines stay grey squares). */
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#bcbd22'];
 
 /** The family a result belongs to: recorded since eformer 0.2; older files fall back to the name's prefix. */
-const familyOf = (r: ModelResult) => r.family ?? r.model.replace(/_[^_]+$/, '');
+const familyOf = (r: ModelResult) => r.family ?? r.model.replace(/:int8$/, '').replace(/_[^_]+$/, '');
 
 /**
  * Place labels to the right of their points without overlapping: each label moves down (or up)
@@ -48,88 +41,99 @@ function placeLabels(points: { x: number; y: number; text: string }[]): { x: num
   return points.map((_, i) => placed.get(i)!);
 }
 
-/** Top-1 (paper) against measured median latency, one colour per family; the papers' CNN baselines as grey squares. */
-function accuracyChart(results: ModelResult[]): string {
-  const points = results.filter((r) => r.paper?.top1 !== undefined);
-  if (points.length === 0) return '<p>No model with a published top-1 accuracy in these results.</p>';
-  const xs = points.map((r) => r.latency_ms.median);
-  const ys = points.map((r) => r.paper!.top1);
-  const [x0, x1] = [0, Math.max(...xs) * 1.1];
-  const [y0, y1] = [Math.floor(Math.min(...ys) - 1), Math.ceil(Math.max(...ys) + 1)];
-  const px = (x: number) => M.left + ((x - x0) / (x1 - x0)) * (W - M.left - M.right);
-  const py = (y: number) => H - M.bottom - ((y - y0) / (y1 - y0)) * (H - M.top - M.bottom);
-  const parts: string[] = [];
-  for (const t of niceTicks(x0, x1)) {
-    parts.push(`<line x1="${px(t)}" x2="${px(t)}" y1="${M.top}" y2="${H - M.bottom}" class="grid"/><text x="${px(t)}" y="${H - M.bottom + 18}" text-anchor="middle">${t}</text>`);
-  }
-  for (const t of niceTicks(y0, y1)) {
-    parts.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(t)}" y2="${py(t)}" class="grid"/><text x="${M.left - 8}" y="${py(t) + 4}" text-anchor="end">${t}</text>`);
-  }
-  // Connect each family's models in latency order, as the papers' figures do.
-  const families = [...new Set(points.filter((r) => !r.baseline).map(familyOf))];
+interface Point {
+  r: ModelResult;
+  /** The results file, when there are several (`#2`). */
+  source: string;
+}
+
+const isInt8 = (r: ModelResult) => r.precision === 'int8';
+
+/**
+ * Top-1 (paper) against measured median latency on one backend, one colour per family, the papers'
+ * CNN baselines as grey squares, int8 models as open circles. An int8 model sits at its float
+ * model's published top-1: its own accuracy is not measured, and its label says so.
+ */
+function accuracyPanel(backend: string, points: Point[], families: string[]): Html {
+  const xs = points.map((p) => p.r.latency_ms.median);
+  const ys = points.map((p) => p.r.paper!.top1);
+  const { px, py, axes } = chartFrame({
+    width: W,
+    height: H,
+    margin: M,
+    x: [0, Math.max(...xs) * 1.1],
+    y: [Math.floor(Math.min(...ys) - 1), Math.ceil(Math.max(...ys) + 1)],
+    xLabel: `measured median latency (ms, ${backend})`,
+    yLabel: 'ImageNet-1k top-1 (%, paper)',
+  });
   const colour = (r: ModelResult) => (r.baseline ? '#888' : PALETTE[families.indexOf(familyOf(r)) % PALETTE.length]);
-  for (const family of families) {
-    const members = points.filter((r) => !r.baseline && familyOf(r) === family).sort((a, b) => a.latency_ms.median - b.latency_ms.median);
-    if (members.length > 1) parts.push(`<polyline class="family" stroke="${colour(members[0])}" points="${members.map((r) => `${px(r.latency_ms.median)},${py(r.paper!.top1)}`).join(' ')}"/>`);
-  }
-  const labels = placeLabels(points.map((r) => ({ x: px(r.latency_ms.median), y: py(r.paper!.top1), text: `${r.model}${r.baseline ? ' (CNN)' : ''}` })));
-  points.forEach((r, i) => {
-    const [x, y] = [px(r.latency_ms.median), py(r.paper!.top1)];
+  const at = (p: Point) => ({ x: px(p.r.latency_ms.median), y: py(p.r.paper!.top1) });
+  // Each family's float models joined in latency order, as the papers' figures do: within one backend and one file.
+  const lines = [...new Set(points.filter((p) => !p.r.baseline && !isInt8(p.r)).map((p) => `${familyOf(p.r)}\u0000${p.source}`))].map((key) => {
+    const members = points.filter((p) => !p.r.baseline && !isInt8(p.r) && `${familyOf(p.r)}\u0000${p.source}` === key).sort((a, b) => a.r.latency_ms.median - b.r.latency_ms.median);
+    return members.length > 1 ? html`<polyline class="family" stroke="${colour(members[0].r)}" points="${members.map((p) => `${at(p).x},${at(p).y}`).join(' ')}"/>` : html``;
+  });
+  const text = (p: Point) => `${p.r.model}${p.r.baseline ? ' (CNN)' : ''}${isInt8(p.r) ? ' (float top-1)' : ''}${p.source ? ` ${p.source}` : ''}`;
+  const labels = placeLabels(points.map((p) => ({ ...at(p), text: text(p) })));
+  const marks = points.map((p, i) => {
+    const { x, y } = at(p);
     const label = labels[i];
-    parts.push(r.baseline ? `<rect x="${x - 5}" y="${y - 5}" width="10" height="10" class="baseline"/>` : `<circle cx="${x}" cy="${y}" r="5" fill="${colour(r)}" class="model"/>`);
-    parts.push(`<text x="${label.x}" y="${label.y}" class="label">${esc(r.model)}${r.baseline ? ' (CNN)' : ''}</text>`);
-    if (label.moved) parts.push(`<line x1="${x + 5}" y1="${y}" x2="${label.x - 1}" y2="${label.y - 4}" class="leader"/>`);
+    const title = html`<title>${p.r.model} on ${backend}: ${p.r.latency_ms.median.toFixed(3)} ms; top-1 ${p.r.paper!.top1}% (paper${isInt8(p.r) ? ", the float model's" : ''})</title>`;
+    const mark = p.r.baseline
+      ? html`<rect x="${x - 5}" y="${y - 5}" width="10" height="10" class="baseline">${title}</rect>`
+      : html`<circle cx="${x}" cy="${y}" r="5" ${isInt8(p.r) ? html`stroke="${colour(p.r)}" class="model int8"` : html`fill="${colour(p.r)}" class="model"`}>${title}</circle>`;
+    const leader = label.moved ? html`<line x1="${x + 5}" y1="${y}" x2="${label.x - 1}" y2="${label.y - 4}" class="leader"/>` : html``;
+    return html`${mark}<text x="${label.x}" y="${label.y}" class="label">${text(p)}</text>${leader}`;
   });
-  families.forEach((family, k) => {
+  const legend = families.map((family, k) => {
     const y = M.top + 6 + k * 16;
-    parts.push(`<circle cx="${W - M.right + 20}" cy="${y}" r="5" fill="${PALETTE[k % PALETTE.length]}" class="legend-mark"/><text x="${W - M.right + 30}" y="${y + 4}" class="legend">${esc(family)}</text>`);
+    return html`<circle cx="${W - M.right + 20}" cy="${y}" r="5" fill="${PALETTE[k % PALETTE.length]}" class="legend-mark"/><text x="${W - M.right + 30}" y="${y + 4}" class="legend">${family}</text>`;
   });
-  parts.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 10}" text-anchor="middle">measured median latency (ms, ${esc(points[0].backend)})</text>`);
-  parts.push(`<text transform="translate(16 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">ImageNet-1k top-1 (%, paper)</text>`);
-  return `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="top-1 against latency">${parts.join('')}</svg>`;
+  if (points.some((p) => isInt8(p.r))) {
+    const y = M.top + 6 + families.length * 16;
+    legend.push(html`<circle cx="${W - M.right + 20}" cy="${y}" r="5" stroke="#555" class="legend-mark int8"/><text x="${W - M.right + 30}" y="${y + 4}" class="legend">int8 (float top-1)</text>`);
+  }
+  return html`<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${`top-1 against latency on ${backend}`}" class="panel">${axes}${lines}${marks}${legend}</svg>`;
 }
 
-function breakdownBars(r: ModelResult): string {
+/** One panel per backend: milliseconds on two backends share no axis. */
+function accuracyChart(files: ResultsFile[]): Html {
+  const points = labelledResults(files).filter((p) => p.result.paper?.top1 !== undefined).map(({ result, source }) => ({ r: result, source }));
+  if (points.length === 0) return html`<p>No model with a published top-1 accuracy in these results.</p>`;
+  const families = [...new Set(points.filter((p) => !p.r.baseline).map((p) => familyOf(p.r)))];
+  const backends = [...new Set(points.map((p) => p.r.backend))];
+  const note = points.some((p) => isInt8(p.r))
+    ? html`<p>Open circles are int8 models, drawn at their float model's published top-1: the int8 model's own accuracy is not measured.</p>`
+    : html``;
+  return html`${backends.map((b) => html`<h3>${b}</h3>${accuracyPanel(b, points.filter((p) => p.r.backend === b), families)}`)}${note}`;
+}
+
+function breakdownBars(r: ModelResult): Html {
   const b = r.breakdown!;
-  const rows = b.by_stage.map(
-    (row) =>
-      `<div class="bar-row"><span class="bar-label">${esc(row.key)}</span><span class="bar" style="width:${(row.percent * 4).toFixed(1)}px"></span><span class="bar-value">${row.percent.toFixed(1)}% · ${row.ms.toFixed(3)} ms</span></div>`,
-  );
-  const ops = b.by_op
-    .slice(0, 8)
-    .map((row) => `<div class="bar-row"><span class="bar-label">${esc(row.key)}</span><span class="bar op" style="width:${(row.percent * 4).toFixed(1)}px"></span><span class="bar-value">${row.percent.toFixed(1)}%</span></div>`);
-  return `<h3>${esc(r.model)}: where the time goes</h3><p>Shares from onnxruntime's profiler (${b.runs} runs; profiled node time ${b.node_ms.toFixed(3)} ms per run), milliseconds scaled to the measured median of ${b.median_ms.toFixed(3)} ms.</p><div class="bars"><div><h4>by stage and part</h4>${rows.join('')}</div><div><h4>by op type</h4>${ops.join('')}</div></div>`;
+  const bar = (row: { key: string; percent: number }, extra: Html, value: string) =>
+    html`<div class="bar-row"><span class="bar-label">${row.key}</span><span class="bar${extra}" style="width:${(row.percent * 4).toFixed(1)}px"></span><span class="bar-value">${value}</span></div>`;
+  const rows = b.by_stage.map((row) => bar(row, html``, `${row.percent.toFixed(1)}% · ${row.ms.toFixed(3)} ms`));
+  const ops = b.by_op.slice(0, 8).map((row) => bar(row, html` op`, `${row.percent.toFixed(1)}%`));
+  return html`<h3>${r.model} on ${r.backend}: where the time goes</h3><p>Shares from the runtime's profiler (${b.runs} runs; profiled node time ${b.node_ms.toFixed(3)} ms per run), milliseconds scaled to the measured median of ${b.median_ms.toFixed(3)} ms.</p><div class="bars"><div><h4>by stage and part</h4>${rows}</div><div><h4>by op type</h4>${ops}</div></div>`;
 }
-
-/** The report pages' shared look (the latency-table pages use it too). */
-export const STYLE = `body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
-tr.noisy td{background:#fff4e0}.grid{stroke:#eee}.family{fill:none;stroke-width:1.5}.baseline{fill:#888}.leader{stroke:#aaa;stroke-width:0.7}.legend{font-size:11px}
-svg text{font-size:12px;fill:#333}.label{font-size:11px}.bars{display:flex;gap:40px;flex-wrap:wrap}.bar-row{display:flex;align-items:center;gap:8px;margin:2px 0}
-.bar-label{width:230px;font-size:12px}.bar{display:inline-block;height:12px;background:#1f77b4}.bar.op{background:#ff7f0e}.bar-value{font-size:12px;color:#555}.env{color:#555}`;
 
 export const htmlFormat: ReportFormat = {
   id: 'html',
   extension: 'html',
   render(files: ResultsFile[], options: RenderOptions = {}) {
-    const results = allResults(files);
     const labelled = labelledResults(files);
     const rows = labelled.map(({ result, source }) => summaryRow(result, source));
     const columns = columnsFor(rows, true);
-    const head = columns.map((c) => `<th>${esc(c.title)}</th>`).join('');
-    const body = rows.map((row, i) => `<tr${labelled[i].result.noisy ? ' class="noisy"' : ''}>${columns.map((c) => `<td>${esc(row[c.key])}</td>`).join('')}</tr>`).join('\n');
-    return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>eformer latency report</title><style>${STYLE}</style></head>
-<body>
-<h1>eformer latency report</h1>
-${environmentLines(files, options.sources).map((l) => `<p class="env">${esc(l)}</p>`).join('\n')}
-<table><thead><tr>${head}</tr></thead><tbody>
-${body}
-</tbody></table>
+    const head = columns.map((c) => html`<th>${c.title}</th>`);
+    const body = rows.map((row, i) => html`<tr${labelled[i].result.noisy ? html` class="noisy"` : html``}>${columns.map((c) => html`<td>${row[c.key]}</td>`)}</tr>\n`);
+    const withBreakdown = labelled.map((l) => l.result).filter((r) => r.breakdown);
+    return htmlPage(
+      'eformer latency report',
+      html`${environmentLines(files, options.sources).map((l) => html`<p class="env">${l}</p>\n`)}<div class="table-scroll"><table><thead><tr>${head}</tr></thead><tbody>
+${body}</tbody></table></div>
 <h2>Accuracy against measured latency</h2>
-${accuracyChart(results)}
-${results.some((r) => r.breakdown) ? `<h2>Per-op breakdown</h2>${results.filter((r) => r.breakdown).map(breakdownBars).join('\n')}` : ''}
-</body></html>
-`;
+${accuracyChart(files)}
+${withBreakdown.length ? html`<h2>Per-op breakdown</h2>${withBreakdown.map(breakdownBars)}` : html``}`,
+    );
   },
 };

@@ -1,7 +1,6 @@
+import { markdownText as cell } from '../../core/text.js';
 import { environmentLines, labelledResults, legend, summaryRow, columnsFor } from '../rows.js';
 import type { ReportFormat } from './format.js';
-
-const cell = (s: string) => s.replace(/\|/g, '\\|');
 
 /** Every column, then each model's breakdown by stage and by op type. */
 export const markdownFormat: ReportFormat = {
@@ -12,11 +11,11 @@ export const markdownFormat: ReportFormat = {
     const columns = columnsFor(rows, true);
     const lines = [`| ${columns.map((c) => c.title).join(' | ')} |`, `|${columns.map(() => ' --- ').join('|')}|`];
     for (const row of rows) lines.push(`| ${columns.map((c) => cell(row[c.key])).join(' | ')} |`);
-    lines.push('', ...environmentLines(files, options.sources).map((l) => `${l[0].toUpperCase()}${l.slice(1)}`), '', ...legend(rows));
+    lines.push('', ...environmentLines(files, options.sources).map((l) => cell(`${l[0].toUpperCase()}${l.slice(1)}`, true)), '', ...legend(rows));
     for (const r of files.flatMap((f) => f.results)) {
       const b = r.breakdown;
       if (!b) continue;
-      lines.push('', `**${r.model}**: where the time goes (runtime profiler, ${b.runs} runs; ms scaled to the measured median ${b.median_ms.toFixed(3)} ms)`, '');
+      lines.push('', `**${cell(r.model)}**: where the time goes (runtime profiler, ${b.runs} runs; ms scaled to the measured median ${b.median_ms.toFixed(3)} ms)`, '');
       lines.push('| stage and part | ms/run | % |', '| --- | --- | --- |');
       for (const row of b.by_stage) lines.push(`| ${cell(row.key)} | ${row.ms.toFixed(3)} | ${row.percent.toFixed(1)} |`);
       lines.push('', '| op type | ms/run | % | kernels/run |', '| --- | --- | --- | --- |');
