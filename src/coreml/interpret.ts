@@ -10,7 +10,7 @@ import { InternalError, MissingToolError } from '../core/errors.js';
 import { makeWorkDir, removeWorkDir } from '../core/fs.js';
 import { lastLine } from '../core/text.js';
 import type { ReferencePrediction } from './bridge.js';
-import { findPython, INTERPRETER } from './python.js';
+import { findPython, INTERPRETER, type Python, pythonName, runPython } from './python.js';
 
 /**
  * How far the interpreted package may be from onnxruntime, as max |diff| over max |logit|.
@@ -80,15 +80,26 @@ export async function checkNumerics(
     const logits = join(work, 'logits.f32');
     writeFileSync(logits, new Uint8Array(reference.logits.buffer, reference.logits.byteOffset, reference.logits.byteLength));
     const args = [INTERPRETER, pkg, '--verify', '--input', `${options.inputName}=${input}`, '--expected-logits', logits, ...(options.classifier ? ['--classifier'] : [])];
-    const { execa } = await import('execa');
-    const r = await execa(python.path, args, { reject: false, timeout: (options.timeoutSeconds ?? 600) * 1000, env: { PYTHONWARNINGS: 'ignore' } });
+    const r = await runPython(python, args, { timeoutSeconds: options.timeoutSeconds ?? 600, what: 'the Core ML check (MIL interpreter)' });
     if (r.exitCode === 10) throw new InternalError(`the Core ML check cannot evaluate the package: ${lastLine(r.stderr)}`);
     if (r.exitCode === 11 || /No module named/.test(r.stderr)) throw new MissingToolError(`${lastLine(r.stderr)} (Python from ${python.source}); run 'eformer setup coreml'`);
-    if (r.exitCode !== 0) throw new InternalError(`the Core ML check failed (exit ${r.exitCode ?? r.signal}): ${lastLine(r.stderr) || 'no message'}`);
-    return judge(JSON.parse(lastLine(r.stdout)) as InterpreterReport, options.precision);
+    if (r.exitCode !== 0) throw new InternalError(`the Core ML check failed (exit ${r.exitCode}): ${lastLine(r.stderr) || 'no message'}`);
+    return judge(readReport(r.stdout, python), options.precision);
   } finally {
     removeWorkDir(work);
   }
+}
+
+/** The interpreter's report, its last line of output; anything else is a Python that did not run it (exit 3). */
+function readReport(stdout: string, python: Python): InterpreterReport {
+  const line = lastLine(stdout);
+  try {
+    const report = JSON.parse(line) as InterpreterReport;
+    if (typeof report === 'object' && report !== null && 'top5_agree' in report) return report;
+  } catch {
+    // Not JSON: said below.
+  }
+  throw new MissingToolError(`the Core ML check (MIL interpreter) exited 0 without its report (${line ? `it printed '${line.slice(0, 80)}'` : 'it printed nothing'}): is Python ${pythonName(python)} a working Python?`);
 }
 
 /** Pass or fail against NUMERIC_TOLERANCE, with the reason in one line. */

@@ -1,0 +1,186 @@
+/**
+ * The programs eformer runs (python, adb, xcrun, chromium) misbehaving: missing, crashing, hanging,
+ * printing nothing or garbage, leaving children behind. Each outcome has one meaning: the tool
+ * failing is exit 3 with one line naming it and what happened; only the tool saying the input is
+ * bad is exit 2; a failed check exit 1. Fakes are shell scripts put first on PATH (or named by
+ * $EFORMER_PYTHON / $CHROMIUM_PATH), written by hand here: they stand for a broken installation,
+ * not for a real tool's output (that is fixtures/real/).
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cliWith } from '../fakes.js';
+import { root, tempDir } from '../helpers.js';
+
+/** A folder of executable shell scripts, by name; PATH with it first. */
+function fakeBin(scripts: Record<string, string>): { bin: string; env: Record<string, string> } {
+  const bin = join(tempDir('eformer-bin-'), 'bin');
+  mkdirSync(bin);
+  for (const [name, body] of Object.entries(scripts)) {
+    writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+  }
+  return { bin, env: { PATH: `${bin}:/usr/bin:/bin` } };
+}
+
+/** One line on stderr, `eformer: ...`, matching every pattern. */
+function oneLine(stderr: string, ...patterns: RegExp[]) {
+  const lines = stderr.trim().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^eformer: /);
+  for (const p of patterns) expect(lines[0]).toMatch(p);
+}
+
+/** Whether a process is alive (signal 0 probes without signalling). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Wait (bounded) until `check` holds; the tests assert on the outcome, never on the time taken. */
+async function eventually(check: () => boolean, seconds = 10): Promise<boolean> {
+  for (let i = 0; i < seconds * 20; i++) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
+
+const realListing = (file: string) => readFileSync(join(root, 'fixtures/real/adb', file), 'utf8').split('\n').slice(1).join('\n');
+
+describe('eformer devices: adb that is there but misbehaves is exit 3, saying so', () => {
+  it('adb killed by SIGSEGV: exit 3 naming the crash (was "neither xcrun nor adb is available")', async () => {
+    const { env } = fakeBin({ adb: 'kill -SEGV $$' });
+    const r = await cliWith(env, 'devices');
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /cannot list android devices/, /adb was killed by SIGSEGV/);
+  });
+
+  it('a hanging adb is stopped after --timeout, its children with it: exit 3', async () => {
+    const pidFile = join(tempDir(), 'sleeper.pid');
+    // The listing hangs in a child of adb (as adb's own server start can), not in adb itself.
+    const { env } = fakeBin({ adb: `sleep 300 & echo $! > ${pidFile}; wait` });
+    const r = await cliWith(env, 'devices', '--timeout', '1');
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /adb: list devices: timed out after 1 s/);
+    const sleeper = Number(readFileSync(pidFile, 'utf8'));
+    expect(await eventually(() => !alive(sleeper))).toBe(true);
+  });
+
+  it('garbage after the header: exit 3 naming the line (was "no devices connected", exit 0)', async () => {
+    const { env } = fakeBin({ adb: `printf 'List of devices attached\\n%%%% not a device %%%%\\n'` });
+    const r = await cliWith(env, 'devices');
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /cannot read this line of adb's device list: '%% not a device %%'/);
+  });
+
+  it('output without adb\'s header: exit 3', async () => {
+    const { env } = fakeBin({ adb: 'echo hello' });
+    const r = await cliWith(env, 'devices');
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /adb printed no device list: 'hello'/);
+  });
+
+  it('a Mac\'s adb listing with a bare device path shows the phone (was dropped)', async () => {
+    const listing = realListing('devices-l-macos-libusb-bare-devpath.txt');
+    const { env } = fakeBin({
+      adb: `case "$1" in devices) printf 'List of devices attached\\n%s\\n' '${listing.trim()}';; -s) echo '[ro.product.model]: [Pixel 2 XL]'; echo '[ro.build.version.release]: [11]';; esac`,
+    });
+    const r = await cliWith(env, 'devices', '--json');
+    expect(r.code, r.stderr).toBe(0); // xcrun is missing here: only adb's listing counts
+    const android = JSON.parse(r.stdout).find((l: { platform: string }) => l.platform === 'android');
+    expect(android.devices).toMatchObject([{ id: '802KPAE1577008', name: 'Pixel 2 XL', state: 'device', os: 'Android 11' }]);
+  });
+});
+
+/** An $EFORMER_PYTHON: a shell script answering the version check like Python 3, then `body` for the scripts. */
+function fakePython(body: string): string {
+  const path = join(tempDir('eformer-python-'), 'python');
+  writeFileSync(path, `#!/bin/sh\ncase "$1" in -c) echo 3.11.7; exit 0;; esac\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+const venvPython = join(root, '.eformer/venv/bin/python');
+const exportCoreml = (python: string, dir: string, ...more: string[]) =>
+  cliWith({ PATH: process.env.PATH!, EFORMER_PYTHON: python }, 'export', '-m', 'mobilenetv2_100', '--coreml', '-o', dir, ...more);
+
+describe('the Core ML bridge: a Python that gives no answer is the tool failing (exit 3)', () => {
+  it('exits 0 without writing the package or its report: exit 3 naming the Python (was 70)', async () => {
+    const python = fakePython('exit 0');
+    const r = await exportCoreml(python, tempDir());
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /the Core ML bridge exited 0 but wrote neither the package nor its report/, new RegExp(python.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+  });
+
+  it('a program that is not Python at all (/bin/true): exit 3 before any work', async () => {
+    const r = await exportCoreml('/bin/true', tempDir());
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /\$EFORMER_PYTHON \(\/bin\/true\) is not Python 3: it ran but printed nothing for its version/);
+  });
+
+  it('killed by SIGSEGV: exit 3 (was 2)', async () => {
+    const r = await exportCoreml(fakePython('kill -SEGV $$'), tempDir());
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /the Core ML bridge: Python .* was killed by SIGSEGV; nothing was written/);
+  });
+
+  it('a wrapper script whose Python child segfaults (the shell reports 139): exit 3 (was 70)', async () => {
+    const r = await exportCoreml(fakePython('sh -c \'kill -SEGV $$\'; exit $?'), tempDir());
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /exited with 139 \(killed by SIGSEGV\)/);
+  });
+
+  it('a wrapper whose shell cannot find python (127): exit 3', async () => {
+    const r = await exportCoreml(fakePython('/nonexistent/python3 "$@"'), tempDir());
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /exited with 127 \(its shell could not run a program\)/);
+  });
+
+  it('the interpreter printing something other than its report: exit 3 (was 70)', async () => {
+    // The conversion is real; only the MIL interpreter's run answers with noise.
+    const python = fakePython(`case "$1" in *mil_interpreter.py) echo 'Segmentation fault (core dumped)?'; exit 0;; esac\nexec ${venvPython} "$@"`);
+    const r = await exportCoreml(python, tempDir(), '--verify');
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /the Core ML check \(MIL interpreter\) exited 0 without its report \(it printed 'Segmentation fault \(core dumped\)\?'\)/);
+  });
+});
+
+describe('a wrapper-script Python does not outlive eformer', () => {
+  /** A wrapper that starts a long-running Python stand-in as its child and waits for it. */
+  function wrapper() {
+    const pidFile = join(tempDir(), 'grandchild.pid');
+    return { pidFile, python: fakePython(`sleep 300 & echo $! > ${pidFile}\nwait`) };
+  }
+  const grandchild = (pidFile: string) => Number(readFileSync(pidFile, 'utf8'));
+
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${signal} to eformer during the conversion: exit ${code}, and the wrapper's child is gone`, async () => {
+      const { pidFile, python } = wrapper();
+      const child = spawn(process.execPath, [join(root, 'bin/eformer.js'), 'export', '-m', 'mobilenetv2_100', '--coreml', '-o', tempDir()], {
+        cwd: root,
+        env: { PATH: process.env.PATH, EFORMER_PYTHON: python },
+        stdio: 'ignore',
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      expect(await eventually(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 60)).toBe(true);
+      const sleeper = grandchild(pidFile);
+      expect(alive(sleeper)).toBe(true);
+      child.kill(signal);
+      expect(await exited).toBe(code);
+      expect(await eventually(() => !alive(sleeper))).toBe(true);
+    });
+  }
+
+  it('--timeout: the whole group is stopped, exit 3', async () => {
+    const { pidFile, python } = wrapper();
+    const r = await exportCoreml(python, tempDir(), '--timeout', '2');
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /the Core ML bridge: Python .* timed out after 2 s/);
+    expect(await eventually(() => !alive(grandchild(pidFile)))).toBe(true);
+  });
+});
