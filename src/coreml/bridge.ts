@@ -4,7 +4,7 @@
  * crashes, hangs or gives no answer is exit 3). The package is written under a temporary name and
  * renamed, so a failed conversion leaves nothing behind.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InternalError, MissingToolError, UsageError } from '../core/errors.js';
 import { firstLine } from '../core/text.js';
@@ -83,8 +83,9 @@ export interface CoremlResult {
 
 const TARGET = /^(iOS|macOS)\d+$/;
 
+/** Bytes under `path`; links are counted as links, never followed (a package holding a link loop must not hang). */
 function sizeOf(path: string): number {
-  const st = statSync(path);
+  const st = lstatSync(path);
   if (!st.isDirectory()) return st.size;
   return readdirSync(path).reduce((sum, f) => sum + sizeOf(join(path, f)), 0);
 }

@@ -6,8 +6,8 @@
  * $EFORMER_PYTHON / $CHROMIUM_PATH), written by hand here: they stand for a broken installation,
  * not for a real tool's output (that is fixtures/real/).
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliWith } from '../fakes.js';
@@ -182,5 +182,55 @@ describe('a wrapper-script Python does not outlive eformer', () => {
     expect(r.code).toBe(3);
     oneLine(r.stderr, /the Core ML bridge: Python .* timed out after 2 s/);
     expect(await eventually(() => !alive(grandchild(pidFile)))).toBe(true);
+  });
+});
+
+describe('reading folders: every entry of a calibration folder is read or refused, never a crash', () => {
+  const image = join(root, 'fixtures/images/gradient.png');
+  /** A calibration folder with one real image and whatever `add` puts beside it. */
+  function calibFolder(add: (dir: string) => void): string {
+    const dir = join(tempDir(), 'calib');
+    mkdirSync(dir);
+    symlinkSync(image, join(dir, 'a.png'));
+    add(dir);
+    return dir;
+  }
+  const exportInt8 = (calib: string) => cliWith({ PATH: process.env.PATH! }, 'export', '-m', 'mobilenetv2_100', '--onnx', '--int8', '--calib', calib, '-o', tempDir());
+
+  it('a dangling symbolic link: exit 2 naming it (was 70)', async () => {
+    const r = await exportInt8(calibFolder((dir) => symlinkSync(join(dir, 'gone.png'), join(dir, 'b.png'))));
+    expect(r.code).toBe(2);
+    oneLine(r.stderr, /calibration folder '.*calib': 'b\.png' is a symbolic link to '.*gone\.png', which does not exist/);
+  });
+
+  it('a symbolic link loop: exit 2 naming it (was 70)', async () => {
+    const r = await exportInt8(calibFolder((dir) => symlinkSync('b.png', join(dir, 'b.png'))));
+    expect(r.code).toBe(2);
+    oneLine(r.stderr, /'b\.png' is a symbolic link loop/);
+  });
+
+  it('a FIFO among the images: exit 2 (was skipped without a word)', async () => {
+    const r = await exportInt8(calibFolder((dir) => execFileSync('mkfifo', [join(dir, 'b.png')])));
+    expect(r.code).toBe(2);
+    oneLine(r.stderr, /'b\.png' is a FIFO, not a file/);
+  });
+
+  it('a link to an image outside the folder is followed (a folder of links into a dataset is ordinary)', async () => {
+    // a.png itself links out of the folder; a subfolder is not searched.
+    const r = await exportInt8(calibFolder((dir) => mkdirSync(join(dir, 'sub'))));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/calibrated on 1 image/);
+  });
+
+  it('a package holding a link loop is measured without following it (was 70)', async () => {
+    const report = JSON.stringify({ format: 'mlprogram', precision: 'fp16', input_type: 'image', coremltools: '9.0', ops: {}, inputs: [{ name: 'image', type: 'image' }], outputs: [{ name: 'logits', type: 'tensor' }], verified: true });
+    // A bridge that writes its package (with a link to itself inside) and its report, and exits 0.
+    const python = fakePython(
+      `while [ $# -gt 0 ]; do case "$1" in --out) out="$2";; --report) rep="$2";; esac; shift; done\nmkdir -p "$out" && ln -s . "$out/loop" && echo x > "$out/Manifest.json" && printf '%s' '${report}' > "$rep"`,
+    );
+    const dir = tempDir();
+    const r = await exportCoreml(python, dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/wrote .*mobilenetv2_100\.mlpackage/);
   });
 });
