@@ -234,3 +234,47 @@ describe('reading folders: every entry of a calibration folder is read or refuse
     expect(r.stdout).toMatch(/wrote .*mobilenetv2_100\.mlpackage/);
   });
 });
+
+describe('ort-web under load: Chromium failing is exit 3 with one line, and no step waits forever', () => {
+  const web = (env: Record<string, string>, ...more: string[]) =>
+    cliWith({ ...(process.env as Record<string, string>), ...env }, 'profile', '-b', 'ort-web', '-m', 'mobilenetv2_100', '--runs', '5', '--warmup', '2', ...more);
+
+  it('a Chromium that exits at once: exit 3 naming it (a fake browser)', async () => {
+    const { bin } = fakeBin({ chromium: 'echo "cannot open display" >&2; exit 1' });
+    const r = await web({ CHROMIUM_PATH: join(bin, 'chromium') });
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /ort-web: Chromium \(.*chromium\) did not start/);
+  });
+
+  it('a Chromium that never starts: stopped after --timeout, exit 3', async () => {
+    const { bin } = fakeBin({ chromium: 'sleep 300' });
+    const r = await web({ CHROMIUM_PATH: join(bin, 'chromium') }, '--timeout', '3');
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /did not start: .*Timeout 3000ms exceeded/);
+  });
+
+  // The faults below are injected through $EFORMER_TEST_ORT_WEB_FAULT, a test-only hook in the backend.
+  it('a page that crashes once is opened again, and the run completes', async () => {
+    const r = await web({ EFORMER_TEST_ORT_WEB_FAULT: 'crash-once' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/mobilenetv2_100/);
+  });
+
+  it('a page that crashes every time: exit 3 after one retry, one line (was a 300 s hang)', async () => {
+    const r = await web({ EFORMER_TEST_ORT_WEB_FAULT: 'crash' });
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /Chromium's page crashed while opening mobilenetv2_100 on ort-web .*Page crashed.*\(twice/);
+  });
+
+  it('a failed page load (net::ERR_ABORTED) is the tool failing: exit 3 (was 2, "cannot run")', async () => {
+    const r = await web({ EFORMER_TEST_ORT_WEB_FAULT: 'abort' });
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /Chromium failed to load eformer's page for mobilenetv2_100 on ort-web \(.*net::ERR_ABORTED/);
+  });
+
+  it('an inference that never returns: stopped after --timeout, exit 3', async () => {
+    const r = await web({ EFORMER_TEST_ORT_WEB_FAULT: 'hang' }, '--timeout', '5');
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /Chromium's page for mobilenetv2_100 on ort-web hung: an inference did not finish in 5 s/);
+  });
+});
