@@ -278,3 +278,77 @@ describe('ort-web under load: Chromium failing is exit 3 with one line, and no s
     oneLine(r.stderr, /Chromium's page for mobilenetv2_100 on ort-web hung: an inference did not finish in 5 s/);
   });
 });
+
+describe('ONNX files with external data, and onnxruntime\'s own log lines', () => {
+  /**
+   * Small models written by onnx's Python in .eformer/venv: `y = x @ w` with w (3x4, 0..11) in
+   * `model.onnx.data` beside the model, variants whose reference to it is broken, and a Reshape that
+   * fails at run time.
+   */
+  async function models(): Promise<string> {
+    const dir = tempDir('eformer-external-');
+    const script = `
+import sys, numpy as np, onnx
+from onnx import helper, TensorProto, numpy_helper
+d = sys.argv[1]
+def matmul(name, data, **edit):
+    w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(3, 4), 'w')
+    g = helper.make_graph([helper.make_node('MatMul', ['x', 'w'], ['y'])], 'g', [helper.make_tensor_value_info('x', TensorProto.FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info('y', TensorProto.FLOAT, [2, 4])], [w])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 17)])
+    m.ir_version = 8
+    onnx.save_model(m, f'{d}/{name}.onnx', save_as_external_data=True, all_tensors_to_one_file=True, location=data, size_threshold=0)
+    m = onnx.load(f'{d}/{name}.onnx', load_external_data=False)
+    for e in m.graph.initializer[0].external_data:
+        if e.key in edit: e.value = edit[e.key]
+    onnx.save_model(m, f'{d}/{name}.onnx')
+matmul('model', 'model.onnx.data')
+matmul('short', 'short.data', length='44')
+matmul('beyond', 'beyond.data', offset='40')
+matmul('missing', 'missing.data')
+import os; os.remove(f'{d}/missing.data')
+matmul('escape', 'escape.data', location='../escape.data')
+s = numpy_helper.from_array(np.array([5], dtype=np.int64), 's')
+g = helper.make_graph([helper.make_node('Reshape', ['x', 's'], ['y'])], 'g', [helper.make_tensor_value_info('x', TensorProto.FLOAT, [2, 3])],
+                      [helper.make_tensor_value_info('y', TensorProto.FLOAT, None)], [s])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 17)])
+m.ir_version = 8
+onnx.save_model(m, f'{d}/fails-at-run.onnx')
+`;
+    execFileSync(venvPython, ['-c', script, dir], { stdio: 'ignore' });
+    return dir;
+  }
+  const profileOnnx = (file: string) => cliWith({ PATH: process.env.PATH! }, 'profile', '--onnx', file, '--runs', '5', '--warmup', '2');
+
+  it('the data is read from the model\'s folder, not the current one (was: "escapes working directory", exit 2)', async () => {
+    const dir = await models();
+    const r = await profileOnnx(join(dir, 'model.onnx'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^model\s/m);
+    // The values are the file's: x @ w for x = ones.
+    const { loadOnnxFile, runOnnx } = await import('../../src/index.js');
+    const source = loadOnnxFile(join(dir, 'model.onnx'));
+    const { y } = await runOnnx(source.onnx, { x: { data: new Float32Array(6).fill(1), shape: [2, 3] } });
+    expect([...y]).toEqual([12, 15, 18, 21, 12, 15, 18, 21]);
+  });
+
+  it.each([
+    ['escape', /initializer 'w': its data file '\.\.\/escape\.data' is outside the model's folder/],
+    ['missing', /initializer 'w': cannot read its data file 'missing\.data' beside the model: ENOENT/],
+    ['short', /initializer 'w': 44 bytes in 'short\.data' for a tensor of shape \[3, 4\] that needs 48/],
+    ['beyond', /initializer 'w': bytes 40 to 88 of 'beyond\.data' are asked for, but it holds 48/],
+  ])('a broken reference (%s) is bad input: exit 2, one line naming it', async (name, line) => {
+    const dir = await models();
+    const r = await profileOnnx(join(dir, `${name}.onnx`));
+    expect(r.code).toBe(2);
+    oneLine(r.stderr, line);
+  });
+
+  it("onnxruntime's coloured error log does not come before eformer's line (only --verbose shows it)", async () => {
+    const dir = await models();
+    const r = await profileOnnx(join(dir, 'fails-at-run.onnx'));
+    expect(r.code).toBe(2);
+    oneLine(r.stderr, /fails-at-run rejects input x=2x3: Non-zero status code returned while running Reshape node/);
+    expect(r.stderr).not.toContain('\x1b[');
+  });
+});
