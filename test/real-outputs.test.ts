@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDevicectlJson, parseDevicectlTable, parseXctraceDevices } from '../src/backends/coreml/devices.js';
+import { parseDevicectlJson, parseDevicectlTable, parseXctraceDevices, parseXctraceListing } from '../src/backends/coreml/devices.js';
 import { explainCompilerFailure, explainXcodeFailure, explainXcresulttoolFailure, testOutcome } from '../src/backends/coreml/harness.js';
 import { adbFailure, parseAdbDevices, parseAdbListing } from '../src/backends/ort-android/devices.js';
 import { parsePerfTest, PerfTestOutputError, perfTestFigures } from '../src/backends/ort-android/perf-test.js';
@@ -111,6 +111,8 @@ describe('xcrun xctrace list devices over real output', () => {
       if (e.paired_watch) expect(d.paired).toMatch(new RegExp(`^${e.paired_watch}`));
       else expect(d.paired).toBeUndefined();
     });
+    // Every line of a real listing is read: eformer refuses a listing with a line it cannot read.
+    expect(parseXctraceListing(output(s))).toMatchObject({ unreadable: [], header: true });
   });
 });
 

@@ -86,6 +86,13 @@ describe('eformer devices: adb that is there but misbehaves is exit 3, saying so
     oneLine(r.stderr, /adb printed no device list: 'hello'/);
   });
 
+  it('xcrun printing garbage: exit 3 naming it (was "no devices connected", exit 0)', async () => {
+    const { env } = fakeBin({ xcrun: 'echo "xcrun: error: unable to find utility xctrace, not a developer tool or in PATH?"; exit 0' });
+    const r = await cliWith(env, 'devices');
+    expect(r.code).toBe(3);
+    oneLine(r.stderr, /cannot list apple devices: Xcode: list devices: xctrace printed no device list: 'xcrun: error: unable to find utility xctrace/);
+  });
+
   it('a Mac\'s adb listing with a bare device path shows the phone (was dropped)', async () => {
     const listing = realListing('devices-l-macos-libusb-bare-devpath.txt');
     const { env } = fakeBin({
