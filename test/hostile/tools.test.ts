@@ -359,3 +359,14 @@ onnx.save_model(m, f'{d}/fails-at-run.onnx')
     expect(r.stderr).not.toContain('\x1b[');
   });
 });
+
+describe('git, asked for the commit the results were measured at', () => {
+  it('a git that prints something other than a commit id is not recorded as one', async () => {
+    const { env } = fakeBin({ git: 'echo "\\033]0;pwned\\007 not a commit"' });
+    const json = join(tempDir(), 'r.json');
+    const r = await cliWith({ ...env, PATH: `${env.PATH}:${process.env.PATH}` }, 'profile', '-m', 'mobilenetv2_100', '--runs', '5', '--warmup', '2', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    const recorded = JSON.parse(readFileSync(json, 'utf8')).env;
+    expect(recorded).not.toHaveProperty('git_commit');
+  });
+});
