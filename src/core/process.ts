@@ -113,7 +113,8 @@ export async function runProgram(cmd: string, args: readonly string[], options: 
       stopGroup(pgid);
     }, options.timeoutSeconds * 1000);
     // Whatever the program leaves running when it exits holds its output pipes open (and would
-    // keep eformer waiting): it goes too.
+    // keep eformer waiting): it goes too. A daemon meant to outlive its client leaves the group
+    // first (adb's server calls setsid() before `adb devices` returns), so it stays.
     child.once('exit', () => stopGroup(pgid));
   }
   try {
