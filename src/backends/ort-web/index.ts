@@ -300,33 +300,21 @@ export const ortWeb: SessionBackend = {
       } catch (err) {
         if (err instanceof Refused) throw new UsageError(`onnxruntime-web cannot run ${model.name}: ${err.message}`);
         if (err instanceof MissingToolError) throw err;
-        const cause = err instanceof Retryable ? err.underlying : err;
-        if (attempt === 1 && isCrash(cause)) continue;
-        const failure = openFailure(model.name, cause);
+        if (attempt === 1 && isCrash(err)) continue;
+        const failure = openFailure(model.name, err);
         throw attempt > 1 && failure instanceof MissingToolError ? new MissingToolError(`${failure.message} (twice: the page was opened again after the first failure)`) : failure;
       }
     }
   },
 };
 
-/** A page that could not even be opened: judged like any other failure to open (a crash is tried again). */
-class Retryable extends Error {
-  constructor(readonly underlying: unknown) {
-    super(firstLine(underlying));
-  }
-}
-
-const seconds = (options: SessionOptions, which: keyof typeof STEP_SECONDS) => options.timeoutSeconds ?? STEP_SECONDS[which];
+/** Seconds step `which` may take: --timeout when given, else the step's own limit. */
+const limit = (options: SessionOptions, which: keyof typeof STEP_SECONDS) => options.timeoutSeconds ?? STEP_SECONDS[which];
 
 /** One page with the model loaded in onnxruntime-web and run once; every step bounded in time. */
 async function openPage(model: ModelSource, options: SessionOptions): Promise<BackendSession> {
-  const chromium = await liveBrowser(seconds(options, 'launch'));
-  let page: Page;
-  try {
-    page = await step('opening a page', chromium.newPage(), seconds(options, 'page'));
-  } catch (err) {
-    throw new Retryable(err);
-  }
+  const chromium = await liveBrowser(limit(options, 'launch'));
+  const page = await step('opening a page', chromium.newPage(), limit(options, 'page'));
   pagesOpened++;
   openSessions++;
   const closePage = async () => {
@@ -353,14 +341,14 @@ async function openPage(model: ModelSource, options: SessionOptions): Promise<Ba
       return body ? route.fulfill({ status: 200, body, headers: { 'Content-Type': type, ...isolation } }) : route.fulfill({ status: 404, body: 'not found' });
     });
     await injectFault(page, 'before load');
-    await step('loading the page', page.goto(`${ORIGIN}/index.html`, { timeout: seconds(options, 'page') * 1000 }), seconds(options, 'page') + 5);
+    await step('loading the page', page.goto(`${ORIGIN}/index.html`, { timeout: limit(options, 'page') * 1000 }), limit(options, 'page') + 5);
     const threads = options.threads ?? 2;
     const args = { url: '/model.onnx', parts: Math.max(1, Math.ceil(model.onnx.length / MODEL_PART)), threads, level: options.graphOptimization, profiling: Boolean(options.profilePrefix), inputs: model.inputs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) };
-    const init = await step('loading the model into onnxruntime-web', page.evaluate(pageInit, args), seconds(options, 'model'));
+    const init = await step('loading the model into onnxruntime-web', page.evaluate(pageInit, args), limit(options, 'model'));
     if (init.refused !== undefined) throw new Refused(init.refused);
     // Without cross-origin isolation WASM silently falls back to one thread: say so instead.
     if (threads > 1 && !init.isolated) throw new MissingToolError('ort-web: the page is not cross-origin isolated, so WASM threads are unavailable');
-    const first = await step('the first inference', page.evaluate(pageFirstRun), seconds(options, 'run'));
+    const first = await step('the first inference', page.evaluate(pageFirstRun), limit(options, 'run'));
     if (first.refused !== undefined) throw new Refused(first.refused);
     await injectFault(page, 'after the first run');
   } catch (err) {
@@ -371,7 +359,7 @@ async function openPage(model: ModelSource, options: SessionOptions): Promise<Ba
   return {
     async run() {
       try {
-        return await step('an inference', page.evaluate(pageRun), seconds(options, 'run'));
+        return await step('an inference', page.evaluate(pageRun), limit(options, 'run'));
       } catch (err) {
         const what = err instanceof StepTimeout ? `hung: ${firstLine(err)} (raise --timeout if the machine is just slow)` : `failed: ${firstLine(err)}`;
         throw new MissingToolError(`Chromium's page for ${model.name} on ort-web ${what}`);
