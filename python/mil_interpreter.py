@@ -871,6 +871,74 @@ def _classify(c):
     return classes[int(np.argmax(probs))], {k: float(p) for k, p in zip(classes, probs)}
 
 
+# -- iOS17 activation quantisation (what coremltools' linear_quantize_activations writes) -------
+#
+# MIL's definitions (coremltools/converters/mil/mil/ops/defs/iOS17/quantization_ops.py):
+#   quantize:   clip(round(input / scale) + zero_point) to output_dtype's range (int8 or uint8)
+#   dequantize: scale * (input - zero_point), in scale's dtype
+# scale and zero_point are scalars, or vectors along `axis` (then axis is required, and each vector
+# has input.shape[axis] entries; a scalar with an axis is refused). zero_point defaults to 0 and
+# has the quantised dtype. As coremltools' own implementation (optimize/_utils.py,
+# quantize_by_scale_and_zp), the quotient input / scale is taken in the input's precision (fp16 in
+# an fp16 program), rounded half to even (np.around), the zero point added, and clipped.
+
+_QUANTISED = {'int8': np.int8, 'uint8': np.uint8}
+
+
+def _quant_params(c, data):
+    """scale and zero point broadcast against `data` (with MIL's shape rules checked), and the axis."""
+    scale = np.asarray(c.req('scale'))
+    zp = c.get('zero_point')
+    zp = None if zp is None else np.asarray(zp)
+    axis = c.get('axis')
+    axis = None if axis is None else int(_scalar(axis))
+    if scale.ndim == 0:
+        if axis is not None:
+            raise ModelError(f'{c.op.type} {c.op.name}: axis {axis} given for a scalar scale')
+        if zp is not None and zp.ndim != 0:
+            raise ModelError(f'{c.op.type} {c.op.name}: a vector zero_point with a scalar scale')
+        return scale, zp
+    if scale.ndim != 1:
+        raise ModelError(f'{c.op.type} {c.op.name}: scale of rank {scale.ndim} (a scalar or a vector)')
+    if axis is None:
+        raise ModelError(f'{c.op.type} {c.op.name}: a vector scale without an axis')
+    if not -data.ndim <= axis < data.ndim:
+        raise ModelError(f'{c.op.type} {c.op.name}: axis {axis} for an input of rank {data.ndim}')
+    axis %= data.ndim
+    if scale.size != data.shape[axis] or (zp is not None and (zp.ndim != 1 or zp.size != data.shape[axis])):
+        raise ModelError(f'{c.op.type} {c.op.name}: {scale.size} scales for axis {axis} of size {data.shape[axis]}')
+    shape = [1] * data.ndim
+    shape[axis] = -1
+    return scale.reshape(shape), (None if zp is None else zp.reshape(shape))
+
+
+@_op('quantize')
+def _quantize(c):
+    x = np.asarray(c.req('input'))
+    dtype = c.string('output_dtype', None)
+    to = _QUANTISED.get(dtype)
+    if to is None:
+        raise c.unsupported(f'output_dtype {dtype!r} is not int8 or uint8')
+    scale, zp = _quant_params(c, x)
+    if zp is not None and zp.dtype != to:
+        raise ModelError(f'quantize {c.op.name}: zero_point is {zp.dtype}, output_dtype {dtype}')
+    info = np.iinfo(to)
+    q = np.around(x / scale).astype(np.float32) + (np.float32(0) if zp is None else zp.astype(np.float32))
+    return np.clip(q, info.min, info.max).astype(to)
+
+
+@_op('dequantize')
+def _dequantize(c):
+    q = np.asarray(c.req('input'))
+    if q.dtype not in (np.int8, np.uint8):
+        raise ModelError(f'dequantize {c.op.name}: input is {q.dtype}, not int8 or uint8')
+    scale, zp = _quant_params(c, q)
+    if zp is not None and zp.dtype != q.dtype:
+        raise ModelError(f'dequantize {c.op.name}: zero_point is {zp.dtype}, input {q.dtype}')
+    centred = q.astype(np.float32) - (np.float32(0) if zp is None else zp.astype(np.float32))
+    return _f32(scale) * centred
+
+
 # -- the constexpr ops coremltools' weight compression writes (evaluated once, at load) --------
 
 @_op('constexpr_affine_dequantize')
@@ -1570,10 +1638,13 @@ def _compare(got, ref):
         raise UsageError(f'the model gives {got.size} values, the reference has {ref.size}')
     bad = int(np.count_nonzero(~np.isfinite(got)))
     if bad:
-        return {'max_abs_error': None, 'max_rel_error': None, 'nonfinite_values': bad}
+        return {'max_abs_error': None, 'max_rel_error': None, 'sqnr_db': None, 'nonfinite_values': bad}
     err = np.abs(got - ref)
     scale = float(np.max(np.abs(ref))) or 1.0
-    return {'max_abs_error': float(err.max()), 'max_rel_error': float(err.max() / scale)}
+    noise = float(np.sum(err * err))
+    # SQNR in dB (signal power over error power); null when the two are identical
+    sqnr = 10 * math.log10(float(np.sum(ref * ref)) / noise) if noise > 0 and np.any(ref) else None
+    return {'max_abs_error': float(err.max()), 'max_rel_error': float(err.max() / scale), 'sqnr_db': sqnr}
 
 
 def _topk_agreement(got, ref_logits):

@@ -53,7 +53,7 @@ export { DEFAULT_BUDGET, readGateConfig, parseAllowance, type Budget, type GateC
 export { runGate, type GateSettings } from './gate/run.js';
 export { findFormat, formats } from './report/formats/index.js';
 export { exportOnnx, exportModel, referencePrediction, type ExportRequest, type ExportResult, type ModelExportRequest } from './export/index.js';
-export { checkNumerics, judge, NUMERIC_TOLERANCE, type NumericCheck } from './coreml/interpret.js';
+export { checkNumerics, judge, judgeW8a8, NUMERIC_TOLERANCE, W8A8_SQNR_MARGIN_DB, type NumericCheck } from './coreml/interpret.js';
 export { convertToCoreml, type CoremlOptions } from './coreml/bridge.js';
 export { predict, softmax, topK, type Prediction } from './predict/index.js';
 export { doctor, setup } from './setup/index.js';

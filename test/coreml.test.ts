@@ -85,12 +85,12 @@ describe('Core ML faults: one line, the right exit code, no partial package, the
     expectClean(dir, 'mobilenetv2_100');
   });
 
-  it('the bridge killed in the middle: exit 2', async () => {
+  it('the bridge killed in the middle: exit 3 (the tool failed, not the input)', async () => {
     const dir = tempDir();
     const python = fakePython(`case "$1" in -c) echo 3.11.7;; *) mkdir -p "$(dirname "$0")/x"; kill -9 $$;; esac`);
     const r = await cli(['export', '-m', 'mobilenetv2_100', '--onnx', '--coreml', '-o', dir], { EFORMER_PYTHON: python });
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/the Core ML bridge was killed \(SIGKILL\)/);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/the Core ML bridge: Python .* was killed by SIGKILL; nothing was written/);
     expectClean(dir, 'mobilenetv2_100');
   });
 

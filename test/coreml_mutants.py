@@ -20,6 +20,12 @@ Mutations:
                   channel a second time (the ImageType's folded normalisation applied twice)
   layernorm-axis  the first layer_norm over the last axis normalises over axis 1 instead; its gamma and
                   beta (still per channel) become a mul and an add after it, so all shapes stay valid
+  act-zero-point  W8A8: the first activation dequantize reading a conv's quantised output gets a zero point
+                  of 8 its quantize did not use (the tensor shifted by 8 steps of its scale)
+  weight-scale-axis  W8A8: the first int8 weight whose per-channel scales can sit on another axis of the
+                  same size (a square [8, 8, 1, 1] talking-head conv in EfficientFormerV2) has them there
+  weight-scale-order  W8A8: the int8 weight whose per-channel scales spread the most (largest / smallest) gets
+                  them in reverse channel order (each channel dequantised with another channel's scale)
   unknown-op      the first relu/gelu/clip gets the op type `eformer_unknown_op` (not a MIL op): the
                   interpreter must refuse it (exit 10), naming the type and the output
 
@@ -35,7 +41,8 @@ import sys
 import numpy as np
 
 IMAGENET_STD = (0.229, 0.224, 0.225)
-MUTATIONS = ('transpose-perm', 'pad-side', 'gelu-tanh', 'gelu-sigmoid', 'norm-twice', 'layernorm-axis', 'unknown-op')
+MUTATIONS = ('transpose-perm', 'pad-side', 'gelu-tanh', 'gelu-sigmoid', 'norm-twice', 'layernorm-axis', 'act-zero-point',
+             'weight-scale-axis', 'weight-scale-order', 'unknown-op')
 
 
 class NoTarget(Exception):
@@ -301,6 +308,69 @@ def layernorm_axis(p):
     raise NoTarget('no layer_norm over the last axis of a rank >= 3 tensor')
 
 
+def act_zero_point(p):
+    for op in p.ops:
+        if op.type != 'dequantize' or 'zero_point' in op.inputs:
+            continue
+        _, quantize = p.producer(p.arg_name(op, 'input'))
+        _, source = p.producer(p.arg_name(quantize, 'input'))
+        if source.type != 'conv':
+            continue
+        const = p.mil.Operation()
+        const.type = 'const'
+        name = op.outputs[0].name + '_mutant_zero_point'
+        out = const.outputs.add()
+        out.name = name
+        out.type.tensorType.dataType = p.mil.DataType.Value('INT8')
+        const.attributes['name'].CopyFrom(op.attributes['name'])
+        const.attributes['name'].immediateValue.tensor.strings.values[0] = name
+        val = const.attributes['val']
+        val.type.tensorType.dataType = p.mil.DataType.Value('INT8')
+        val.immediateValue.tensor.bytes.values = np.int8(8).tobytes()
+        op.inputs['zero_point'].arguments.add().name = name
+        p._insert(list(p.ops).index(op), const)
+        return {'op': op.outputs[0].name, 'zero_point': 8, 'after': source.outputs[0].name}
+    raise NoTarget('no activation dequantize after a conv (not a W8A8 package?)')
+
+
+def weight_scale_axis(p):
+    for op in p.ops:
+        if op.type != 'constexpr_affine_dequantize':
+            continue
+        shape = [d.constant.size for d in op.attributes['quantized_data'].type.tensorType.dimensions]
+        axis_ints = op.attributes['axis'].immediateValue.tensor.ints.values
+        axis = axis_ints[0] % len(shape)
+        other = [k for k in range(len(shape)) if k != axis and shape[k] == shape[axis]]
+        if not other:
+            continue
+        axis_ints[0] = other[0]
+        return {'op': op.outputs[0].name, 'shape': shape, 'axis': axis, 'new_axis': other[0]}
+    raise NoTarget('no int8 weight with another axis the size of its scales')
+
+
+def weight_scale_order(p):
+    from coremltools.libmilstoragepython import _BlobStorageReader, _BlobStorageWriter
+    best = None
+    for op in p.ops:
+        if op.type != 'constexpr_affine_dequantize':
+            continue
+        val = op.attributes['scale']
+        tt = val.type.tensorType
+        if val.WhichOneof('value') != 'blobFileValue' or p.mil.DataType.Name(tt.dataType) != 'FLOAT16' or len(tt.dimensions) != 1:
+            continue
+        path = os.path.join(p.model_dir, val.blobFileValue.fileName.replace('@model_path/', ''))
+        scale = _BlobStorageReader(path).read_fp16_data(val.blobFileValue.offset).view(np.float16).astype(np.float32)
+        spread = float(scale.max() / max(scale.min(), 1e-12))
+        if best is None or spread > best[0]:
+            best = (spread, op, path, scale)
+    if best is None:
+        raise NoTarget('no int8 weight with per-channel fp16 scales in the weight blob')
+    spread, op, path, scale = best
+    offset = _BlobStorageWriter(path, truncate_file=False).write_fp16_data(scale[::-1].astype(np.float16).view(np.uint16))
+    op.attributes['scale'].blobFileValue.offset = offset
+    return {'op': op.outputs[0].name, 'channels': int(scale.size), 'spread': spread}
+
+
 def unknown_op(p):
     for op in p.ops:
         if op.type in ('relu', 'gelu', 'clip'):
@@ -312,7 +382,8 @@ def unknown_op(p):
 
 MUTATORS = {'transpose-perm': transpose_perm, 'pad-side': pad_side, 'gelu-tanh': gelu_mode('TANH_APPROXIMATION'),
             'gelu-sigmoid': gelu_mode('SIGMOID_APPROXIMATION'), 'norm-twice': norm_twice,
-            'layernorm-axis': layernorm_axis, 'unknown-op': unknown_op}
+            'layernorm-axis': layernorm_axis, 'act-zero-point': act_zero_point, 'weight-scale-axis': weight_scale_axis,
+            'weight-scale-order': weight_scale_order, 'unknown-op': unknown_op}
 
 
 def mutate(src, dst, mutation):

@@ -40,6 +40,10 @@ describe('a model that does not open in the page', () => {
       expect(e.exitCode, crash).toBe(3);
       expect(e.message).toMatch(/^Chromium's page crashed while opening efficientformer_l3 on ort-web/);
     }
+    // eformer's page is answered from memory: a load that fails is the browser failing (was exit 2).
+    const aborted = openFailure('m', new Error('page.goto: net::ERR_ABORTED at http://localhost:9/index.html'));
+    expect(aborted.exitCode).toBe(3);
+    expect(aborted.message).toMatch(/^Chromium failed to load eformer's page for m on ort-web/);
     const refused = openFailure('m', new Error("failed to inference ONNX model: Error: Could not find an implementation for Foo(1) node with name 'foo'"));
     expect(refused.exitCode).toBe(2);
     expect(refused.message).toMatch(/^onnxruntime-web cannot run m: /);

@@ -7,9 +7,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDevicectlJson, parseDevicectlTable, parseXctraceDevices } from '../src/backends/coreml/devices.js';
+import { parseDevicectlJson, parseDevicectlTable, parseXctraceDevices, parseXctraceListing } from '../src/backends/coreml/devices.js';
 import { explainCompilerFailure, explainXcodeFailure, explainXcresulttoolFailure, testOutcome } from '../src/backends/coreml/harness.js';
-import { adbFailure, parseAdbDevices } from '../src/backends/ort-android/devices.js';
+import { adbFailure, parseAdbDevices, parseAdbListing } from '../src/backends/ort-android/devices.js';
 import { parsePerfTest, PerfTestOutputError, perfTestFigures } from '../src/backends/ort-android/perf-test.js';
 import { root } from './helpers.js';
 
@@ -50,6 +50,8 @@ describe('adb devices over real listings', () => {
     expect(devices.map((d) => d.state)).toEqual(s.expected.map((e: any) => e.section_or_state));
     expect(devices.map((d) => d.model ?? null)).toEqual(s.expected.map((e: any) => e.model ?? null));
     expect(devices.map((d) => d.kind === 'emulator')).toEqual(s.expected.map((e: any) => e.kind === 'emulator'));
+    // Every line of a real listing is read: eformer refuses a listing with a line it cannot read.
+    expect(parseAdbListing(output(s)).unreadable).toEqual([]);
   });
 });
 
@@ -109,6 +111,8 @@ describe('xcrun xctrace list devices over real output', () => {
       if (e.paired_watch) expect(d.paired).toMatch(new RegExp(`^${e.paired_watch}`));
       else expect(d.paired).toBeUndefined();
     });
+    // Every line of a real listing is read: eformer refuses a listing with a line it cannot read.
+    expect(parseXctraceListing(output(s))).toMatchObject({ unreadable: [], header: true });
   });
 });
 

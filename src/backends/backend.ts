@@ -49,6 +49,8 @@ export interface SessionOptions {
   spinning: boolean;
   /** Write the runtime's own per-node profile under this path prefix. */
   profilePrefix?: string;
+  /** Seconds any one step may take before the backend gives up (ort-web's browser steps); unset: the backend's own limits. */
+  timeoutSeconds?: number;
 }
 
 export interface BackendSession {

@@ -1,5 +1,5 @@
 /** The backends eformer knows: one line per backend. A new backend is one folder and one line here. */
-import { MissingToolError, UsageError } from '../core/errors.js';
+import { DeviceError, MissingToolError, UsageError } from '../core/errors.js';
 import type { Device } from '../devices/device.js';
 import type { Backend, BackendOption, DeviceBackend } from './backend.js';
 import { coreml } from './coreml/index.js';
@@ -42,9 +42,11 @@ export interface PlatformListing {
   devices: Device[];
   /** Why this platform could not be listed (its tool is missing or failed). */
   problem?: string;
+  /** The tool is there but failed (crashed, hung, printed what eformer cannot read), rather than missing. */
+  failed?: boolean;
 }
 
-/** Every device backend's devices; a missing tool is reported per platform, not thrown. */
+/** Every device backend's devices; a missing or failing tool is reported per platform, not thrown. */
 export async function listDevices(timeoutSeconds = 60): Promise<PlatformListing[]> {
   const out: PlatformListing[] = [];
   for (const b of backends.filter((x): x is DeviceBackend => x.kind === 'device')) {
@@ -52,7 +54,7 @@ export async function listDevices(timeoutSeconds = 60): Promise<PlatformListing[
       out.push({ platform: b.platform, devices: await b.listDevices(timeoutSeconds) });
     } catch (err) {
       if (!(err instanceof MissingToolError)) throw err;
-      out.push({ platform: b.platform, devices: [], problem: err.message });
+      out.push({ platform: b.platform, devices: [], problem: err.message, ...(err instanceof DeviceError ? { failed: true } : {}) });
     }
   }
   return out;

@@ -7,7 +7,7 @@ import { positiveSeconds } from './flags.js';
 export function addBackendFlags(cmd: Command): Command {
   cmd
     .option('--device <id>', 'device backends: the adb serial, or the UDID or name of the iPhone, iPad or Mac (see `eformer devices`)')
-    .option('--timeout <s>', 'device backends: seconds any one step on the device may take (default 600)', positiveSeconds('--timeout'));
+    .option('--timeout <s>', 'seconds any one step may take: on the device (device backends, default 600), or in Chromium (ort-web: 60 to start it, 30 for a page, 300 to load a model, 120 an inference)', positiveSeconds('--timeout'));
   for (const { option, owners } of backendOptions()) {
     const o = new Option(option.flags, `${owners.join(', ')}: ${option.description}`);
     cmd.addOption(option.choices ? o.choices(option.choices) : o);

@@ -1,14 +1,16 @@
 /**
  * `eformer export --coreml`: the ONNX graph eformer wrote, rebuilt as a Core ML model by
- * python/onnx_to_coreml.py (coremltools' MIL builder), called through execa. The package is
- * written into a temporary folder beside its target and renamed, so a failed conversion leaves nothing behind.
+ * python/onnx_to_coreml.py (coremltools' MIL builder), run through runPython (a Python that
+ * crashes, hangs or gives no answer is exit 3). The package is written into a temporary folder beside its target (unguessable, mode 0700) and
+ * renamed, so a failed conversion leaves nothing behind.
  */
-import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { InternalError, MissingToolError, UsageError } from '../core/errors.js';
+import { firstLine } from '../core/text.js';
 import { makeTempDirBeside, makeWorkDir, removeWorkDir } from '../core/fs.js';
 import { imagenetClasses } from '../data/imagenet.js';
-import { BRIDGE, findPython } from './python.js';
+import { BRIDGE, findPython, type Python, pythonName, runPython } from './python.js';
 
 /** A picture and onnxruntime's logits for it, for the bridge to compare Core ML against. */
 export interface ReferencePrediction {
@@ -81,8 +83,9 @@ export interface CoremlResult {
 
 const TARGET = /^(iOS|macOS)\d+$/;
 
+/** Bytes under `path`; links are counted as links, never followed (a package holding a link loop must not hang). */
 function sizeOf(path: string): number {
-  const st = statSync(path);
+  const st = lstatSync(path);
   if (!st.isDirectory()) return st.size;
   return readdirSync(path).reduce((sum, f) => sum + sizeOf(join(path, f)), 0);
 }
@@ -126,13 +129,20 @@ export async function convertToCoreml(onnx: Uint8Array, out: string, options: Co
       args.push('--verify-image', join(work, 'image.rgb'), '--verify-logits', join(work, 'logits.f32'));
     }
     const start = performance.now();
-    const { execa } = await import('execa');
-    const r = await execa(python.path, args, { reject: false, timeout: (options.timeout ?? 600) * 1000, env: { PYTHONWARNINGS: 'ignore' } });
+    const timeoutSeconds = options.timeout ?? 600;
+    const r = await runPython(python, args, { timeoutSeconds, what: 'the Core ML bridge' });
     const seconds = (performance.now() - start) / 1000;
     if (r.exitCode !== 0) throw bridgeError(r, python.source);
+    // Exit 0 is the bridge's word that both were written: a Python that only says so is broken.
+    const reportPath = join(work, 'report.json');
+    const wrote = { package: existsSync(temp), report: existsSync(reportPath) };
+    if (!wrote.package || !wrote.report) {
+      const what = !wrote.package && !wrote.report ? 'neither the package nor its report' : !wrote.package ? 'no package' : 'no report';
+      throw new MissingToolError(`the Core ML bridge exited 0 but wrote ${what}: is Python ${pythonName(python)} a working Python?`);
+    }
+    const report = readBridgeReport(reportPath, python);
     rmSync(out, { recursive: true, force: true });
     renameSync(temp, out);
-    const report = JSON.parse(readFileSync(join(work, 'report.json'), 'utf8')) as BridgeReport;
     return { path: out, bytes: sizeOf(out), seconds, report };
   } finally {
     removeWorkDir(tempDir);
@@ -140,15 +150,24 @@ export async function convertToCoreml(onnx: Uint8Array, out: string, options: Co
   }
 }
 
+/** The bridge's --report JSON; unreadable JSON is the tool failing (exit 3), not eformer's bug. */
+function readBridgeReport(path: string, python: Python): BridgeReport {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as BridgeReport;
+  } catch (err) {
+    throw new MissingToolError(`the Core ML bridge wrote a report that is not JSON (${firstLine(err)}): is Python ${pythonName(python)} a working Python?`);
+  }
+}
+
 /**
  * The bridge's last stderr line is its message; the exit code says whose fault it is: 11 a missing
  * or wrong coremltools (the user's set-up, exit 3); 10 an op eformer's own bridge cannot map and 12
- * a conversion or verification that failed (eformer's bugs, exit 70).
+ * a conversion or verification that failed (eformer's bugs, exit 70), as is any other code (a
+ * Python exception in eformer's own script). Signals, timeouts and a shell that could not run
+ * Python never get here: runPython makes them exit 3.
  */
-function bridgeError(r: { exitCode?: number; signal?: string; timedOut?: boolean; stderr: string }, source: string): Error {
+function bridgeError(r: { exitCode: number; stderr: string }, source: string): Error {
   const last = r.stderr.trim().split('\n').filter((l) => !/libcoremlpython|^\s/.test(l)).at(-1) ?? '';
-  if (r.timedOut) return new UsageError('the Core ML bridge timed out; raise --timeout or check the machine');
-  if (r.signal) return new UsageError(`the Core ML bridge was killed (${r.signal}) before it finished; nothing was written`);
   if (r.exitCode === 11) return new MissingToolError(`${last} (Python from ${source})`);
   if (r.exitCode === 10) return new InternalError(`cannot convert to Core ML: ${last}`);
   if (r.exitCode === 12) return new InternalError(last);

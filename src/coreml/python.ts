@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MissingToolError } from '../core/errors.js';
 import type { Probe } from '../core/probe.js';
+import { noAnswer, type ProgramResult, runProgram, saying } from '../core/process.js';
 
 export const LOCAL_VENV = '.eformer/venv';
 /** eformer's own folder (the package root: dist/coreml/python.js is two levels below it). */
@@ -27,18 +28,47 @@ export function pythonCandidates(): { path: string; source: string }[] {
   return out;
 }
 
-/** The first candidate that runs; MissingToolError (exit 3) when none does. */
-export async function findPython(): Promise<{ path: string; source: string; version: string }> {
+export interface Python {
+  path: string;
+  source: string;
+  version: string;
+}
+
+/** The first candidate that runs and says it is Python 3; MissingToolError (exit 3) when none does. */
+export async function findPython(): Promise<Python> {
   const candidates = pythonCandidates();
   // An explicit EFORMER_PYTHON that does not run is an error, not a reason to look elsewhere.
   const tried = process.env.EFORMER_PYTHON ? candidates.slice(0, 1) : candidates;
-  const { execa } = await import('execa');
+  let answer = '';
   for (const c of tried) {
-    const r = await execa(c.path, ['-c', 'import sys; print(sys.version.split()[0])'], { reject: false });
-    if (r.exitCode === 0) return { ...c, version: r.stdout.trim() };
+    const r = await runProgram(c.path, ['-c', 'import sys; print(sys.version.split()[0])'], { timeoutSeconds: 20 });
+    const version = r.stdout.trim();
+    if (r.exitCode === 0 && /^3\.\d+/.test(version)) return { ...c, version };
+    // A program that runs but does not answer like Python (exits 0 and prints nothing, say).
+    if (r.exitCode === 0) answer = `it ran but printed ${version ? `'${version.split('\n')[0]}'` : 'nothing'} for its version`;
   }
-  const what = process.env.EFORMER_PYTHON ? `$EFORMER_PYTHON (${process.env.EFORMER_PYTHON}) does not run` : 'no python3 found';
+  const given = `$EFORMER_PYTHON (${process.env.EFORMER_PYTHON})`;
+  const what = !process.env.EFORMER_PYTHON ? 'no python3 found' : answer ? `${given} is not Python 3: ${answer}` : `${given} does not run`;
   throw new MissingToolError(`${what}: install Python 3 (apt-get install -y python3 python3-venv), then run 'eformer setup coreml'`);
+}
+
+/** Whose Python it is, for messages: `/path/python (from $EFORMER_PYTHON)`. */
+export const pythonName = (python: Pick<Python, 'path' | 'source'>) => `${python.path} (from ${python.source})`;
+
+/**
+ * Run one of eformer's Python scripts. A Python that gives no answer (not found, killed by a
+ * signal, SIGSEGV in a native extension, timed out; or a wrapper script whose shell could not
+ * run it, exit 126/127) is the tool failing: MissingToolError (exit 3) naming the Python and
+ * `what` it was doing. Otherwise the result, with the script's own exit code for the caller.
+ */
+export async function runPython(python: Python, args: string[], options: { timeoutSeconds: number; what: string }): Promise<ProgramResult & { exitCode: number }> {
+  const r = await runProgram(python.path, args, { timeoutSeconds: options.timeoutSeconds, env: { PYTHONWARNINGS: 'ignore' } });
+  const problem = noAnswer(r, options.timeoutSeconds) ?? (r.exitCode === 126 || r.exitCode === 127 ? `exited with ${r.exitCode} (its shell could not run a program)` : undefined);
+  if (problem) {
+    const hint = r.timedOut ? ' (raise --timeout if the machine is just slow)' : '';
+    throw new MissingToolError(`${options.what}: Python ${pythonName(python)} ${problem}${hint}${saying(r)}; nothing was written`);
+  }
+  return r as ProgramResult & { exitCode: number };
 }
 
 export function venvPython(dir = LOCAL_VENV): string {
@@ -47,10 +77,9 @@ export function venvPython(dir = LOCAL_VENV): string {
 
 /** What `eformer doctor` lists for the Core ML bridge: the Python it would use and its coremltools. */
 export async function probeBridge(): Promise<Probe[]> {
-  const { execa } = await import('execa');
   const run = async (cmd: string, args: string[]) => {
-    const r = await execa(cmd, args, { reject: false, timeout: 20_000 });
-    return r.exitCode === 0 ? `${r.stdout || r.stderr}`.trim().split('\n') : undefined;
+    const r = await runProgram(cmd, args, { timeoutSeconds: 20 });
+    return r.exitCode === 0 && !noAnswer(r, 20) ? `${r.stdout || r.stderr}`.trim().split('\n') : undefined;
   };
   let python: { path: string; source: string } | undefined;
   let version: string | undefined;

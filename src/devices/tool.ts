@@ -1,12 +1,13 @@
 /**
- * Running a host tool (adb, xcrun, xcodebuild) for one step on one device. Every failure
- * becomes one line naming the device and the step: a missing tool is MissingToolError, a
- * failed, hung or killed step is DeviceError, both exit 3.
+ * Running a host tool (adb, xcrun, xcodebuild) for one step on one device, through the one program
+ * runner (core/process.ts: a process group of its own, stopped on timeout and on exit). Every
+ * failure becomes one line naming the device and the step: a missing tool is MissingToolError, a
+ * failed, hung or crashed step is DeviceError, both exit 3.
  */
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { DeviceError, MissingToolError } from '../core/errors.js';
-import { lastLine } from '../core/text.js';
+import { noAnswer, runProgram, saying } from '../core/process.js';
 
 export interface Step {
   /** How the device is named in messages. */
@@ -27,14 +28,13 @@ export interface ToolOutput {
 }
 
 export async function runTool(cmd: string, args: string[], s: Step): Promise<ToolOutput> {
-  const { execa } = await import('execa');
-  const r = await execa(cmd, args, { reject: false, timeout: s.timeoutSeconds * 1000, cwd: s.cwd });
-  if ((r as { code?: string }).code === 'ENOENT') throw new MissingToolError(`${cmd} not found: ${s.install}`);
-  const output = `${r.stdout}\n${r.stderr}`;
+  const r = await runProgram(cmd, args, { timeoutSeconds: s.timeoutSeconds, cwd: s.cwd });
+  if (r.notStarted) throw new MissingToolError(`${cmd} ${r.notStarted}: ${s.install}`);
   if (r.timedOut) throw new DeviceError(s.device, s.step, `timed out after ${s.timeoutSeconds} s (raise --timeout if the device is just slow)`);
-  if (r.exitCode !== 0 || r.signal) {
-    const known = s.explain?.(output, r.exitCode ?? undefined);
-    throw new DeviceError(s.device, s.step, known ?? `${cmd} ${r.signal ? `was killed by ${r.signal}` : `exited with ${r.exitCode}`}${lastLine(output) ? `: ${lastLine(output)}` : ''}`);
+  if (r.exitCode !== 0) {
+    // A driver may know what a code means (adb shell passes on the phone's exit code, 139 included).
+    const known = r.exitCode === undefined ? undefined : s.explain?.(`${r.stdout}\n${r.stderr}`, r.exitCode);
+    throw new DeviceError(s.device, s.step, known ?? `${cmd} ${noAnswer(r, s.timeoutSeconds) ?? `exited with ${r.exitCode}`}${saying(r)}`);
   }
   return { stdout: r.stdout, stderr: r.stderr };
 }
@@ -51,9 +51,8 @@ export function onPath(cmd: string): boolean {
   });
 }
 
-/** The first line a tool prints for its version, or undefined when it does not run. */
+/** The first line a tool prints for its version, or undefined when it does not run (or hangs 20 s). */
 export async function toolVersion(cmd: string, args: string[]): Promise<string | undefined> {
-  const { execa } = await import('execa');
-  const r = await execa(cmd, args, { reject: false, timeout: 20_000 });
-  return r.exitCode === 0 ? `${r.stdout || r.stderr}`.trim().split('\n')[0] : undefined;
+  const r = await runProgram(cmd, args, { timeoutSeconds: 20 });
+  return r.exitCode === 0 && !noAnswer(r, 20) ? `${r.stdout || r.stderr}`.trim().split('\n')[0] : undefined;
 }

@@ -8,7 +8,7 @@
  * percentile at the 0.01% and 99.99% points, entropy where the KL divergence between the tensor's
  * distribution and its 8-bit quantised form is smallest (TensorRT's method, over |x|).
  */
-import { readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { reason } from '../core/fs.js';
@@ -47,7 +47,13 @@ export interface CalibrationSet {
   shape: number[];
 }
 
-/** Every file in `dir` (hidden ones aside), each of which must be an image. */
+/**
+ * Every file in `dir` (hidden ones and subfolders aside), each of which must be an image. A
+ * symbolic link is followed wherever it points: a calibration folder of links into a dataset is
+ * ordinary, and the images are only read. An entry that cannot be read (a dangling link, a link
+ * loop, no permission, a FIFO or device) is bad input, exit 2 naming it: skipping it would calibrate
+ * on other images than the user gave, without a word.
+ */
 function listImages(dir: string): string[] {
   let names: string[];
   try {
@@ -57,10 +63,32 @@ function listImages(dir: string): string[] {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot read calibration folder '${dir}': ${reason(err)}`);
   }
-  const files = names.filter((n) => !n.startsWith('.')).sort().map((n) => join(dir, n)).filter((p) => statSync(p).isFile());
+  const files: string[] = [];
+  for (const name of names.filter((n) => !n.startsWith('.')).sort()) {
+    const path = join(dir, name);
+    const kind = entryKind(path);
+    if (kind === 'folder') continue;
+    if (kind !== 'file') throw new UsageError(`calibration folder '${dir}': '${name}' ${kind}; give JPEG or PNG files`);
+    files.push(path);
+  }
   if (files.length === 0) throw new UsageError(`calibration folder '${dir}' holds no images (give JPEG or PNG files, or use --calib-random N)`);
   if (files.length > MAX_CALIBRATION_INPUTS) throw new UsageError(`calibration folder '${dir}' holds ${files.length} files; eformer calibrates on at most ${MAX_CALIBRATION_INPUTS}`);
   return files;
+}
+
+/** 'file', 'folder', or why the entry is neither (in words that follow its name). */
+function entryKind(path: string): string {
+  try {
+    const st = statSync(path);
+    if (st.isFile()) return 'file';
+    if (st.isDirectory()) return 'folder';
+    return st.isFIFO() ? 'is a FIFO, not a file' : st.isSocket() ? 'is a socket, not a file' : 'is a device, not a file';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return 'is a symbolic link loop';
+    if (code === 'ENOENT' && lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) return `is a symbolic link to '${readlinkSync(path)}', which does not exist`;
+    return `cannot be read: ${reason(err)}`;
+  }
 }
 
 /** The family's preprocessing, scaled to the model's input resolution when that is not the family's crop. */

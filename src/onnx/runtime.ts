@@ -11,9 +11,10 @@ const load = lazyRequire<Ort>('onnxruntime-node');
 let quieted = false;
 
 /**
- * The onnxruntime-node module (its native binding loads here, once). The runtime's own warnings
- * (graph clean-up notes, provider banners) would land on stderr before eformer's one line: they
- * are shown only with --verbose (EFORMER_VERBOSE).
+ * The onnxruntime-node module (its native binding loads here, once). The runtime's own log lines
+ * (graph clean-up notes, provider banners, and its coloured error lines, whose content also comes
+ * back as the exception eformer reports) would land on stderr before eformer's one line: they are
+ * shown only with --verbose (EFORMER_VERBOSE), from warnings up.
  */
 export function onnxruntime(): Ort {
   // onnxruntime 1.29+ on Linux and macOS starts Microsoft's telemetry when its environment is
@@ -23,14 +24,14 @@ export function onnxruntime(): Ort {
   process.env.ORT_DISABLE_TELEMETRY ??= '1';
   const ort = load();
   if (!quieted) {
-    ort.env.logLevel = process.env.EFORMER_VERBOSE ? 'warning' : 'error';
+    ort.env.logLevel = process.env.EFORMER_VERBOSE ? 'warning' : 'fatal';
     quieted = true;
   }
   return ort;
 }
 
 /** The session option that goes with it. */
-export const logSeverityLevel = (): 0 | 1 | 2 | 3 | 4 => (process.env.EFORMER_VERBOSE ? 2 : 3);
+export const logSeverityLevel = (): 0 | 1 | 2 | 3 | 4 => (process.env.EFORMER_VERBOSE ? 2 : 4);
 
 export interface Feed {
   data: Float32Array | BigInt64Array;

@@ -142,6 +142,7 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
     executionProvider: req.executionProvider ?? 'cpu',
     // Interleaved sessions must not spin: idle pools would steal the busy one's cores.
     spinning: false,
+    timeoutSeconds: req.timeoutSeconds,
   };
   const sessions: BackendSession[] = [];
   let timings;

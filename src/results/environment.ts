@@ -8,7 +8,9 @@ import type { Environment } from './results.js';
 function gitCommit(): string | undefined {
   if (process.env.GITHUB_SHA) return process.env.GITHUB_SHA;
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+    // Bounded: a git that hangs (a hook, a network file system) must not hold the results back.
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000, killSignal: 'SIGKILL' }).trim();
+    return /^[0-9a-f]{7,64}$/.test(commit) ? commit : undefined;
   } catch {
     return undefined;
   }

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceError } from '../../core/errors.js';
+import { lastLine } from '../../core/text.js';
 import type { Device } from '../../devices/device.js';
 import { runTool } from '../../devices/tool.js';
 import { makeWorkDir, removeWorkDir } from '../../core/fs.js';
@@ -39,9 +40,13 @@ const XCTRACE_LINE = /^(.*?)(?: \(([\d.]+)\))?(?: \+ (.+?))? \(([^()\s]+)\)$/;
  *   == Simulators ==
  *   iPhone 12 Pro Simulator (15.5) + Apple Watch Series 5 - 40mm (8.5) (UDID)   <- a paired watch
  * `xctrace record` prints the same list with `[n] ` in front of each line.
+ *
+ * `unreadable` holds the lines inside a section that are not a device, and `header` whether any
+ * section was there: a listing eformer cannot read is refused, not taken for "no devices".
  */
-export function parseXctraceDevices(text: string): Device[] {
+export function parseXctraceListing(text: string): { devices: Device[]; unreadable: string[]; header: boolean } {
   const devices: Device[] = [];
+  const unreadable: string[] = [];
   let section = '';
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim().replace(/^\[\d+\]\s+/, '');
@@ -50,8 +55,12 @@ export function parseXctraceDevices(text: string): Device[] {
       section = header[1].toLowerCase();
       continue;
     }
+    if (!line || !section) continue;
     const m = XCTRACE_LINE.exec(line);
-    if (!m || !section) continue;
+    if (!m) {
+      unreadable.push(line);
+      continue;
+    }
     const [, rawName, os, paired, id] = m;
     const name = rawName.trim();
     const simulator = section.startsWith('simulator');
@@ -65,7 +74,11 @@ export function parseXctraceDevices(text: string): Device[] {
       ...(paired ? { paired: paired.trim() } : {}),
     });
   }
-  return devices;
+  return { devices, unreadable, header: section !== '' };
+}
+
+export function parseXctraceDevices(text: string): Device[] {
+  return parseXctraceListing(text).devices;
 }
 
 interface DevicectlDevice {
@@ -167,8 +180,12 @@ async function devicectlDevices(timeoutSeconds: number): Promise<Device[] | unde
 }
 
 export async function listAppleDevices(timeoutSeconds = 60): Promise<Device[]> {
-  const { stdout, stderr } = await runTool('xcrun', ['xctrace', 'list', 'devices'], { device: 'Xcode', step: 'list devices', timeoutSeconds, install: XCODE_INSTALL });
+  const step = { device: 'Xcode', step: 'list devices', timeoutSeconds, install: XCODE_INSTALL };
+  const { stdout, stderr } = await runTool('xcrun', ['xctrace', 'list', 'devices'], step);
   // Older Xcodes print the list on stderr.
-  const xctrace = parseXctraceDevices(stdout.trim() ? stdout : stderr);
+  const text = stdout.trim() ? stdout : stderr;
+  const { devices: xctrace, unreadable, header } = parseXctraceListing(text);
+  if (!header) throw new DeviceError(step.device, step.step, `xctrace printed no device list${text.trim() ? `: '${lastLine(text)}'` : ' (no output)'}`);
+  if (unreadable.length) throw new DeviceError(step.device, step.step, `cannot read this line of xctrace's device list: '${unreadable[0]}'`);
   return mergeAppleListings(xctrace, (await devicectlDevices(timeoutSeconds)) ?? []);
 }

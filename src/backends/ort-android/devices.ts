@@ -2,6 +2,8 @@
  * Android devices as adb sees them: `adb devices -l`, then `getprop` on each reachable device for
  * what adb's own listing cannot say (the real model name, the Android version, phone or tablet).
  */
+import { DeviceError } from '../../core/errors.js';
+import { lastLine } from '../../core/text.js';
 import type { Device } from '../../devices/device.js';
 import { runTool } from '../../devices/tool.js';
 
@@ -33,41 +35,63 @@ const STATE = new RegExp(`^(.+?)\\s+(${STATES.join('|')})(?=\\s|$)(.*)$`);
  * Parses `adb devices [-l]`:
  *   List of devices attached
  *   2B0C1FDH2000AB         device usb:1-1 product:panther model:Pixel_7 device:panther transport_id:3
+ *   802KPAE1577008         device 1-1.3 product:taimen model:Pixel_2_XL ...   <- macOS (libusb): a bare devpath
  *   adb-R5CT-3xk (2)._adb-tls-connect._tcp	device          <- mDNS serials hold spaces
  *   (no serial number)     no permissions (missing udev rules? ...); see [http://...]
  * Lines adb's server mixes in (`* daemon started successfully`, `adb server version (39) doesn't
  * match ...`) are not devices. The short form separates serial and state with a tab, the long
- * form with spaces, so a serial runs up to the first known state word.
+ * form with spaces, so a serial runs up to the first known state word. In the long form adb
+ * prints, after the state, the device path as the platform names it (`usb:1-4.3` on Linux,
+ * `usb:437387264X` from macOS's own USB stack, a bare bus-port path `231-1` or `1-1.3` from
+ * adb's libusb backend, the default on macOS in recent platform tools; nothing on Windows), then
+ * `key:value` properties.
+ *
+ * `unreadable` holds every other line after the header: what a listing eformer cannot read
+ * contains (the caller refuses it rather than report "no devices"). `header` says whether adb's
+ * header was there at all (a pasted line without it is still read).
  */
-export function parseAdbDevices(text: string): Device[] {
+export function parseAdbListing(text: string): { devices: Device[]; unreadable: string[]; header: boolean } {
   const lines = text.split(/\r?\n/);
   // Real adb always prints the header first; what comes before it (a command echo, a server
-  // restart) is not a device. A pasted line without the header is still read.
+  // restart) is not a device.
   const header = lines.findIndex((l) => l.startsWith('List of devices'));
   const devices: Device[] = [];
+  const unreadable: string[] = [];
   for (const raw of lines.slice(header + 1)) {
     const line = raw.trimEnd();
     if (!line.trim() || line.startsWith('*') || line.startsWith('adb ')) continue;
-    const tab = line.indexOf('\t');
-    const m = tab >= 0 ? /^(.+?)\t+(\S+(?: permissions)?)(.*)$/.exec(line) : STATE.exec(line);
-    if (!m || !STATES.includes(m[2])) continue;
-    const [, serial, state, rest] = m;
-    // After the state come only `key:value` properties (-l), or adb's advice for `no permissions`:
-    // anything else is a sentence that happens to contain a state word ("error: device unauthorized.").
-    if (state !== 'no permissions' && !/^(?:\s+[\w.]+:\S+)*\s*$/.test(rest)) continue;
-    if (/[:'"]\s|:$/.test(serial.trim())) continue;
-    const props = Object.fromEntries([...rest.matchAll(/(\w+):(\S+)/g)].map((p) => [p[1], p[2]]));
-    const id = serial.trim();
-    devices.push({
-      platform: 'android',
-      id,
-      name: id,
-      state: state === 'no permissions' ? `no permissions${rest.split(/\s+(?:usb|product|model|device|transport_id):/)[0]}`.trim() : state,
-      kind: id.startsWith('emulator-') ? 'emulator' : 'unknown',
-      model: props.model,
-    });
+    const device = adbDeviceLine(line);
+    if (device) devices.push(device);
+    else unreadable.push(line);
   }
-  return devices;
+  return { devices, unreadable, header: header >= 0 };
+}
+
+export function parseAdbDevices(text: string): Device[] {
+  return parseAdbListing(text).devices;
+}
+
+/** One listing line as a device, or undefined when it is not one. */
+function adbDeviceLine(line: string): Device | undefined {
+  const tab = line.indexOf('\t');
+  const m = tab >= 0 ? /^(.+?)\t+(\S+(?: permissions)?)(.*)$/.exec(line) : STATE.exec(line);
+  if (!m || !STATES.includes(m[2])) return undefined;
+  const [, serial, state, rest] = m;
+  // After the state come only the device path and `key:value` properties (-l), or adb's advice
+  // for `no permissions`: anything else is a sentence that happens to contain a state word
+  // ("error: device unauthorized.").
+  if (state !== 'no permissions' && !/^(?:\s+\d+-\d+(?:\.\d+)*)?(?:\s+[\w.]+:\S+)*\s*$/.test(rest)) return undefined;
+  if (/[:'"]\s|:$/.test(serial.trim())) return undefined;
+  const props = Object.fromEntries([...rest.matchAll(/(\w+):(\S+)/g)].map((p) => [p[1], p[2]]));
+  const id = serial.trim();
+  return {
+    platform: 'android',
+    id,
+    name: id,
+    state: state === 'no permissions' ? `no permissions${rest.split(/\s+(?:usb|product|model|device|transport_id):/)[0]}`.trim() : state,
+    kind: id.startsWith('emulator-') ? 'emulator' : 'unknown',
+    model: props.model,
+  };
 }
 
 /** `getprop` prints `[ro.product.model]: [Pixel 7]` lines. */
@@ -85,8 +109,12 @@ export function withProperties(device: Device, props: Record<string, string>): D
 }
 
 export async function listAndroidDevices(timeoutSeconds = 30): Promise<Device[]> {
-  const { stdout } = await runTool('adb', ['devices', '-l'], { device: 'adb', step: 'list devices', timeoutSeconds, install: ADB_INSTALL });
-  const devices = parseAdbDevices(stdout);
+  const step = { device: 'adb', step: 'list devices', timeoutSeconds, install: ADB_INSTALL };
+  const { stdout } = await runTool('adb', ['devices', '-l'], step);
+  const { devices, unreadable, header } = parseAdbListing(stdout);
+  // A listing eformer cannot read is not "no devices": say what it could not read.
+  if (!header) throw new DeviceError(step.device, step.step, `adb printed no device list${stdout.trim() ? `: '${lastLine(stdout)}'` : ' (no output)'}`);
+  if (unreadable.length) throw new DeviceError(step.device, step.step, `cannot read this line of adb's device list: '${unreadable[0].trim()}'`);
   // Only a device in the `device` state answers; the others keep what the listing said.
   const out: Device[] = [];
   for (const d of devices) {

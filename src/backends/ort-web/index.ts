@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { MissingToolError, UsageError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs.js';
 import { firstLine } from '../../core/text.js';
+import { toolVersion } from '../../devices/tool.js';
 import type { BackendSession, ModelSource, SessionBackend, SessionOptions } from '../backend.js';
 
 // localhost is a secure context (needed for cross-origin isolation); the route answers, nothing listens.
@@ -43,7 +44,13 @@ async function pageInit(args: { url: string; parts: number; threads: number; lev
   const parts = await Promise.all(Array.from({ length: args.parts }, async (_, i) => new Uint8Array(await (await fetch(`${args.url}?part=${i}`)).arrayBuffer())));
   const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: args.level, enableProfiling: args.profiling });
+  let session;
+  try {
+    session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: args.level, enableProfiling: args.profiling });
+  } catch (err) {
+    // onnxruntime-web refusing the model is its answer about the input, told apart from the page dying.
+    return { refused: String((err as Error)?.message ?? err), isolated: false, version: undefined };
+  }
   const feeds: Record<string, unknown> = {};
   for (const input of args.inputs) {
     const n = input.shape.reduce((a, b) => a * b, 1);
@@ -57,7 +64,19 @@ async function pageInit(args: { url: string; parts: number; threads: number; lev
     feeds[input.name] = new ort.Tensor('float32', data, input.shape);
   }
   (globalThis as any).__eformer = { session, feeds };
-  return { isolated: (globalThis as any).crossOriginIsolated as boolean, version: ort.env.versions?.web ?? ort.env.versions?.common };
+  return { refused: undefined, isolated: (globalThis as any).crossOriginIsolated as boolean, version: ort.env.versions?.web ?? ort.env.versions?.common };
+}
+
+/** Runs in the page: the first inference, whose failure inside onnxruntime-web is about the model. */
+async function pageFirstRun(): Promise<{ ms?: number; refused?: string }> {
+  const { session, feeds } = (globalThis as any).__eformer;
+  try {
+    const start = performance.now();
+    await session.run(feeds);
+    return { ms: performance.now() - start };
+  } catch (err) {
+    return { refused: String((err as Error)?.message ?? err) };
+  }
 }
 
 /** Runs in the page: one timed inference. */
@@ -140,25 +159,102 @@ let openSessions = 0;
  */
 const MODEL_PART = 16 * 1024 * 1024;
 
-async function launch(): Promise<Browser> {
-  const { chromium } = await import('playwright-core');
-  return chromium.launch({
-    executablePath: chromiumPath(),
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+/**
+ * Seconds each browser step may take unless --timeout says: a hung Chromium is stopped and named,
+ * never waited on. Opening a model (fetching it into the page and creating the session) is the slow
+ * step: efficientformer_l7's 330 MB take tens of seconds on a loaded machine.
+ */
+const STEP_SECONDS = { launch: 60, page: 30, model: 300, run: 120 } as const;
+
+/** A browser step that did not finish in time. */
+class StepTimeout extends Error {}
+
+/** `work`, or StepTimeout after `seconds`; a late settlement of `work` is ignored. */
+async function step<T>(what: string, work: Promise<T>, seconds: number): Promise<T> {
+  work.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StepTimeout(`${what} did not finish in ${seconds} s`)), seconds * 1000);
   });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const CRASH = /Target (page, context or browser|crashed)|has been closed|Page crashed|Browser closed/i;
+/** A load of eformer's own page failing: every request is answered from memory, so only the browser can fail it. */
+const LOAD_FAILED = /net::ERR_\w+/;
+
+/** Whether an error says the page or the browser died, or failed to load (rather than an answer, or a hang). */
+export function isCrash(err: unknown): boolean {
+  return CRASH.test(firstLine(err)) || LOAD_FAILED.test(firstLine(err));
+}
+
+async function launch(seconds: number): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  try {
+    return await step(
+      'starting Chromium',
+      chromium.launch({
+        executablePath: chromiumPath(),
+        timeout: seconds * 1000,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      }),
+      seconds + 5,
+    );
+  } catch (err) {
+    throw new MissingToolError(`ort-web: Chromium (${chromiumPath()}) did not start: ${firstLine(err)}`);
+  }
+}
+
+/** The shared browser, launched again when the last one died. */
+async function liveBrowser(seconds: number): Promise<Browser> {
+  const current = browser && (await browser.catch(() => undefined));
+  if (current?.isConnected()) return current;
+  browser = launch(seconds);
+  browser.catch(() => (browser = undefined));
+  return browser;
+}
+
+/** Close without waiting on a browser that may be hung: Playwright kills what is left when eformer exits. */
+async function closeQuietly(target: { close(): Promise<void> } | undefined): Promise<void> {
+  if (target) await step('closing', target.close(), 5).catch(() => undefined);
 }
 
 /**
  * Why a model did not open in the page. onnxruntime-web refusing the model (an operator or type it
- * lacks) is about the input: exit 2. The page or browser dying under it is the tool failing, not the
- * user's input: exit 3, saying so.
+ * lacks) is about the input: exit 2. The page or browser dying under it, a page that does not load,
+ * a step that hangs: the tool failing, not the user's input: exit 3, saying so.
  */
 export function openFailure(model: string, err: unknown): UsageError | MissingToolError {
   const line = firstLine(err);
-  if (/Target (page, context or browser|crashed)|has been closed|Page crashed/i.test(line)) {
-    return new MissingToolError(`Chromium's page crashed while opening ${model} on ort-web (${line}); the model itself may be fine: try ort-cpu, or --verbose`);
-  }
+  if (err instanceof StepTimeout) return new MissingToolError(`Chromium hung while opening ${model} on ort-web: ${line} (raise --timeout if the machine is just slow)`);
+  if (!CRASH.test(line) && LOAD_FAILED.test(line)) return new MissingToolError(`Chromium failed to load eformer's page for ${model} on ort-web (${line}); nothing went over the network, so the browser itself failed`);
+  if (isCrash(err)) return new MissingToolError(`Chromium's page crashed while opening ${model} on ort-web (${line}); the model itself may be fine: try ort-cpu, or --verbose`);
   return new UsageError(`onnxruntime-web cannot run ${model}: ${line}`);
+}
+
+/** The model refused by onnxruntime-web inside a page that is otherwise fine. */
+class Refused extends Error {}
+
+/**
+ * Test-only fault injection ($EFORMER_TEST_ORT_WEB_FAULT), so the tests can make Chromium fail the
+ * ways it fails under load: `crash-once` crashes the first page opened, `crash` every page, `abort`
+ * fails the page load (net::ERR_ABORTED), `hang` makes every inference after the first one never return.
+ */
+const fault = () => process.env.EFORMER_TEST_ORT_WEB_FAULT;
+let pagesOpened = 0;
+
+async function injectFault(page: Page, when: 'before load' | 'after the first run'): Promise<void> {
+  const f = fault();
+  const first = pagesOpened === 1;
+  if (when === 'before load' && (f === 'crash' || (f === 'crash-once' && first))) {
+    const cdp = await page.context().newCDPSession(page);
+    cdp.send('Page.crash').catch(() => undefined);
+  }
+  if (when === 'after the first run' && f === 'hang') await page.evaluate(() => ((globalThis as any).__eformer.session.run = () => new Promise(() => undefined)));
 }
 
 export const ortWeb: SessionBackend = {
@@ -189,10 +285,7 @@ export const ortWeb: SessionBackend = {
   },
 
   async probe() {
-    const { execFile } = await import('node:child_process');
-    const version = await new Promise<string | undefined>((resolve) =>
-      execFile(chromiumPath(), ['--version'], { timeout: 20_000 }, (err, stdout) => resolve(err ? undefined : stdout.trim().split('\n')[0])),
-    );
+    const version = await toolVersion(chromiumPath(), ['--version']);
     return [{ name: 'chromium (ort-web)', found: version && `${version} (${chromiumPath()})`, install: '`apt-get install -y chromium` (or set CHROMIUM_PATH)' }];
   },
 
@@ -200,52 +293,84 @@ export const ortWeb: SessionBackend = {
     if (options.executionProvider !== 'cpu' && options.executionProvider !== 'wasm') {
       throw new UsageError(`ort-web runs the wasm execution provider, not '${options.executionProvider}'`);
     }
-    browser ??= launch();
-    const page = await (await browser).newPage();
-    openSessions++;
+    // A page that crashes under load is opened once more (in a new browser if the browser died with it).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await openPage(model, options);
+      } catch (err) {
+        if (err instanceof Refused) throw new UsageError(`onnxruntime-web cannot run ${model.name}: ${err.message}`);
+        if (err instanceof MissingToolError) throw err;
+        if (attempt === 1 && isCrash(err)) continue;
+        const failure = openFailure(model.name, err);
+        throw attempt > 1 && failure instanceof MissingToolError ? new MissingToolError(`${failure.message} (twice: the page was opened again after the first failure)`) : failure;
+      }
+    }
+  },
+};
+
+/** Seconds step `which` may take: --timeout when given, else the step's own limit. */
+const limit = (options: SessionOptions, which: keyof typeof STEP_SECONDS) => options.timeoutSeconds ?? STEP_SECONDS[which];
+
+/** One page with the model loaded in onnxruntime-web and run once; every step bounded in time. */
+async function openPage(model: ModelSource, options: SessionOptions): Promise<BackendSession> {
+  const chromium = await liveBrowser(limit(options, 'launch'));
+  const page = await step('opening a page', chromium.newPage(), limit(options, 'page'));
+  pagesOpened++;
+  openSessions++;
+  const closePage = async () => {
+    await closeQuietly(page);
+    if (--openSessions === 0 && browser) {
+      const b = browser;
+      browser = undefined;
+      await closeQuietly(await b.catch(() => undefined));
+    }
+  };
+  try {
     const dist = ortWebDist();
     const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
     await page.route(`${ORIGIN}/**`, (route) => {
       const path = new URL(route.request().url()).pathname;
+      if (fault() === 'abort' && path === '/index.html') return route.abort('aborted');
       const type = path.endsWith('.wasm') ? 'application/wasm' : path.endsWith('js') ? 'text/javascript' : path.endsWith('.html') ? 'text/html' : 'application/octet-stream';
       let body: Buffer | undefined;
       if (path === '/index.html') body = Buffer.from(PAGE);
       else if (path === '/model.onnx') {
         const part = Number(new URL(route.request().url()).searchParams.get('part'));
         body = Buffer.from(model.onnx.buffer, model.onnx.byteOffset + part * MODEL_PART, Math.min(MODEL_PART, model.onnx.length - part * MODEL_PART));
-      }
-      else if (path.startsWith('/ort/') && existsSync(join(dist, path.slice(5)))) body = readFileSync(join(dist, path.slice(5)));
+      } else if (path.startsWith('/ort/') && existsSync(join(dist, path.slice(5)))) body = readFileSync(join(dist, path.slice(5)));
       return body ? route.fulfill({ status: 200, body, headers: { 'Content-Type': type, ...isolation } }) : route.fulfill({ status: 404, body: 'not found' });
     });
-    const closePage = async () => {
-      await page.close();
-      if (--openSessions === 0 && browser) {
-        const b = browser;
-        browser = undefined;
-        await (await b).close();
+    await injectFault(page, 'before load');
+    await step('loading the page', page.goto(`${ORIGIN}/index.html`, { timeout: limit(options, 'page') * 1000 }), limit(options, 'page') + 5);
+    const threads = options.threads ?? 2;
+    const args = { url: '/model.onnx', parts: Math.max(1, Math.ceil(model.onnx.length / MODEL_PART)), threads, level: options.graphOptimization, profiling: Boolean(options.profilePrefix), inputs: model.inputs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) };
+    const init = await step('loading the model into onnxruntime-web', page.evaluate(pageInit, args), limit(options, 'model'));
+    if (init.refused !== undefined) throw new Refused(init.refused);
+    // Without cross-origin isolation WASM silently falls back to one thread: say so instead.
+    if (threads > 1 && !init.isolated) throw new MissingToolError('ort-web: the page is not cross-origin isolated, so WASM threads are unavailable');
+    const first = await step('the first inference', page.evaluate(pageFirstRun), limit(options, 'run'));
+    if (first.refused !== undefined) throw new Refused(first.refused);
+    await injectFault(page, 'after the first run');
+  } catch (err) {
+    await closePage();
+    throw err;
+  }
+  const prefix = options.profilePrefix;
+  return {
+    async run() {
+      try {
+        return await step('an inference', page.evaluate(pageRun), limit(options, 'run'));
+      } catch (err) {
+        const what = err instanceof StepTimeout ? `hung: ${firstLine(err)} (raise --timeout if the machine is just slow)` : `failed: ${firstLine(err)}`;
+        throw new MissingToolError(`Chromium's page for ${model.name} on ort-web ${what}`);
       }
-    };
-    try {
-      await page.goto(`${ORIGIN}/index.html`);
-      const threads = options.threads ?? 2;
-      const init = await page.evaluate(pageInit, { url: '/model.onnx', parts: Math.max(1, Math.ceil(model.onnx.length / MODEL_PART)), threads, level: options.graphOptimization, profiling: Boolean(options.profilePrefix), inputs: model.inputs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) });
-      // Without cross-origin isolation WASM silently falls back to one thread: say so instead.
-      if (threads > 1 && !init.isolated) throw new Error('the page is not cross-origin isolated, so WASM threads are unavailable');
-      await page.evaluate(pageRun);
-    } catch (err) {
-      await closePage();
-      throw openFailure(model.name, err);
-    }
-    const prefix = options.profilePrefix;
-    return {
-      run: () => page.evaluate(pageRun),
-      async close() {
-        try {
-          return prefix ? await saveProfile(page, prefix) : undefined;
-        } finally {
-          await closePage();
-        }
-      },
-    };
-  },
-};
+    },
+    async close() {
+      try {
+        return prefix ? await saveProfile(page, prefix) : undefined;
+      } finally {
+        await closePage();
+      }
+    },
+  };
+}

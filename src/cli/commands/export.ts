@@ -82,7 +82,12 @@ export function register(program: Command): void {
         const n = result.numerics;
         if (n) {
           const figure = n.relativeError === null ? 'non-finite' : `${n.relativeError.toExponential(2)} of the largest logit (max |diff| ${n.absoluteError?.toExponential(2)})`;
-          console.log(`  interpreted (${n.precision}) vs onnxruntime: ${figure}, top-5 ${n.top5Agree ? 'agree' : 'DIFFER'}; tolerance ${n.tolerance}: ${n.pass ? 'ok' : 'FAILED'} (${n.seconds.toFixed(1)} s)`);
+          const verdict = `${n.pass ? 'ok' : 'FAILED'} (${n.seconds.toFixed(1)} s)`;
+          const w = n.w8a8;
+          if (w) {
+            const sqnr = w.sqnrDb === null ? 'identical' : `SQNR ${w.sqnrDb.toFixed(1)} dB`;
+            console.log(`  interpreted (W8A8) vs onnxruntime's float logits: ${sqnr} (eformer's int8 ONNX: ${w.onnxInt8SqnrDb.toFixed(1)} dB), ${figure}, top-1 ${w.top1Agree ? 'agrees' : 'differs'}; floor ${w.floorDb.toFixed(1)} dB: ${verdict}`);
+          } else console.log(`  interpreted (${n.precision}) vs onnxruntime: ${figure}, top-5 ${n.top5Agree ? 'agree' : 'DIFFER'}; tolerance ${n.tolerance}: ${verdict}`);
         }
         const prediction = c.report.prediction;
         if (prediction) console.log(prediction.ran ? `  Core ML itself vs onnxruntime: max |diff| of ${prediction.compared} ${prediction.max_abs_error?.toExponential(2)}` : `  Core ML itself: not run (${prediction.reason})`);
