@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportOnnx } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
+import { Pickle, torchCheckpoint, torchZip } from './torch-writer.js';
 
 export const work = tempDir('eformer-hostile-');
 export const file = (name: string, text: string) => {
@@ -45,3 +46,60 @@ export const hf = (config: Record<string, unknown>) => {
   return join(dir, 'config.json');
 };
 
+
+/**
+ * Hostile PyTorch checkpoints (written by torch-writer.ts, a few hundred bytes to a few kilobytes
+ * each), by what they attack. Each is a file in `work`.
+ */
+export const checkpoints = (() => {
+  const write = (name: string, bytes: Uint8Array) => {
+    const path = join(work, name);
+    writeFileSync(path, bytes);
+    return path;
+  };
+  const weight = { name: 'patch_embed.0.weight', shape: [24, 3, 3, 3] };
+  /** `{"model": VALUE}` where VALUE is what `body` leaves on the pickle's stack. */
+  const wrapped = (body: (p: Pickle) => void) => {
+    const p = new Pickle().emptyDict().mark().str('model');
+    body(p);
+    return torchZip(p.setItems().stop().bytes());
+  };
+  return {
+    nanOffset: write('nan-offset.pth', torchCheckpoint([{ ...weight, offset: NaN }], [648])),
+    infiniteOffset: write('inf-offset.pth', torchCheckpoint([{ ...weight, offset: Infinity }], [648])),
+    negativeOffset: write('neg-offset.pth', torchCheckpoint([{ ...weight, offset: -1 }], [648])),
+    hugeOffset: write('huge-offset.pth', torchCheckpoint([{ ...weight, offset: 2 ** 60 }], [648])),
+    /** 20 tensors of 6000x6000 repeating one stored float: 2.9 GB if expanded, from 3 KB. */
+    expanded: write('expanded.pth', torchCheckpoint(Array.from({ length: 20 }, (_, i) => ({ name: `t${i}`, shape: [6000, 6000], stride: [0, 0] })))),
+    expandedHuge: write('expanded-huge.pth', torchCheckpoint([{ name: 't', shape: [100000, 100000], stride: [0, 0] }])),
+    /** A list that holds itself, through the memo. */
+    cycle: write('cycle.pth', wrapped((p) => p.emptyList().put(1).get(1).append())),
+    /** Lists nested 100,000 deep. */
+    deep: write(
+      'deep.pth',
+      wrapped((p) => {
+        for (let i = 0; i < 100_000; i++) p.emptyList();
+        for (let i = 0; i < 100_000 - 1; i++) p.append();
+      }),
+    ),
+    /** One APPENDS of 300,000 items. */
+    longAppends: write(
+      'appends.pth',
+      wrapped((p) => {
+        p.emptyList().mark();
+        for (let i = 0; i < 300_000; i++) p.int(1);
+        p.appends();
+      }),
+    ),
+  };
+})();
+
+/**
+ * `{"model": [L0, ..., L(levels-1)]}` where each L(i) is [L(i-1), L(i-1)] through the memo: 2^levels
+ * lists if copied, `levels` if shared.
+ */
+export function doublingPickle(levels: number): Uint8Array {
+  const p = new Pickle().emptyDict().mark().str('model').mark().emptyList().put(0);
+  for (let i = 1; i < levels; i++) p.emptyList().mark().get(i - 1).get(i - 1).appends().put(i);
+  return torchZip(p.tuple().setItems().stop().bytes());
+}
