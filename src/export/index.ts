@@ -65,8 +65,8 @@ function prepareExport(req: ExportRequest) {
   entry.family.checkResolution(entry.config, resolutionOf(req, entry), entry.name);
   checkOutputDir(outDir);
   const built = buildWithWeights(req);
-  const { bytes, onnx, deployed } = onnxBytes(built, req);
-  return { outDir, built, bytes, deployed, counts: countBuilt(built, onnx) };
+  const { bytes, deployed } = onnxBytes(built, req);
+  return { outDir, built, bytes, deployed, counts: countBuilt(built) };
 }
 
 /** Run `write` with the output folder in place; folders made for it are removed again if it fails and leaves them empty. */
