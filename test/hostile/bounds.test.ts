@@ -1,15 +1,20 @@
 /**
  * Sizes are bounded before work starts: a checkpoint cannot make eformer allocate much more than
- * the file holds, and its numbers are checked before they index anything.
+ * the file holds, and its numbers are checked before they index anything; a model config's fields
+ * each lie in a stated range and agree with each other; what is built is bounded by its parameters,
+ * MACs and activations; inputs by their total; threads by the cores.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/core/errors.js';
+import { families, zoo } from '../../src/models/index.js';
 import { CheckpointError } from '../../src/weights/errors.js';
 import { readCheckpoint, readCheckpointBytes } from '../../src/weights/checkpoint.js';
 import { readTorchZip } from '../../src/weights/torch-zip.js';
 import { cliWith } from '../fakes.js';
-import { checkpoints, doublingPickle, work } from './inputs.js';
+import { checkpoints, doublingPickle, file, hf, manyInputsOnnx, work } from './inputs.js';
 import { torchCheckpoint } from './torch-writer.js';
 
 const env = process.env as Record<string, string>;
@@ -119,5 +124,101 @@ describe('safetensors: the header is checked against the file before any tensor 
 
   it('offsets that are not whole numbers are refused', () => {
     expect(refusal(safetensors({ shape: [4], data_offsets: [0.5, 16.5] }, 17))).toMatch(/bad shape or offsets/);
+  });
+});
+
+/** One `--config` file of `family` with `config` (the family's own fields), named `name` unless null. */
+function configFile(family: string, config: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
+  return file(`config-${Math.random().toString(36).slice(2)}.json`, JSON.stringify({ schema: 'eformer.config/1', family, name: 'custom', ...extra, config }));
+}
+const s0 = { widths: [32, 48, 96, 176], depths: [2, 2, 6, 4], vitNum: 2, expansionRatios: [[4, 4], [4, 4], [4, 3, 3, 3, 4, 4], [4, 3, 3, 4]] };
+
+/** The CLI's result must be one `eformer: ` line matching `line`, exit 2. */
+async function refused(args: string[], line: RegExp): Promise<void> {
+  const r = await cliWith(env, ...args);
+  expect(r.code, r.stderr).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^eformer: /);
+  expect(lines[0]).toMatch(line);
+}
+
+describe('model configs: every field within a stated range, the fields agreeing with each other', () => {
+  /** A complete config of every family (its first zoo model's), as JSON fields. */
+  const bases = families.map((family) => [family.id, family, JSON.parse(JSON.stringify(zoo.find((m) => m.family === family)!.config))] as const);
+
+  it('every zoo model\'s config lies within the ranges (as a --config file it is accepted)', () => {
+    for (const m of zoo) expect(() => m.family.config(JSON.parse(JSON.stringify(m.config)), m.name), m.name).not.toThrow();
+  });
+
+  it.each(bases)('%s: every numeric field set to 10^9 is refused, naming the field', (_, family, base) => {
+    for (const [field, value] of Object.entries(base)) {
+      let huge: unknown;
+      if (typeof value === 'number') huge = 1e9;
+      else if (Array.isArray(value) && typeof value[0] === 'number') huge = [1e9, ...value.slice(1)];
+      else if (Array.isArray(value) && Array.isArray(value[0])) huge = [[1e9, ...value[0].slice(1)], ...value.slice(1)];
+      else continue;
+      expect(() => family.config({ ...base, [field]: huge }, 'c.json'), field).toThrow(new RegExp(`^c\\.json: ${field}(\\[0\\])* is 1000000000; eformer builds`));
+    }
+  });
+
+  it.each(bases)('%s: a per-stage list one entry short is refused', (_, family, base) => {
+    for (const [field, value] of Object.entries(base)) {
+      // MobileNetV2's settings are rows of blocks, not stages: any number of rows is a network.
+      if (!Array.isArray(value) || field === 'settings') continue;
+      expect(() => family.config({ ...base, [field]: value.slice(0, -1) }, 'c.json'), field).toThrow(UsageError);
+    }
+  });
+
+  it('a V2 config with 3 widths and 4 depths is refused, not built as a 3-stage net', async () => {
+    await refused(['count', '--config', configFile('efficientformerv2', { ...s0, widths: [32, 48, 96] })], /widths, depths, expansionRatios need one entry per stage; got widths 3, depths 4, expansionRatios 4/);
+  });
+
+  it('a config 1,000 blocks deep is refused at once (8,000 ran for 100 s)', async () => {
+    const depth = 1000;
+    await refused(['count', '--config', configFile('efficientformerv2', { ...s0, depths: [2, 2, depth, 4], expansionRatios: [[4, 4], [4, 4], Array(depth).fill(4), [4, 3, 3, 4]] })], /depths\[2\] is 1000; eformer builds 1 to 64/);
+  });
+
+  it('widths of 100,000 and 10^9 classes are refused, naming the field (export exited 70)', async () => {
+    await refused(['count', '--config', configFile('efficientformerv2', { ...s0, widths: [32, 48, 96, 100000] })], /widths\[3\] is 100000; eformer builds 1 to 4096/);
+    await refused(['count', '--config', configFile('efficientformerv2', { ...s0, numClasses: 1e9 })], /numClasses is 1000000000; eformer builds 1 to 100000/);
+  });
+
+  it('a config named like a zoo model must be that model: another network under its name is refused', async () => {
+    await refused(['count', '--config', configFile('efficientformerv2', { ...s0, widths: [32, 48, 96, 180] }, { name: 'efficientformerv2_s0' })], /the name 'efficientformerv2_s0' belongs to a zoo model with another configuration; change its 'name'/);
+    await refused(['count', '--config', configFile('mobilenetv2', {}, { name: 'efficientformerv2_s0' })], /belongs to a zoo model with another family/);
+    const same = await cliWith(env, 'count', '--config', configFile('efficientformerv2', s0, { name: 'efficientformerv2_s0' }), '--json');
+    expect(same.code, same.stderr).toBe(0);
+  });
+});
+
+describe('what is built is bounded as a whole: parameters, MACs, activations', () => {
+  it('a Hugging Face config within every field limit that would be 0.5 billion parameters is refused while building', async () => {
+    await refused(['count', '--hf-config', hf({ hidden_sizes: [2048, 2048, 2048, 2048], depths: [1, 1, 1, 1], mlp_expansion_ratio: 16 })], /has more than 250,000,000 parameters and buffers .*eformer builds models of at most 250 M parameters/);
+  });
+
+  it('V2 at 2048 pixels: its attention tables alone pass the parameter limit, refused before they are made', async () => {
+    await refused(['count', '-m', 'efficientformerv2_l', '-r', '2048'], /at most 250 M parameters/);
+  });
+
+  it('a network of 1,700 G MACs an image is refused, naming the limit', async () => {
+    const settings = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 256, 64, 2], [6, 256, 64, 1]];
+    await refused(['count', '--config', configFile('mobilenetv2', { settings }, { resolution: 1024 })], /custom at 1024x1024 needs 1673 G MACs an image; eformer builds at most 1000 G/);
+  });
+
+  it('Next-ViT at 2048 holds 12 GiB of activations at once: refused', async () => {
+    await refused(['count', '-m', 'nextvit_small', '-r', '2048'], /nextvit_small at 2048x2048 holds 12\.0 GiB of activations at once; eformer builds at most 4 GiB \(lower --resolution\)/);
+  });
+
+  it('the input limit counts all inputs together: four inputs of 2^26 are refused (each alone was allowed)', async () => {
+    const onnx = manyInputsOnnx('four-inputs.onnx', [[1, 2 ** 26], [1, 2 ** 26], [1, 2 ** 26], [1, 2 ** 26]]);
+    await refused(['profile', '--onnx', onnx, '--runs', '1'], /its inputs hold 268435456 values in all .*eformer feeds at most 134217728 \(128 Mi\) over all inputs/);
+  });
+
+  it('--threads far beyond the cores is refused (99999 grew to 16.7 GB); above the cores it only warns', async () => {
+    const max = 4 * availableParallelism();
+    await refused(['profile', '-m', 'mobilenetv2_100', '--threads', '99999'], new RegExp(`--threads 99999 is out of range: eformer runs 1 to ${max} threads here`));
+    await refused(['lut', 'build', '--family', 'efficientformerv2', '--threads', String(max + 1), '-o', join(work, 'lut.json')], /out of range/);
+    await refused(['profile', '-m', 'mobilenetv2_100', '-b', 'ort-android', '--threads', '65'], /--threads 65 is more than any phone's cores; eformer runs 1 to 64 threads on a device/);
   });
 });

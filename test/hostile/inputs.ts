@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
 import { exportOnnx } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
 import { Pickle, torchCheckpoint, torchZip } from './torch-writer.js';
@@ -102,4 +103,63 @@ export function doublingPickle(levels: number): Uint8Array {
   const p = new Pickle().emptyDict().mark().str('model').mark().emptyList().put(0);
   for (let i = 1; i < levels; i++) p.emptyList().mark().get(i - 1).get(i - 1).appends().put(i);
   return torchZip(p.tuple().setItems().stop().bytes());
+}
+
+const FLOAT = 1;
+const INT64 = 7;
+const BOOL = 9;
+const tensorType = (elemType: number, dims: number[]) => ({ tensorType: { elemType, shape: { dim: dims.map((d) => ({ dimValue: d })) } } });
+
+/** An ONNX file of float inputs named and shaped as given, all added into one output. */
+export function manyInputsOnnx(name: string, shapes: number[][]): string {
+  const names = shapes.map((_, i) => `x${i}`);
+  const node = names.slice(1).map((n, i) => ({ opType: 'Add', input: [i === 0 ? names[0] : `s${i - 1}`, n], output: [`s${i}`] }));
+  return writeOnnx(name, {
+    name: 'many-inputs',
+    node,
+    input: shapes.map((dims, i) => ({ name: names[i], type: tensorType(FLOAT, dims) })),
+    output: [{ name: `s${names.length - 2}`, type: tensorType(FLOAT, shapes[0]) }],
+  });
+}
+
+/**
+ * An ONNX Loop of `iterations` steps, each adding 1 to a float, with a condition that stays true:
+ * onnxruntime runs it for as long as it is asked to (9e15 steps: for ever).
+ */
+export function endlessLoopOnnx(name: string, iterations = 9e15): string {
+  const body = {
+    name: 'body',
+    node: [
+      { opType: 'Identity', input: ['cond_in'], output: ['cond_out'] },
+      { opType: 'Add', input: ['v_in', 'one'], output: ['v_out'] },
+    ],
+    initializer: [{ name: 'one', dataType: FLOAT, dims: [1], floatData: [1] }],
+    input: [
+      { name: 'i', type: tensorType(INT64, []) },
+      { name: 'cond_in', type: tensorType(BOOL, []) },
+      { name: 'v_in', type: tensorType(FLOAT, [1]) },
+    ],
+    output: [
+      { name: 'cond_out', type: tensorType(BOOL, []) },
+      { name: 'v_out', type: tensorType(FLOAT, [1]) },
+    ],
+  };
+  return writeOnnx(name, {
+    name: 'endless',
+    node: [{ opType: 'Loop', input: ['trip', 'keep_going', 'x'], output: ['y'], attribute: [{ name: 'body', type: 5, g: body }] }],
+    initializer: [
+      { name: 'trip', dataType: INT64, dims: [], int64Data: [iterations] },
+      { name: 'keep_going', dataType: BOOL, dims: [], int32Data: [1] },
+    ],
+    input: [{ name: 'x', type: tensorType(FLOAT, [1]) }],
+    output: [{ name: 'y', type: tensorType(FLOAT, [1]) }],
+  });
+}
+
+function writeOnnx(name: string, graph: Record<string, unknown>): string {
+  const { onnx } = onnxProto;
+  const model = onnx.ModelProto.encode(onnx.ModelProto.fromObject({ irVersion: 8, producerName: 'eformer-test', opsetImport: [{ domain: '', version: 17 }], graph })).finish();
+  const path = join(work, name);
+  writeFileSync(path, model);
+  return path;
 }

@@ -12,7 +12,7 @@ import { readResults, type ResultsFile } from '../../results/results.js';
 import { addBackendFlags, backendOptionValues } from '../backend-flags.js';
 import { addGateFlags, addInt8Flags, addModelFlags, checkModelFlags, type Int8Flags, int8Options, integer, type ModelFlags, positiveSeconds } from '../flags.js';
 import { progressBar } from '../progress.js';
-import { warnAboutThreads } from '../warnings.js';
+import { checkThreads } from '../warnings.js';
 import { gateAndReport } from './gate.js';
 
 interface ProfileOptions extends ModelFlags, Int8Flags {
@@ -104,7 +104,7 @@ export function register(program: Command): void {
       readResults(opts.baseline);
     }
     // --threads means this machine's cores only for backends that run here (a phone has its own).
-    if (findBackend(opts.backend).kind === 'session') warnAboutThreads(opts.threads);
+    checkThreads(opts.threads, findBackend(opts.backend).kind);
     let results: ResultsFile;
     try {
       results = await profile({
