@@ -4,7 +4,7 @@
  * each lie in a stated range and agree with each other; what is built is bounded by its parameters,
  * MACs and activations; inputs by their total; threads by the cores.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
@@ -13,8 +13,10 @@ import { families, zoo } from '../../src/models/index.js';
 import { CheckpointError } from '../../src/weights/errors.js';
 import { readCheckpoint, readCheckpointBytes } from '../../src/weights/checkpoint.js';
 import { readTorchZip } from '../../src/weights/torch-zip.js';
+import { resizeBicubic, resizeBicubicBox } from '../../src/images/resample.js';
 import { cliWith } from '../fakes.js';
-import { checkpoints, doublingPickle, file, hf, manyInputsOnnx, work } from './inputs.js';
+import { root } from '../helpers.js';
+import { checkpoints, doublingPickle, file, flatPng, hf, manyInputsOnnx, work } from './inputs.js';
 import { torchCheckpoint } from './torch-writer.js';
 
 const env = process.env as Record<string, string>;
@@ -220,5 +222,51 @@ describe('what is built is bounded as a whole: parameters, MACs, activations', (
     await refused(['profile', '-m', 'mobilenetv2_100', '--threads', '99999'], new RegExp(`--threads 99999 is out of range: eformer runs 1 to ${max} threads here`));
     await refused(['lut', 'build', '--family', 'efficientformerv2', '--threads', String(max + 1), '-o', join(work, 'lut.json')], /out of range/);
     await refused(['profile', '-m', 'mobilenetv2_100', '-b', 'ort-android', '--threads', '65'], /--threads 65 is more than any phone's cores; eformer runs 1 to 64 threads on a device/);
+  });
+});
+
+describe('images: sized from the header before decoding, and only the crop resized', () => {
+  const hfModel = join(root, 'fixtures/checkpoints/v1_tiny_hf');
+  const predict = (...images: string[]) => cliWith(env, 'predict', '--hf-config', join(hfModel, 'config.json'), '--ckpt', join(hfModel, 'model.safetensors'), ...images);
+
+  it('resizing only the crop gives the bytes of resizing the whole image and cutting the crop out', () => {
+    let seed = 7;
+    const byte = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) >>> 24;
+    // Shrinking and enlarging, on either axis, one axis unchanged, odd sizes.
+    for (const [w, h, W, H] of [[320, 240, 341, 256], [97, 300, 256, 791], [1000, 50, 5120, 256], [256, 400, 256, 400], [256, 900, 256, 437]]) {
+      const image = { width: w, height: h, data: Uint8Array.from({ length: w * h * 3 }, byte) };
+      const whole = resizeBicubic(image, W, H);
+      const box = { left: Math.floor((W - 224) / 2), top: Math.floor((H - 224) / 2), width: 224, height: 224 };
+      const crop = resizeBicubicBox(image, W, H, box);
+      for (let y = 0; y < 224; y++) {
+        const row = whole.data.subarray(((box.top + y) * W + box.left) * 3, ((box.top + y) * W + box.left + 224) * 3);
+        expect(crop.data.subarray(y * 224 * 3, (y + 1) * 224 * 3), `${w}x${h} -> ${W}x${H}, row ${y}`).toEqual(row);
+      }
+    }
+  });
+
+  it('a 4 KB 1x1,000,000 PNG is refused from its header, one line (was: exit 70)', async () => {
+    const png = await flatPng('strip.png', 1, 1_000_000);
+    const r = await predict(png);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/strip\.png is 1x1000000 pixels: eformer takes images whose long side is at most 100 times the short one/);
+  });
+
+  it('a 1x3000 PNG is refused (it took 690 MB); a 3000x40 one, within the ratio, is predicted', async () => {
+    expect((await predict(await flatPng('thin.png', 1, 3000))).stderr).toMatch(/thin\.png is 1x3000 pixels/);
+    const wide = await predict(await flatPng('wide.png', 3000, 40), '--json');
+    expect(wide.code, wide.stderr).toBe(0);
+    expect(JSON.parse(wide.stdout)[0].top).toHaveLength(5);
+  });
+
+  it('--calib DIR images go through the same check', async () => {
+    const dir = join(work, 'calib');
+    mkdirSync(dir);
+    await flatPng('calib/a.png', 300, 300);
+    await flatPng('calib/b.png', 1, 3000);
+    const r = await cliWith(env, 'export', '-m', 'mobilenetv2_100', '--onnx', '--int8', '--calib', dir, '-o', join(work, 'calib-out'));
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/b\.png is 1x3000 pixels/);
   });
 });

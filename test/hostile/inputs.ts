@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
+import sharp from 'sharp';
 import { exportOnnx } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
 import { Pickle, torchCheckpoint, torchZip } from './torch-writer.js';
@@ -161,5 +162,12 @@ function writeOnnx(name: string, graph: Record<string, unknown>): string {
   const model = onnx.ModelProto.encode(onnx.ModelProto.fromObject({ irVersion: 8, producerName: 'eformer-test', opsetImport: [{ domain: '', version: 17 }], graph })).finish();
   const path = join(work, name);
   writeFileSync(path, model);
+  return path;
+}
+
+/** A PNG of one colour, `width` x `height` (a 1x1,000,000 one is 4 KB). */
+export async function flatPng(name: string, width: number, height: number): Promise<string> {
+  const path = join(work, name);
+  await sharp({ create: { width, height, channels: 3, background: { r: 200, g: 100, b: 50 } } }).png().toFile(path);
   return path;
 }
