@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { EformerError, EXIT } from '../core/errors.js';
 import { removeTracked } from '../core/fs.js';
+import { exitInterrupted } from '../core/interrupt.js';
 import { VERSION } from '../core/version.js';
 
 type CommandModule = { register(program: Command): void };
@@ -58,7 +59,7 @@ function onInterrupt(): void {
     process.on(signal, () => {
       removeTracked();
       process.stderr.write(`\neformer: interrupted (${signal}); temporary files removed\n`);
-      process.exit(code);
+      exitInterrupted(signal, code);
     });
   }
 }
