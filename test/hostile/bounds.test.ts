@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
+import { mulberry32 } from '../../src/core/random.js';
+import { median } from '../../src/core/stats.js';
+import { bootstrapChange } from '../../src/gate/compare.js';
 import { families, zoo } from '../../src/models/index.js';
 import { CheckpointError } from '../../src/weights/errors.js';
 import { readCheckpoint, readCheckpointBytes } from '../../src/weights/checkpoint.js';
@@ -16,7 +19,7 @@ import { readTorchZip } from '../../src/weights/torch-zip.js';
 import { resizeBicubic, resizeBicubicBox } from '../../src/images/resample.js';
 import { cliWith } from '../fakes.js';
 import { root } from '../helpers.js';
-import { checkpoints, doublingPickle, file, flatPng, hf, manyInputsOnnx, work } from './inputs.js';
+import { checkpoints, doublingPickle, file, flatPng, hf, manyInputsOnnx, results, work } from './inputs.js';
 import { torchCheckpoint } from './torch-writer.js';
 
 const env = process.env as Record<string, string>;
@@ -268,5 +271,30 @@ describe('images: sized from the header before decoding, and only the crop resiz
     const r = await cliWith(env, 'export', '-m', 'mobilenetv2_100', '--onnx', '--int8', '--calib', dir, '-o', join(work, 'calib-out'));
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/b\.png is 1x3000 pixels/);
+  });
+});
+
+describe("the gate's bootstrap: bounded work, the same verdicts", () => {
+  it('a model with 100,000 samples a side is refused at once, naming the limit (a million took minutes, deaf to Ctrl-C)', async () => {
+    const many = (shift: number) => file(`many-${shift}.json`, results((r) => (r.latency_ms.samples = Array.from({ length: 100_000 }, (_, i) => 10 + shift + (i % 7) * 0.01))));
+    await refused(['gate', '--baseline', many(0), '--current', many(0.01)], /efficientformer_l1 has 100000 baseline and 100000 current samples; the gate resamples at most 20000 a model \(2000 times\), and profile keeps at most 10000 runs/);
+    await refused(['profile', '-m', 'mobilenetv2_100', '--runs', '10001'], /--runs must be an integer of at most 10000, got '10001'/);
+  });
+
+  it('resampling by rank gives exactly the intervals of sorting every resample', () => {
+    // The straightforward bootstrap, as it was: draw b then a, sort each resample for its median.
+    const sorting = (a: number[], b: number[], resamples: number) => {
+      const next = mulberry32(1);
+      const draw = (xs: number[]) => median(Array.from(xs, () => xs[Math.floor(next() * xs.length)]));
+      const changes = Float64Array.from({ length: resamples }, () => draw(b) / draw(a) - 1).sort();
+      return [changes[Math.floor(0.025 * resamples)], changes[Math.ceil(0.975 * resamples) - 1]];
+    };
+    const random = mulberry32(9);
+    for (const [na, nb] of [[1, 1], [5, 6], [20, 20], [21, 40], [300, 299]]) {
+      // Ties included: latencies rounded to 0.1 ms.
+      const a = Array.from({ length: na }, () => 10 + Math.round(random() * 20) / 10);
+      const b = Array.from({ length: nb }, () => 10.2 + random());
+      expect(bootstrapChange(a, b, 400), `${na} and ${nb} samples`).toEqual(sorting(a, b, 400));
+    }
   });
 });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { backends, findBackend } from '../../backends/index.js';
+import { MAX_RUNS } from '../../backends/timing.js';
 import { DeviceError } from '../../core/errors.js';
 import { checkOutputFile, writeFileAtomic } from '../../core/fs.js';
 import { checkGateOutputs, referenceFor } from '../../gate/run.js';
@@ -77,7 +78,7 @@ export function register(program: Command): void {
   addBackendFlags(cmd)
     .option('--batch <n>', 'batch size', integer('--batch'), 1)
     .option('--warmup <n>', 'fixed warm-up runs (default: until latency settles; device backends: 10)', integer('--warmup', 0))
-    .option('--runs <n>', 'timed runs per model (default: adaptive, see --min-time; device backends: 100)', integer('--runs'))
+    .option('--runs <n>', `timed runs per model, at most ${MAX_RUNS} (default: adaptive, see --min-time; device backends: 100)`, integer('--runs', 1, MAX_RUNS))
     .option('--min-time <s>', 'seconds of timed runs per model when --runs is not given (default: 2)', positiveSeconds('--min-time'))
     .option('--no-single-session', 'skip timing each model alone with thread spinning on (the as-deployed figure)')
     .option('--breakdown', "per-op breakdown from onnxruntime's own profiler (separate sessions, after timing)")
