@@ -5,9 +5,9 @@
  * weight is allocated:
  *
  * - parameters: at most 250 million (efficientformer_l7, the zoo's largest, has 82 M). Exporting
- *   l7 peaks at 14 bytes of memory a parameter and profiling it at 22 (float32 weights, the folded
- *   copy, the ONNX bytes, onnxruntime's own copy), so 250 M stay within about 6 GB, and the ONNX
- *   file within protobuf's 2 GB.
+ *   l7 peaks at 14 bytes of memory a parameter and profiling it at 27 (float32 weights, the folded
+ *   copy, the ONNX bytes and their copy in the session's thread, onnxruntime's own copy), so 250 M
+ *   stay within about 7 GB, and the ONNX file within protobuf's 2 GB.
  * - MACs: at most 10^12 an image (about 100 times l7's 10 G at 224).
  * - activations: at most 4 GiB held at once, the largest sum of the tensors alive at any step of
  *   the graph, for the whole batch (the zoo at 224 holds 4 to 15 MB an image).
