@@ -194,6 +194,11 @@ describe('model configs: every field within a stated range, the fields agreeing 
     await refused(['count', '--config', configFile('mobilenetv2', {}, { name: 'efficientformerv2_s0' })], /belongs to a zoo model with another family/);
     const same = await cliWith(env, 'count', '--config', configFile('efficientformerv2', s0, { name: 'efficientformerv2_s0' }), '--json');
     expect(same.code, same.stderr).toBe(0);
+    // A Hugging Face config is named after its folder: the same rule.
+    const folder = join(work, 'efficientformer_l1');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'config.json'), readFileSync(hf({}), 'utf8'));
+    await refused(['count', '--hf-config', join(folder, 'config.json')], /the name 'efficientformer_l1' belongs to a zoo model with another configuration; rename its folder/);
   });
 });
 
