@@ -15,9 +15,9 @@ export const SLOWDOWN = 0.1;
 
 async function open(model) {
   const built = buildWithRandomWeights({ model });
-  const { bytes, onnx } = onnxBytes(built);
+  const { bytes } = onnxBytes(built);
   const session = await findBackend('ort-cpu').open(modelSource(built, bytes), { graphOptimization: 'all', executionProvider: 'cpu', spinning: false });
-  return { session, counts: countBuilt(built, onnx) };
+  return { session, counts: countBuilt(built) };
 }
 
 /** The test backend: the same session, made SLOWDOWN slower by spinning after each run. */

@@ -36,6 +36,9 @@ export interface TimingPlan {
 
 export const DEFAULT_PLAN: TimingPlan = { minTime: 2, minRuns: 10, maxRuns: 2000 };
 
+/** The most runs a model is timed (--runs): results files then stay within what the gate resamples (gate/compare.ts). */
+export const MAX_RUNS = 10_000;
+
 export interface Timing {
   samples: number[];
   warmupRuns: number;

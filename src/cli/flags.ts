@@ -7,12 +7,11 @@ import { UsageError } from '../core/errors.js';
 import { CALIBRATION_METHODS, type CalibrationMethod, DEFAULT_RANDOM_INPUTS, type Int8Options } from '../int8/index.js';
 import { expandModelName } from '../models/index.js';
 
-export function integer(what: string, min = 1) {
+export function integer(what: string, min = 1, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
-      throw new InvalidArgumentError(`${what} must be an integer of at least ${min}, got '${value}'`);
-    }
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${what} must be an integer of at least ${min}, got '${value}'`);
+    if (n > max) throw new InvalidArgumentError(`${what} must be an integer of at most ${max}, got '${value}'`);
     return n;
   };
 }

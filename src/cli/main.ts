@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { EformerError, EXIT } from '../core/errors.js';
 import { removeTracked } from '../core/fs.js';
 import { firstLine, terminalSafe } from '../core/text.js';
+import { exitInterrupted } from '../core/interrupt.js';
 import { VERSION } from '../core/version.js';
 import { clearStatusLine } from './progress.js';
 
@@ -64,7 +65,7 @@ function onInterrupt(): void {
       removeTracked();
       clearStatusLine();
       process.stderr.write(`eformer: interrupted (${signal}); temporary files removed\n`);
-      process.exit(code);
+      exitInterrupted(signal, code);
     });
   }
 }

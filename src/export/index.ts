@@ -68,8 +68,8 @@ function prepareExport(req: ExportRequest, onnxSuffix?: string) {
   const onnxFile = onnxSuffix === undefined ? undefined : { path: join(outDir, `${entry.name}${onnxSuffix}.onnx`), flag: '--out-dir' };
   checkOutputs([{ path: outDir, flag: '--out-dir', kind: 'folder' }, onnxFile], inputs);
   const built = buildWithWeights(req);
-  const { bytes, onnx, deployed } = onnxBytes(built, req);
-  return { outDir, built, bytes, deployed, counts: countBuilt(built, onnx) };
+  const { bytes, deployed } = onnxBytes(built, req);
+  return { outDir, built, bytes, deployed, counts: countBuilt(built) };
 }
 
 /** Run `write` with the output folder in place; folders made for it are removed again if it fails and leaves them empty. */

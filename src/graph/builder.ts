@@ -4,7 +4,8 @@
  * output shape as the graph is built, failing at the line that made an impossible shape.
  */
 import { UsageError } from '../core/errors.js';
-import type { DType, Graph, ModuleInfo, Node, NodeOp, Param, ParamRole, Value } from './ir.js';
+import { type DType, type Graph, type ModuleInfo, type Node, type NodeOp, numel, type Param, type ParamRole, type Value } from './ir.js';
+import { MAX_PARAMS } from './size.js';
 
 export class ShapeError extends UsageError {}
 
@@ -30,6 +31,8 @@ export class GraphBuilder {
   private readonly path: string[] = [];
   private readonly graph: Graph;
   private counter = 0;
+  /** Elements of every parameter and buffer so far: building stops at the first beyond MAX_PARAMS. */
+  private paramElements = 0;
 
   constructor(name: string) {
     this.graph = {
@@ -80,15 +83,27 @@ export class GraphBuilder {
     this.graph.outputNames.push(name);
   }
 
-  /** A parameter or buffer of the current module, named `<module>.<local>`. */
+  /**
+   * A parameter or buffer of the current module, named `<module>.<local>`. Data the graph derives
+   * itself (index tables) is best given as a function: it runs only once the size is known to fit.
+   */
   param(
     local: string,
     shape: number[],
     role: ParamRole,
-    opts: { viewShape?: number[]; dtype?: DType; trainable?: boolean; data?: Param['data'] } = {},
+    opts: { viewShape?: number[]; dtype?: DType; trainable?: boolean; data?: Param['data'] | (() => Param['data']) } = {},
   ): Value {
     const name = this.qualified(local);
     if (this.graph.params.has(name)) throw new Error(`duplicate parameter ${name}`);
+    this.checkShape(`parameter ${name}`, shape);
+    this.paramElements += numel(shape);
+    if (this.paramElements > MAX_PARAMS) {
+      const input = this.graph.inputs[0]?.shape;
+      throw new ShapeError(
+        `${this.graph.name}${input ? ` on a ${input.join('x')} input` : ''} has more than ${MAX_PARAMS.toLocaleString('en-US')} parameters and buffers (${name} ${JSON.stringify(shape)} brings it to ` +
+          `${this.paramElements.toLocaleString('en-US')}): eformer builds models of at most ${MAX_PARAMS / 1e6} M parameters (3 times efficientformer_l7)`,
+      );
+    }
     const dtype = opts.dtype ?? 'float32';
     const viewShape = opts.viewShape ?? shape;
     this.graph.params.set(name, {
@@ -98,7 +113,7 @@ export class GraphBuilder {
       dtype,
       role,
       trainable: opts.trainable ?? true,
-      data: opts.data,
+      data: typeof opts.data === 'function' ? opts.data() : opts.data,
     });
     const value: Value = { name, shape: viewShape, dtype };
     this.graph.values.set(name, value);
@@ -113,9 +128,19 @@ export class GraphBuilder {
     return value;
   }
 
+  /**
+   * Every dimension a whole number of at least 1: a config whose numbers do not divide (half of an
+   * odd width, a ratio that rounds a hidden width to 0) is stopped at the layer it breaks.
+   */
+  private checkShape(what: string, shape: number[]): void {
+    if (shape.every((d) => Number.isSafeInteger(d) && d >= 1)) return;
+    throw new ShapeError(`${what} would have shape [${shape.join(', ')}]: every dimension must be a whole number of at least 1 (check the config's widths and ratios)`);
+  }
+
   private emit(op: NodeOp, inputs: Value[], outShapes: number[][], dtype: DType = 'float32'): Value[] {
     const id = this.counter++;
     const base = this.modulePath || 'graph';
+    for (const shape of outShapes) this.checkShape(`${op.op} in ${base}`, shape);
     const outputs = outShapes.map((shape, i) => {
       const value: Value = { name: `${base}/${op.op}_${id}${outShapes.length > 1 ? `:${i}` : ''}`, shape, dtype };
       this.graph.values.set(value.name, value);

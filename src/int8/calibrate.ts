@@ -15,7 +15,7 @@ import { reason } from '../core/fs.js';
 import { mulberry32 } from '../core/random.js';
 import type { Graph } from '../graph/ir.js';
 import { decodeImage } from '../images/decode.js';
-import { type Preprocessing, preprocess } from '../images/preprocess.js';
+import { checkPreprocessable, type Preprocessing, preprocess } from '../images/preprocess.js';
 import { encodeOnnx } from '../onnx/encode.js';
 import { DEFAULT_OPSET, lowerToOnnx } from '../onnx/lower.js';
 import { outputSession } from '../onnx/runtime.js';
@@ -119,7 +119,7 @@ export async function calibrationSet(source: CalibrationSource, preprocessing: P
     const rgb: Uint8Array[] = [];
     const tensors: Float32Array[] = [];
     for (const file of files) {
-      const image = await decodeImage(file);
+      const image = await decodeImage(file, file, (width, height) => checkPreprocessable(width, height, p, file));
       const tensor = preprocess(image, p);
       tensors.push(tensor);
       // The crop's pixels back as bytes, for Core ML's ImageType (exactly what normalise() inverts).

@@ -78,6 +78,7 @@ export function entryFromHfConfig(path: string): ModelEntry {
   // Named after the folder that holds the config (a Hugging Face checkpoint folder), never '.' or '..'.
   const folder = basename(dirname(resolve(path))).replace(/[^A-Za-z0-9_.-]/g, '_');
   const name = folder && !/^\.+$/.test(folder) ? folder : `${family.id}_hf`;
+  checkNameFree(name, family, config, path, 'rename its folder');
   return entry({ name, family, config, labels: labelsOf(raw.id2label) });
 }
 
@@ -106,7 +107,31 @@ export function entryFromConfigFile(path: string): ModelEntry {
   if (raw.resolution !== undefined && !Number.isInteger(raw.resolution)) throw new UsageError(`${path}: resolution must be an integer`);
   if (raw.name !== undefined && (typeof raw.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(raw.name))) throw new UsageError(`${path}: name must be letters, digits, '_', '.' or '-'`);
   const name = (raw.name as string | undefined) ?? basename(path).replace(/\.json$/, '').replace(/[^A-Za-z0-9_.-]/g, '_');
-  return entry({ name, family, config: family.config(raw.config as Record<string, unknown>, path), resolution: raw.resolution as number | undefined });
+  let config: unknown;
+  try {
+    config = family.config(raw.config as Record<string, unknown>, path);
+  } catch (err) {
+    // The family's cross-field checks do not know the file: name it.
+    if (err instanceof UsageError && !err.message.startsWith(path)) throw new UsageError(`${path}: ${err.message}`);
+    throw err;
+  }
+  checkNameFree(name, family, config, path, raw.name !== undefined ? "change its 'name'" : "give it a 'name'");
+  return entry({ name, family, config, resolution: raw.resolution as number | undefined });
+}
+
+/** JSON with keys sorted, so two configs compare by content whatever order their fields came in. */
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+
+/**
+ * A model from a file may not take a zoo model's name unless it is that model: reports would print
+ * the zoo model's paper figures beside it, and results files, merges and the gate, which key every
+ * measurement by name, would take one network for the other.
+ */
+function checkNameFree(name: string, family: ModelFamily<unknown>, config: unknown, path: string, fix: string): void {
+  const same = zoo.find((m) => m.name === name);
+  if (!same || (same.family === family && canonical(same.config) === canonical(config))) return;
+  throw new UsageError(`${path}: the name '${name}' belongs to a zoo model with another ${same.family === family ? 'configuration' : 'family'}; ${fix}`);
 }
 
 /** `id2label` ({"0": "tench", ...}) as names by index, when it names every index from 0. */

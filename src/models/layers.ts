@@ -34,16 +34,26 @@ export function attentionBiasIndices(queryRes: number, keyRes: number, step = 1)
   return { idxs, offsets: numbering.size };
 }
 
+/**
+ * How many offsets attentionBiasIndices numbers, without building the table: the pairs (|dy|, |dx|)
+ * are every pair of the distinct |q * step - k| along one axis (rows and columns range alike).
+ */
+export function attentionBiasOffsetCount(queryRes: number, keyRes: number, step = 1): number {
+  const distances = new Set<number>();
+  for (let q = 0; q < queryRes; q++) for (let k = 0; k < keyRes; k++) distances.add(Math.abs(q * step - k));
+  return distances.size ** 2;
+}
+
 /** `attention_biases[:, attention_bias_idxs]` as parameters of the current module. */
 export function attentionBias(b: GraphBuilder, heads: number, queryRes: number, keyRes: number, step = 1): Value {
-  const { idxs, offsets } = attentionBiasIndices(queryRes, keyRes, step);
-  const table = b.param('attention_biases', [heads, offsets], 'attention_biases');
+  const table = b.param('attention_biases', [heads, attentionBiasOffsetCount(queryRes, keyRes, step)], 'attention_biases');
   const nq = queryRes * queryRes;
   const nk = keyRes * keyRes;
+  // The index table is nq x nk int64: made only once the builder knows it fits.
   const index = b.param('attention_bias_idxs', [nq, nk], 'attention_bias_idxs', {
     dtype: 'int64',
     trainable: false,
-    data: idxs,
+    data: () => attentionBiasIndices(queryRes, keyRes, step).idxs,
   });
   return b.gather(table, index, 1);
 }

@@ -33,7 +33,7 @@ export interface ModelSource {
   int8?: { floatOnnx: Uint8Array; rgb: Uint8Array[]; tensors: Float32Array[]; ranges: Record<string, [number, number]> };
 }
 
-/** The largest input eformer fills: 2^27 elements (512 MiB of float32), far beyond any vision model's input. */
+/** The most input values eformer fills for one run, over all of a model's inputs: 2^27 (512 MiB of float32), far beyond any vision model's input. */
 export const MAX_INPUT_ELEMENTS = 2 ** 27;
 
 /** Parse `name=1x3x224x224` (from --shape). */
@@ -106,10 +106,16 @@ export function loadOnnxFile(path: string, overrides: Record<string, number[]> =
       const dims = (tensor?.shape?.dim ?? []).map((d) => d.dimParam || d.dimValue).join('x');
       throw new UsageError(`${path}: input '${name}' has a dynamic shape [${dims}]; give it with --shape ${name}=1x3x224x224`);
     }
-    const elements = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (elements > MAX_INPUT_ELEMENTS) throw new UsageError(`${path}: input '${name}' of shape ${(shape as number[]).join('x')} has ${elements} elements; eformer feeds at most ${MAX_INPUT_ELEMENTS} (${MAX_INPUT_ELEMENTS / 2 ** 20} Mi) per input`);
     return { name, shape: shape as number[], dtype: elem === INT64 ? 'int64' : 'float32' };
   });
+  // Every input is filled at once (the batch is part of each shape): their sum is what is allocated.
+  const sizes = inputs.map((i) => i.shape.reduce((a, b) => a * b, 1));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (total > MAX_INPUT_ELEMENTS) {
+    const listed = inputs.slice(0, 3).map((i, k) => `'${i.name}' ${i.shape.join('x')}`);
+    const each = `${listed.join(', ')}${inputs.length > 3 ? ` and ${inputs.length - 3} more` : ''}`;
+    throw new UsageError(`${path}: its inputs hold ${total} values in all (${each}); eformer feeds at most ${MAX_INPUT_ELEMENTS} (${MAX_INPUT_ELEMENTS / 2 ** 20} Mi) over all inputs`);
+  }
   return { name: basename(path).replace(/\.onnx$/, ''), onnx: bytes, inputs, counts: countsOf(model) };
 }
 

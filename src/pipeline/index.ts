@@ -11,6 +11,7 @@ import { countGraph, type LayerCount } from '../graph/count.js';
 import { randomizeWeights } from '../graph/init.js';
 import type { Graph } from '../graph/ir.js';
 import { DEPLOY_PASSES, deployGraph, type Pass } from '../graph/passes/index.js';
+import { MAX_ACTIVATION_BYTES, MAX_MACS, MAX_PARAMS, peakActivationBytes } from '../graph/size.js';
 import { entryFromConfigFile, entryFromHfConfig, findModel, type ModelEntry } from '../models/index.js';
 import { encodeOnnx } from '../onnx/encode.js';
 import { DEFAULT_OPSET, initializerElements, lowerToOnnx, type OnnxGraph } from '../onnx/lower.js';
@@ -43,6 +44,8 @@ export interface BuiltModel {
   graph: Graph;
   /** Where the weights came from, for metadata and reports. */
   weights: string;
+  /** Params and MACs, counted once from the shapes when the graph is built. */
+  counts: CountRecord;
 }
 
 /** The zoo entry or the custom spec a request names. */
@@ -75,13 +78,39 @@ export function checkSize(resolution: number, batch: number): void {
   }
 }
 
-/** The network as PyTorch defines it, with shapes but no weights yet. */
+/**
+ * The network as PyTorch defines it, with shapes but no weights yet, counted and checked against
+ * the size limits (graph/size.ts) before anything the size of its weights is allocated.
+ */
 export function buildModel(req: ModelRequest): BuiltModel {
   const entry = resolveEntry(req);
   const resolution = resolutionOf(req, entry);
-  checkSize(resolution, req.batch ?? 1);
-  const graph = entry.family.build(entry.config, { resolution, batch: req.batch ?? 1, name: entry.name });
-  return { entry, resolution, graph, weights: 'none' };
+  const batch = req.batch ?? 1;
+  checkSize(resolution, batch);
+  const graph = entry.family.build(entry.config, { resolution, batch, name: entry.name });
+  const counts = countGraphOf(entry, resolution, graph);
+  checkModelSize(counts, graph, batch);
+  return { entry, resolution, graph, weights: 'none', counts };
+}
+
+const grouped = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** Parameters, MACs and activations within graph/size.ts's limits, or a UsageError naming the measure and its limit. */
+function checkModelSize(counts: CountRecord, graph: Graph, batch: number): void {
+  const what = `${counts.model} at ${counts.resolution}x${counts.resolution}`;
+  const params = Math.max(counts.params.total, counts.params.deployed);
+  if (params > MAX_PARAMS) {
+    throw new UsageError(`${what} has ${grouped(params)} parameters${params > counts.params.total ? ' once deployed (its attention bias tables grow with the resolution)' : ''}; eformer builds at most ${grouped(MAX_PARAMS)} (3 times efficientformer_l7)`);
+  }
+  // The toolbox convention leaves layers out (GELU is undercounted, channels-last Linears too): take the larger count.
+  const macs = Math.max(counts.macs.toolbox, counts.macs.standard / batch);
+  if (macs > MAX_MACS) throw new UsageError(`${what} needs ${(macs / 1e9).toFixed(0)} G MACs an image; eformer builds at most ${MAX_MACS / 1e9} G (about 100 times efficientformer_l7)`);
+  const activations = peakActivationBytes(graph);
+  if (activations > MAX_ACTIVATION_BYTES) {
+    throw new UsageError(
+      `${what}${batch > 1 ? `, batch ${batch},` : ''} holds ${(activations / 2 ** 30).toFixed(1)} GiB of activations at once; eformer builds at most ${MAX_ACTIVATION_BYTES / 2 ** 30} GiB (lower --resolution${batch > 1 ? ' or --batch' : ''})`,
+    );
+  }
 }
 
 /** The same graph without weight data: passes then only reshape, which is all counting needs. */
@@ -122,17 +151,16 @@ export function countModel(req: ModelRequest): CountRecord {
   return countBuilt(built);
 }
 
-/** Counts of a built model; pass the lowered ONNX graph when there is one, to skip re-folding. */
-export function countBuilt(built: BuiltModel, lowered?: OnnxGraph): CountRecord {
-  const counts = countGraph(built.graph, (path) => built.entry.family.groupOf(path));
-  const deployed = initializerElements(lowered ?? lowerToOnnx(deployGraph(stripWeights(built.graph)), DEFAULT_OPSET));
-  return {
-    model: built.entry.name,
-    resolution: built.resolution,
-    params: { ...counts.params, deployed },
-    macs: counts.macs,
-    layers: counts.layers,
-  };
+/** Counts of a built model (made when it was built: they depend on shapes only). */
+export function countBuilt(built: BuiltModel): CountRecord {
+  return built.counts;
+}
+
+/** Counts of a graph from its shapes: the deployed count from the passes run on a weightless copy. */
+function countGraphOf(entry: ModelEntry, resolution: number, graph: Graph): CountRecord {
+  const counts = countGraph(graph, (path) => entry.family.groupOf(path));
+  const deployed = initializerElements(lowerToOnnx(deployGraph(stripWeights(graph)), DEFAULT_OPSET));
+  return { model: entry.name, resolution, params: { ...counts.params, deployed }, macs: counts.macs, layers: counts.layers };
 }
 
 export interface OnnxOptions {

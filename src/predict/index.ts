@@ -2,7 +2,7 @@
 import { UsageError } from '../core/errors.js';
 import { imagenetClasses } from '../data/imagenet.js';
 import { decodeImage } from '../images/decode.js';
-import { preprocess } from '../images/preprocess.js';
+import { checkPreprocessable, preprocess } from '../images/preprocess.js';
 import { outputSession } from '../onnx/runtime.js';
 import { buildWithWeights, type ModelRequest, onnxBytes } from '../pipeline/index.js';
 
@@ -39,7 +39,10 @@ export async function predict(req: ModelRequest & { images: string[]; top?: numb
   if (built.resolution !== preprocessing.crop) throw new UsageError(`predict preprocesses to ${preprocessing.crop}x${preprocessing.crop}; drop --resolution`);
   // Decode every image first: a bad file fails before any model work.
   const inputs = [];
-  for (const image of req.images) inputs.push({ image, pixels: preprocess(await decodeImage(image), preprocessing) });
+  for (const image of req.images) {
+    const rgb = await decodeImage(image, image, (width, height) => checkPreprocessable(width, height, preprocessing, image));
+    inputs.push({ image, pixels: preprocess(rgb, preprocessing) });
+  }
   const input = built.graph.inputs[0];
   const output = built.graph.outputNames[0];
   const session = await outputSession(onnxBytes(built).bytes);

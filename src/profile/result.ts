@@ -71,8 +71,8 @@ export async function preparePrecisions(req: ModelRequest, batch: number, precis
 }
 
 function prepareBuilt(built: BuiltModel, batch: number) {
-  const { bytes, onnx, deployed } = onnxBytes(built);
-  const counts = countBuilt(built, onnx);
+  const { bytes, deployed } = onnxBytes(built);
+  const counts = countBuilt(built);
   const paper = built.entry.paper;
   const fp32: PreparedModel = {
     source: modelSource(built, bytes),

@@ -22,7 +22,10 @@ export function typedView(bytes: Uint8Array, offset: number, count: number, dtyp
   const start = bytes.byteOffset + offset;
   const Ctor = dtype === 'float32' ? Float32Array : dtype === 'int64' ? BigInt64Array : Uint16Array;
   if (start % size === 0) return new Ctor(bytes.buffer as ArrayBuffer, start, count);
-  return new Ctor(bytes.slice(offset, offset + count * size).buffer, 0, count);
+  // A copy made here: a Buffer's (readFileSync's) slice() is a view of the whole file, not a copy.
+  const copy = new Uint8Array(count * size);
+  copy.set(bytes.subarray(offset, offset + count * size));
+  return new Ctor(copy.buffer, 0, count);
 }
 
 function halfToFloat(h: number): number {

@@ -118,7 +118,8 @@ export function unpickle(bytes: Uint8Array): PickleValue {
   const append = (target: PickleValue, items: PickleValue[]) => {
     if (!Array.isArray(target)) throw new CheckpointError('corrupted pickle: APPEND on a non-list');
     if (target.length + items.length > MAX_ITEMS) throw new CheckpointError('corrupted pickle: list too long');
-    target.push(...items);
+    // One by one: spreading a long APPENDS into push() overflows the call stack.
+    for (const item of items) target.push(item);
   };
 
   for (;;) {
@@ -307,7 +308,9 @@ function persistent(pid: PickleValue): StorageRef {
   return { kind: 'storage', dtype, key, numel };
 }
 
-const isInts = (v: PickleValue): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
+/** A size, offset or stride: a whole number a tensor can have (NaN, Infinity, -1 and 2^60 are not). */
+const isIndex = (x: PickleValue): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+const isInts = (v: PickleValue): v is number[] => Array.isArray(v) && v.every(isIndex);
 
 function call(fn: PickleValue, args: PickleValue): PickleValue {
   if ((fn as Global)?.kind !== 'global' || !Array.isArray(args)) throw new CheckpointError('corrupted pickle: call of a non-function');
@@ -320,10 +323,10 @@ function call(fn: PickleValue, args: PickleValue): PickleValue {
     }
     case 'torch._utils _rebuild_tensor_v2': {
       const [storage, offset, shape, stride] = args;
-      if ((storage as StorageRef)?.kind !== 'storage' || typeof offset !== 'number' || !isInts(shape) || !isInts(stride) || shape.length !== stride.length) {
-        throw new CheckpointError('corrupted pickle: bad tensor description');
-      }
-      return { kind: 'tensor', storage: storage as StorageRef, offset, shape, stride };
+      if ((storage as StorageRef)?.kind !== 'storage') throw new CheckpointError('corrupted pickle: a tensor without a storage');
+      const bad = !isIndex(offset) ? 'storage offset' : !isInts(shape) ? 'shape' : !isInts(stride) || stride.length !== shape.length ? 'strides' : undefined;
+      if (bad) throw new CheckpointError(`corrupted pickle: a tensor's ${bad} is not made of whole numbers of 0 or more (one per dimension)`);
+      return { kind: 'tensor', storage: storage as StorageRef, offset: offset as number, shape: shape as number[], stride: stride as number[] };
     }
     case 'argparse Namespace':
       return new Map();

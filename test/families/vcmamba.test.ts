@@ -192,7 +192,7 @@ describe('resolutions and configs it cannot take', () => {
     const tiny = { widths: [8, 16, 24, 32], depths: [1, 1, 1, 3] };
     // More Mamba blocks than the stage has: the reference would run some twice.
     expect(() => vcmamba.config({ ...tiny, mambaBlocks: 4 }, 'x')).toThrow(/mambaBlocks must be 1 to depths\[3\] \(3\), got 4/);
-    expect(() => vcmamba.config({ ...tiny, mambaBlocks: 0 }, 'x')).toThrow(/mambaBlocks must be 1/);
+    expect(() => vcmamba.config({ ...tiny, mambaBlocks: 0 }, 'x')).toThrow(/mambaBlocks is 0; eformer builds 1 to 64/);
     expect(() => vcmamba.config({ ...tiny, mambaBlocks: 1, scan: 'loop' }, 'x')).toThrow(/scan must be 'unrolled', 'chunked', 'parallel', got 'loop'/);
     expect(() => vcmamba.config({ widths: [8, 16, 32], depths: [1, 1, 1], mambaBlocks: 1 }, 'x')).toThrow(/four stages/);
   });

@@ -1,21 +1,11 @@
-/** The embedded desktop runtime: onnxruntime-node, in this process. */
+/** The embedded desktop runtime: onnxruntime-node, in this process (each session in a thread of its own). */
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import type { Tensor } from 'onnxruntime-node';
 import { MissingToolError, UsageError } from '../../core/errors.js';
 import { firstLine } from '../../core/text.js';
 import { logSeverityLevel, onnxruntime } from '../../onnx/runtime.js';
+import { openThreadSession, SessionThreadError, type ThreadSession } from '../../onnx/session-thread.js';
 import type { BackendSession, ModelSource, SessionBackend, SessionOptions } from '../backend.js';
-
-/** Deterministic input data: what fills an input does not change CPU latency, but NaNs could. */
-function fill(shape: number[], dtype: 'float32' | 'int64'): Tensor {
-  const ort = onnxruntime();
-  const n = shape.reduce((a, b) => a * b, 1);
-  if (dtype === 'int64') return new ort.Tensor('int64', new BigInt64Array(n), shape);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = Math.sin(i * 0.37);
-  return new ort.Tensor('float32', data, shape);
-}
 
 function newestTrace(prefix: string): string | undefined {
   const dir = dirname(prefix);
@@ -73,9 +63,10 @@ export const ortCpu: SessionBackend = {
           `drop 'onnxruntime-node-install=skip' from .npmrc and run 'npm ci' again (installed here: ${this.executionProviders().join(', ')})`,
       );
     }
-    let session: import('onnxruntime-node').InferenceSession;
+    // The session lives in a thread of its own, so a run that does not end cannot hold off Ctrl-C.
+    let session: ThreadSession;
     try {
-      session = await ort.InferenceSession.create(model.onnx, {
+      session = await openThreadSession(model.onnx, model.inputs, {
         intraOpNumThreads: options.threads ?? 0,
         logSeverityLevel: logSeverityLevel(),
         interOpNumThreads: 1,
@@ -87,27 +78,23 @@ export const ortCpu: SessionBackend = {
         extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
       });
     } catch (err) {
+      if (!(err instanceof SessionThreadError)) throw err;
       if (ep !== 'cpu') throw new MissingToolError(`execution provider '${ep}' could not start on this machine: ${firstLine(err)}`);
       throw new UsageError(`onnxruntime cannot load ${model.name}: ${firstLine(err)}`);
     }
-    const feeds = Object.fromEntries(model.inputs.map((i) => [i.name, fill(i.shape, i.dtype)]));
     // Check the shapes once, outside any timing.
     try {
-      await session.run(feeds);
+      await session.run();
     } catch (err) {
-      await session.release();
+      await session.close();
+      if (!(err instanceof SessionThreadError)) throw err;
       const shapes = model.inputs.map((i) => `${i.name}=${i.shape.join('x')}`).join(', ');
       throw new UsageError(`${model.name} rejects input ${shapes}: ${firstLine(err)}`);
     }
     return {
-      async run() {
-        const start = performance.now();
-        await session.run(feeds);
-        return performance.now() - start;
-      },
+      run: () => session.run(),
       async close() {
-        if (options.profilePrefix) session.endProfiling();
-        await session.release();
+        await session.close();
         return options.profilePrefix ? newestTrace(options.profilePrefix) : undefined;
       },
     };

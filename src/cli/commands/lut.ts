@@ -7,7 +7,7 @@ import { correctionFormula, type Lut } from '../../latency/lut.js';
 import { addBackendFlags, backendOptionValues } from '../backend-flags.js';
 import { integer } from '../flags.js';
 import { statusLine } from '../progress.js';
-import { warnAboutThreads } from '../warnings.js';
+import { checkThreads } from '../warnings.js';
 
 interface LutBuildOptions {
   family: string;
@@ -59,7 +59,7 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'no progress line');
   addBackendFlags(build).action(async (opts: LutBuildOptions) => {
     checkOutputs([{ path: opts.out, flag: '--out' }], opts.space ? [{ path: opts.space, flag: '--space' }] : []);
-    if (findBackend(opts.backend).kind === 'session') warnAboutThreads(opts.threads);
+    checkThreads(opts.threads, findBackend(opts.backend).kind);
     const status = statusLine(Boolean(opts.quiet));
     const table = await buildLut({
       family: opts.family,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { backends, findBackend } from '../../backends/index.js';
+import { MAX_RUNS } from '../../backends/timing.js';
 import { DeviceError } from '../../core/errors.js';
 import { checkOutputs, type InputPath, writeFileAtomic } from '../../core/fs.js';
 import { checkGateOutputs, referenceFor } from '../../gate/run.js';
@@ -12,7 +13,7 @@ import { readResults, type ResultsFile } from '../../results/results.js';
 import { addBackendFlags, backendOptionValues } from '../backend-flags.js';
 import { addGateFlags, addInt8Flags, addModelFlags, checkModelFlags, type Int8Flags, int8Options, integer, type ModelFlags, positiveSeconds } from '../flags.js';
 import { progressBar } from '../progress.js';
-import { warnAboutThreads } from '../warnings.js';
+import { checkThreads } from '../warnings.js';
 import { gateAndReport } from './gate.js';
 
 interface ProfileOptions extends ModelFlags, Int8Flags {
@@ -77,7 +78,7 @@ export function register(program: Command): void {
   addBackendFlags(cmd)
     .option('--batch <n>', 'batch size', integer('--batch'), 1)
     .option('--warmup <n>', 'fixed warm-up runs (default: until latency settles; device backends: 10)', integer('--warmup', 0))
-    .option('--runs <n>', 'timed runs per model (default: adaptive, see --min-time; device backends: 100)', integer('--runs'))
+    .option('--runs <n>', `timed runs per model, at most ${MAX_RUNS} (default: adaptive, see --min-time; device backends: 100)`, integer('--runs', 1, MAX_RUNS))
     .option('--min-time <s>', 'seconds of timed runs per model when --runs is not given (default: 2)', positiveSeconds('--min-time'))
     .option('--no-single-session', 'skip timing each model alone with thread spinning on (the as-deployed figure)')
     .option('--breakdown', "per-op breakdown from onnxruntime's own profiler (separate sessions, after timing)")
@@ -111,7 +112,7 @@ export function register(program: Command): void {
       readResults(opts.baseline, '--baseline');
     } else checkOutputs([json], inputs);
     // --threads means this machine's cores only for backends that run here (a phone has its own).
-    if (findBackend(opts.backend).kind === 'session') warnAboutThreads(opts.threads);
+    checkThreads(opts.threads, findBackend(opts.backend).kind);
     let results: ResultsFile;
     try {
       results = await profile({

@@ -20,7 +20,9 @@ export function paramOf(graph: Graph, valueName: string): Param | undefined {
 export function absorbInto(graph: Graph, producer: Node, node: Node): void {
   const [from, to] = [node.outputs[0], producer.outputs[0]];
   graph.nodes.splice(graph.nodes.indexOf(node), 1);
-  for (const other of graph.nodes) other.inputs = other.inputs.map((i) => (i === from ? to : i));
+  // Only the readers of `from` get a new input list: copying every node's list on every call made
+  // a 256-block network's folding quadratic in garbage.
+  for (const other of graph.nodes) if (other.inputs.includes(from)) other.inputs = other.inputs.map((i) => (i === from ? to : i));
   graph.outputs = graph.outputs.map((o) => (o === from ? to : o));
 }
 

@@ -1,4 +1,6 @@
 /** EfficientFormer (V1) configuration: every field a variant can change. */
+import { UsageError } from '../../core/errors.js';
+import { checkStageLists } from '../config-json.js';
 
 /** Mirrors Hugging Face's EfficientFormerConfig (names in camelCase). */
 export interface EfficientFormerConfig {
@@ -35,5 +37,13 @@ const defaults = {
 export function efficientFormerConfig(
   c: Pick<EfficientFormerConfig, 'hiddenSizes' | 'depths' | 'numMeta3dBlocks'> & Partial<EfficientFormerConfig>,
 ): EfficientFormerConfig {
-  return { ...defaults, ...c };
+  const config = { ...defaults, ...c };
+  checkStageLists({ hiddenSizes: config.hiddenSizes, depths: config.depths });
+  // The stem's first conv makes half the first stage's channels.
+  if (config.hiddenSizes[0] % 2) throw new UsageError(`hiddenSizes[0] must be even (the stem's first conv makes half as many channels), got ${config.hiddenSizes[0]}`);
+  const last = config.depths.at(-1)!;
+  if (!(config.numMeta3dBlocks >= 0 && config.numMeta3dBlocks <= last)) throw new UsageError(`numMeta3dBlocks must be 0 to the last stage's depth (${last}), got ${config.numMeta3dBlocks}`);
+  // The pooling mixer pads poolSize // 2 a side at stride 1: only an odd window keeps the map's size.
+  if (config.poolSize % 2 !== 1) throw new UsageError(`poolSize must be odd (the pooling keeps the map's size), got ${config.poolSize}`);
+  return config;
 }

@@ -1,6 +1,7 @@
 /** A Hugging Face transformers EfficientFormer `config.json` (model_type `efficientformer`) as a V1 config. */
 import { UsageError } from '../../core/errors.js';
-import type { EfficientFormerConfig } from './config.js';
+import { CONFIG_LIMITS, checkRange, RANGES, type Range, whole } from '../config-json.js';
+import { type EfficientFormerConfig, efficientFormerConfig } from './config.js';
 
 interface HfConfig {
   model_type?: string;
@@ -26,14 +27,9 @@ interface HfConfig {
 
 const ints = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x > 0);
 
-/** Beyond these a config describes no model anyone trains, and building it would only exhaust memory or time. */
-const LIMITS = { stages: 8, depthPerStage: 64, totalDepth: 256, width: 4096, classes: 100_000, heads: 64, keyDim: 512, ratio: 16 };
-
-function within(path: string, field: string, value: unknown, max: number, min = 1): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new UsageError(`${path}: ${field} is ${JSON.stringify(value)}; eformer builds ${min} to ${max}`);
-  }
+/** A field of the file, when present, within `range` (the limits every family's configs share). */
+function within(path: string, field: string, value: unknown, range: Range): void {
+  if (value !== undefined) checkRange(path, field, value, range);
 }
 
 export function readHfConfig(raw: Record<string, unknown>, path: string): EfficientFormerConfig {
@@ -41,24 +37,27 @@ export function readHfConfig(raw: Record<string, unknown>, path: string): Effici
   if (!ints(c.hidden_sizes) || !ints(c.depths) || c.hidden_sizes!.length !== c.depths!.length) {
     throw new UsageError(`${path}: hidden_sizes and depths must be lists of positive integers of the same length`);
   }
-  within(path, 'the number of stages', c.depths!.length, LIMITS.stages);
-  c.depths!.forEach((d, i) => within(path, `depths[${i}]`, d, LIMITS.depthPerStage));
-  within(path, 'the total depth', c.depths!.reduce((a, b) => a + b, 0), LIMITS.totalDepth);
-  c.hidden_sizes!.forEach((w, i) => within(path, `hidden_sizes[${i}]`, w, LIMITS.width));
-  within(path, 'num_labels', c.num_labels, LIMITS.classes);
-  within(path, 'num_attention_heads', c.num_attention_heads, LIMITS.heads);
-  within(path, 'key_dim', c.key_dim, LIMITS.keyDim);
-  within(path, 'attention_ratio', c.attention_ratio, LIMITS.ratio);
-  within(path, 'mlp_expansion_ratio', c.mlp_expansion_ratio, LIMITS.ratio);
-  within(path, 'num_meta3d_blocks', c.num_meta3d_blocks, c.depths!.at(-1)!, 0);
-  within(path, 'resolution', c.resolution, 64);
-  within(path, 'pool_size', c.pool_size, 15);
+  within(path, 'the number of stages', c.depths!.length, whole(1, CONFIG_LIMITS.stages));
+  c.depths!.forEach((d, i) => within(path, `depths[${i}]`, d, RANGES.blocks));
+  within(path, 'the total depth', c.depths!.reduce((a, b) => a + b, 0), whole(1, CONFIG_LIMITS.totalDepth));
+  c.hidden_sizes!.forEach((w, i) => within(path, `hidden_sizes[${i}]`, w, RANGES.width));
+  within(path, 'num_labels', c.num_labels, RANGES.classes);
+  within(path, 'num_attention_heads', c.num_attention_heads, RANGES.heads);
+  within(path, 'key_dim', c.key_dim, RANGES.keyDim);
+  within(path, 'attention_ratio', c.attention_ratio, RANGES.ratio);
+  within(path, 'mlp_expansion_ratio', c.mlp_expansion_ratio, RANGES.ratio);
+  within(path, 'num_meta3d_blocks', c.num_meta3d_blocks, whole(0, c.depths!.at(-1)!));
+  within(path, 'resolution', c.resolution, RANGES.grid);
+  within(path, 'pool_size', c.pool_size, RANGES.kernel);
+  within(path, 'layer_norm_eps', c.layer_norm_eps, RANGES.eps);
+  within(path, 'batch_norm_eps', c.batch_norm_eps, RANGES.eps);
+  if (c.id2label !== undefined && c.num_labels === undefined) within(path, 'the number of labels in id2label', Object.keys(c.id2label ?? {}).length, RANGES.classes);
   if ((c.hidden_act ?? 'gelu') !== 'gelu') throw new UsageError(`${path}: hidden_act '${c.hidden_act}' is not supported (gelu only)`);
   if ((c.downsample_patch_size ?? 3) !== 3 || (c.downsample_stride ?? 2) !== 2 || (c.downsample_pad ?? 1) !== 1) {
     throw new UsageError(`${path}: only the standard 3x3 stride-2 downsampling is supported`);
   }
   const numClasses = c.num_labels ?? (c.id2label ? Object.keys(c.id2label).length : 1000);
-  return {
+  return efficientFormerConfig({
     hiddenSizes: c.hidden_sizes!,
     depths: c.depths!,
     numMeta3dBlocks: c.num_meta3d_blocks ?? 1,
@@ -73,5 +72,5 @@ export function readHfConfig(raw: Record<string, unknown>, path: string): Effici
     // transformers' default is 1e-12, not PyTorch's 1e-5: it matters for exact outputs.
     layerNormEps: c.layer_norm_eps ?? 1e-12,
     batchNormEps: c.batch_norm_eps ?? 1e-5,
-  };
+  });
 }

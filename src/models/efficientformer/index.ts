@@ -7,7 +7,7 @@ import { UsageError } from '../../core/errors.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/imagenet.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import type { Value } from '../../graph/ir.js';
-import { checkConfigFields } from '../config-json.js';
+import { checkConfigFields, type ConfigBounds, depths, perStage, RANGES, whole } from '../config-json.js';
 import { entry, IPHONE_12, type ModelEntry, type ModelFamily } from '../family.js';
 import { attentionBias, distilledHead, downsampled, groupByIndex, snapBlockOf, snapLayoutNamer, stem, toolboxAttentionMacs } from '../layers.js';
 import { readHfConfig } from './hf-config.js';
@@ -16,8 +16,24 @@ import { type EfficientFormerConfig, efficientFormerConfig } from './config.js';
 
 export { type EfficientFormerConfig, efficientFormerConfig };
 
-/** Five stride-2 convs lie between the input and the last stage. */
-const STRIDE_STEPS = 5;
+/** Stride-2 convs between the input and the last stage: the stem's two and one embedding per later stage (five for four stages). */
+const strideSteps = (config: EfficientFormerConfig) => config.hiddenSizes.length + 1;
+
+/** What a `--config` file may hold (the Hugging Face reader applies the same ranges). */
+const BOUNDS: ConfigBounds<EfficientFormerConfig> = {
+  hiddenSizes: perStage(RANGES.width),
+  depths: depths(1),
+  numMeta3dBlocks: whole(0, RANGES.blocks.max),
+  mlpExpansionRatio: RANGES.ratio,
+  poolSize: RANGES.kernel,
+  keyDim: RANGES.keyDim,
+  numAttentionHeads: RANGES.heads,
+  attentionRatio: RANGES.ratio,
+  resolution: RANGES.grid,
+  numClasses: RANGES.classes,
+  layerNormEps: RANGES.eps,
+  batchNormEps: RANGES.eps,
+};
 
 export const efficientFormer: ModelFamily<EfficientFormerConfig> = {
   id: 'efficientformer',
@@ -33,9 +49,10 @@ export const efficientFormer: ModelFamily<EfficientFormerConfig> = {
     if (!Number.isInteger(resolution) || resolution < 1) throw new UsageError(`resolution must be a positive integer, got ${resolution}`);
     if (config.numMeta3dBlocks === 0) return;
     const grid = config.resolution;
-    if (downsampled(resolution, STRIDE_STEPS) !== grid) {
-      const lo = 32 * (grid - 1) + 1;
-      const hi = 32 * grid;
+    if (downsampled(resolution, strideSteps(config)) !== grid) {
+      const step = 2 ** strideSteps(config);
+      const lo = step * (grid - 1) + 1;
+      const hi = step * grid;
       throw new UsageError(
         `${modelName} cannot take resolution ${resolution}: its attention is fixed to a ${grid}x${grid} grid, ` +
           `so the input must be ${lo} to ${hi} pixels (default ${hi})`,
@@ -64,7 +81,7 @@ export const efficientFormer: ModelFamily<EfficientFormerConfig> = {
 
   config(raw, where) {
     const example = efficientFormerConfig({ hiddenSizes: [48], depths: [1], numMeta3dBlocks: 0 });
-    return efficientFormerConfig(checkConfigFields(raw, example, ['hiddenSizes', 'depths', 'numMeta3dBlocks'], where) as EfficientFormerConfig);
+    return efficientFormerConfig(checkConfigFields(raw, example, ['hiddenSizes', 'depths', 'numMeta3dBlocks'], where, BOUNDS) as EfficientFormerConfig);
   },
 
   build(config, { resolution, batch = 1, name = 'efficientformer' }) {

@@ -7,7 +7,7 @@ import { UsageError } from '../../core/errors.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/imagenet.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import type { Value } from '../../graph/ir.js';
-import { checkConfigFields } from '../config-json.js';
+import { checkConfigFields, checkStageLists, type ConfigBounds, depths, perBlock, perStage, RANGES, whole } from '../config-json.js';
 import { entry, IPHONE_12, type ModelEntry, type ModelFamily } from '../family.js';
 import { attentionBias, convEmbedding, distilledHead, downsampled, groupByIndex, layerScaledFfn, midConvMlp, snapBlockOf, snapLayoutNamer, stem, toolboxAttentionMacs } from '../layers.js';
 import { timmNaming } from './naming.js';
@@ -33,11 +33,27 @@ export function efficientFormerV2Config(
   c: Pick<EfficientFormerV2Config, 'widths' | 'depths' | 'vitNum' | 'expansionRatios'> & Partial<EfficientFormerV2Config>,
 ): EfficientFormerV2Config {
   const config = { keyDim: 32, numHeads: 8, attnRatio: 4, downsampleKeyDim: 16, numClasses: 1000, distillation: true, batchNormEps: 1e-5, ...c };
+  checkStageLists({ widths: config.widths, depths: config.depths, expansionRatios: config.expansionRatios });
+  if (config.widths[0] % 2) throw new UsageError(`widths[0] must be even (the stem's first conv makes half as many channels), got ${config.widths[0]}`);
   config.depths.forEach((d, i) => {
     if (config.expansionRatios[i]?.length !== d) throw new UsageError(`expansionRatios[${i}] must have ${d} entries (the stage depth)`);
   });
   return config;
 }
+
+/** What a `--config` file may hold. */
+const BOUNDS: ConfigBounds<EfficientFormerV2Config> = {
+  widths: perStage(RANGES.width),
+  depths: depths(1),
+  vitNum: whole(0, RANGES.blocks.max),
+  expansionRatios: perBlock(RANGES.ratio),
+  keyDim: RANGES.keyDim,
+  numHeads: RANGES.heads,
+  attnRatio: RANGES.ratio,
+  downsampleKeyDim: RANGES.keyDim,
+  numClasses: RANGES.classes,
+  batchNormEps: RANGES.eps,
+};
 
 /** Resolution of stage i: what the stem and i embeddings leave of the input. */
 const stageResolution = (resolution: number, i: number) => downsampled(resolution, i + 2);
@@ -87,7 +103,7 @@ export const efficientFormerV2: ModelFamily<EfficientFormerV2Config> = {
 
   config(raw, where) {
     const example = efficientFormerV2Config({ widths: [32], depths: [1], vitNum: 0, expansionRatios: [[4]] });
-    return efficientFormerV2Config(checkConfigFields(raw, example, ['widths', 'depths', 'vitNum', 'expansionRatios'], where) as EfficientFormerV2Config);
+    return efficientFormerV2Config(checkConfigFields(raw, example, ['widths', 'depths', 'vitNum', 'expansionRatios'], where, BOUNDS) as EfficientFormerV2Config);
   },
 
   build(config, { resolution, batch = 1, name = 'efficientformerv2' }) {

@@ -11,7 +11,7 @@ import { UsageError } from '../../core/errors.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/imagenet.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import type { Graph, Value } from '../../graph/ir.js';
-import { checkConfigFields } from '../config-json.js';
+import { between, CONFIG_LIMITS, checkConfigFields, type ConfigBounds, depths, perBlock, perStage, RANGES, whole } from '../config-json.js';
 import { type BlockNamer, entry, type ModelEntry, type ModelFamily } from '../family.js';
 import { groupByIndex } from '../layers.js';
 
@@ -68,9 +68,27 @@ export function efficientModConfig(
     // The context (C channels) is tiled r times to meet fc1's C·r channels: r must be a whole number.
     if (ratios.some((r) => !Number.isInteger(r) || r < 1)) throw new UsageError(`mlpRatios[${i}] must be whole numbers of at least 1, got ${ratios.join(', ')}`);
   });
+  const blocks = [...config.depths, ...config.attentionDepths].reduce((a, b) => a + b, 0);
+  if (blocks > CONFIG_LIMITS.totalDepth) throw new UsageError(`depths and attentionDepths add up to ${blocks} blocks; eformer builds at most ${CONFIG_LIMITS.totalDepth} in all`);
   if (config.contextSize % 2 !== 1) throw new UsageError(`contextSize must be odd (the conv pads contextSize // 2 each side), got ${config.contextSize}`);
   return config;
 }
+
+/** What a `--config` file may hold. */
+const BOUNDS: ConfigBounds<EfficientModConfig> = {
+  embedDims: perStage(RANGES.width),
+  depths: depths(),
+  attentionDepths: depths(),
+  mlpRatios: perBlock(whole(1, RANGES.ratio.max)),
+  // 0 where a stage has no attention blocks.
+  attentionRatios: perStage(between(0, RANGES.ratio.max)),
+  contextSize: RANGES.kernel,
+  patchSizes: perStage(RANGES.kernel),
+  patchStrides: perStage(RANGES.kernel),
+  patchPads: perStage(whole(0, RANGES.kernel.max)),
+  numClasses: RANGES.classes,
+  layerNormEps: RANGES.eps,
+};
 
 export const efficientMod: ModelFamily<EfficientModConfig> = {
   id: 'efficientmod',
@@ -92,7 +110,7 @@ export const efficientMod: ModelFamily<EfficientModConfig> = {
 
   config(raw, where) {
     const example = efficientModConfig({ embedDims: [32], depths: [1], mlpRatios: [[1]], attentionDepths: [0], attentionRatios: [4], patchSizes: [7], patchStrides: [4], patchPads: [3] });
-    return efficientModConfig(checkConfigFields(raw, example, ['embedDims', 'depths', 'mlpRatios'], where) as EfficientModConfig);
+    return efficientModConfig(checkConfigFields(raw, example, ['embedDims', 'depths', 'mlpRatios'], where, BOUNDS) as EfficientModConfig);
   },
 
   build(config, { resolution, batch = 1, name = 'efficientmod' }) {

@@ -8,9 +8,9 @@ import { UsageError } from '../../core/errors.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/imagenet.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import type { Value } from '../../graph/ir.js';
-import { checkConfigFields } from '../config-json.js';
+import { CONFIG_LIMITS, checkConfigFields, type ConfigBounds, depths, perStage, RANGES, whole } from '../config-json.js';
 import { entry, type BlockNamer, type ModelEntry, type ModelFamily } from '../family.js';
-import { attentionBiasIndices, downsampled } from '../layers.js';
+import { attentionBiasIndices, attentionBiasOffsetCount, downsampled } from '../layers.js';
 
 export interface FcaFormerConfig {
   /** Channels of the four stages: two ConvNeXt stages, then two FcaBlock stages. */
@@ -54,6 +54,16 @@ const grids = (resolution: number) => [downsampled(resolution, 4), downsampled(r
 /** Cross tokens one block leaves: the 7x7 stride-4 pad-3 depthwise conv turns an r x r grid into ceil(r/4)². */
 const crossTokens = (grid: number) => Math.ceil(grid / 4) ** 2;
 
+/** What a `--config` file may hold. */
+const BOUNDS: ConfigBounds<FcaFormerConfig> = {
+  embedDims: perStage(RANGES.width),
+  depths: depths(),
+  numHeads: perStage(whole(0, RANGES.heads.max)),
+  mlpRatio: RANGES.ratio,
+  cabMaxDepth: whole(1, CONFIG_LIMITS.totalDepth),
+  numClasses: RANGES.classes,
+};
+
 export const fcaFormer: ModelFamily<FcaFormerConfig> = {
   id: 'fcaformer',
   defaultResolution: 224,
@@ -86,7 +96,7 @@ export const fcaFormer: ModelFamily<FcaFormerConfig> = {
 
   config(raw, where) {
     const example = fcaFormerConfig({ embedDims: [1, 1, 1, 1], depths: [1, 1, 1, 1], numHeads: [0, 0, 1, 1] });
-    return fcaFormerConfig(checkConfigFields(raw, example, ['embedDims', 'depths', 'numHeads'], where) as FcaFormerConfig);
+    return fcaFormerConfig(checkConfigFields(raw, example, ['embedDims', 'depths', 'numHeads'], where, BOUNDS) as FcaFormerConfig);
   },
 
   build(config, { resolution, batch = 1, name = 'fcaformer' }) {
@@ -208,9 +218,8 @@ function fcaBlock(b: GraphBuilder, x: Value, crossIn: Value | undefined, c: FcaF
 
 /** `attention_biases[:, idx]` with idx[p1, p2] = |Δy|·r + |Δx|: a non-persistent buffer in the reference, so derived, not saved. */
 function relativeBias(b: GraphBuilder, heads: number, grid: number): Value {
-  const { idxs, offsets } = attentionBiasIndices(grid, grid);
-  const table = b.param('attention_biases', [heads, offsets], 'attention_biases');
-  const index = b.param('attention_bias_idxs', [grid * grid, grid * grid], 'constant', { dtype: 'int64', trainable: false, data: idxs });
+  const table = b.param('attention_biases', [heads, attentionBiasOffsetCount(grid, grid)], 'attention_biases');
+  const index = b.param('attention_bias_idxs', [grid * grid, grid * grid], 'constant', { dtype: 'int64', trainable: false, data: () => attentionBiasIndices(grid, grid).idxs });
   return b.gather(table, index, 1);
 }
 

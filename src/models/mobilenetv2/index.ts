@@ -6,7 +6,7 @@ import { UsageError } from '../../core/errors.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/imagenet.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import type { Value } from '../../graph/ir.js';
-import { checkConfigFields } from '../config-json.js';
+import { CONFIG_LIMITS, above, checkConfigFields, type ConfigBounds, RANGES, whole } from '../config-json.js';
 import { type BlockNamer, entry, IPHONE_12, type ModelEntry, type ModelFamily } from '../family.js';
 import { groupByIndex } from '../layers.js';
 
@@ -29,8 +29,19 @@ const TORCHVISION_SETTINGS: MobileNetV2Config['settings'] = [
 ];
 
 export function mobileNetV2Config(c: Partial<MobileNetV2Config> = {}): MobileNetV2Config {
-  return { widthMult: 1, numClasses: 1000, settings: TORCHVISION_SETTINGS, roundNearest: 8, ...c };
+  const config = { widthMult: 1, numClasses: 1000, settings: TORCHVISION_SETTINGS, roundNearest: 8, ...c };
+  const blocks = config.settings.reduce((sum, [, , n]) => sum + n, 0);
+  if (blocks > CONFIG_LIMITS.totalDepth) throw new UsageError(`settings repeat ${blocks} blocks in all; eformer builds at most ${CONFIG_LIMITS.totalDepth}`);
+  return config;
 }
+
+/** What a `--config` file may hold: settings rows are [expansion t, channels c, repeats n, stride s]. */
+const BOUNDS: ConfigBounds<MobileNetV2Config> = {
+  widthMult: above(0, CONFIG_LIMITS.ratio),
+  numClasses: RANGES.classes,
+  settings: { rows: [RANGES.ratio, RANGES.width, RANGES.depth, whole(1, 2)], entries: [1, 4 * CONFIG_LIMITS.stages] },
+  roundNearest: whole(1, 64),
+};
 
 /** torchvision's `_make_divisible`: round to a multiple, never dropping below 90%. */
 export function makeDivisible(v: number, divisor: number): number {
@@ -63,7 +74,7 @@ export const mobileNetV2: ModelFamily<MobileNetV2Config> = {
   },
 
   config(raw, where) {
-    return mobileNetV2Config(checkConfigFields(raw, mobileNetV2Config(), [], where));
+    return mobileNetV2Config(checkConfigFields(raw, mobileNetV2Config(), [], where, BOUNDS));
   },
 
   build(config, { resolution, batch = 1, name = 'mobilenetv2' }) {

@@ -9,7 +9,7 @@ import { UsageError } from '../../core/errors.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/imagenet.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import type { Graph, Value } from '../../graph/ir.js';
-import { checkConfigFields } from '../config-json.js';
+import { CONFIG_LIMITS, checkConfigFields, type ConfigBounds, depths, perStage, RANGES } from '../config-json.js';
 import { type BlockNamer, entry, type ModelEntry, type ModelFamily } from '../family.js';
 
 export interface MobileViGConfig {
@@ -38,9 +38,22 @@ export function mobileViGConfig(
   if (config.globalBlocks.length === 0 || config.globalBlocks.length !== config.globalChannels.length) {
     throw new UsageError('globalBlocks and globalChannels must have one entry per graph stage (at least one)');
   }
+  const blocks = [...config.localBlocks, ...config.globalBlocks].reduce((a, b) => a + b, 0);
+  if (blocks > CONFIG_LIMITS.totalDepth) throw new UsageError(`localBlocks and globalBlocks add up to ${blocks} blocks; eformer builds at most ${CONFIG_LIMITS.totalDepth} in all`);
   if (!Number.isInteger(config.k) || config.k < 1) throw new UsageError(`k must be a whole number of at least 1, got ${config.k}`);
   return config;
 }
+
+/** What a `--config` file may hold. */
+const BOUNDS: ConfigBounds<MobileViGConfig> = {
+  localBlocks: depths(),
+  localChannels: perStage(RANGES.width),
+  globalBlocks: depths(),
+  globalChannels: perStage(RANGES.width),
+  embDims: RANGES.width,
+  k: RANGES.grid,
+  numClasses: RANGES.classes,
+};
 
 const BN_EPS = 1e-5;
 /** Hidden width of the inverted residuals and FFNs, as a multiple of the block width (fixed in the reference). */
@@ -68,7 +81,7 @@ export const mobileViG: ModelFamily<MobileViGConfig> = {
 
   config(raw, where) {
     const example = mobileViGConfig({ localBlocks: [1], localChannels: [16], globalBlocks: [1], globalChannels: [16] });
-    return mobileViGConfig(checkConfigFields(raw, example, ['localBlocks', 'localChannels', 'globalBlocks', 'globalChannels'], where) as MobileViGConfig);
+    return mobileViGConfig(checkConfigFields(raw, example, ['localBlocks', 'localChannels', 'globalBlocks', 'globalChannels'], where, BOUNDS) as MobileViGConfig);
   },
 
   build(config, { resolution, batch = 1, name = 'mobilevig' }) {

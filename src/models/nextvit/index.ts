@@ -9,7 +9,7 @@ import { UsageError } from '../../core/errors.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/imagenet.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import type { Graph, Value } from '../../graph/ir.js';
-import { checkConfigFields } from '../config-json.js';
+import { checkConfigFields, type ConfigBounds, depths, perStage, RANGES, whole } from '../config-json.js';
 import { type BlockNamer, entry, type ModelEntry, type ModelFamily } from '../family.js';
 import { groupByIndex } from '../layers.js';
 import { timmNaming } from './naming.js';
@@ -37,6 +37,24 @@ export interface NextVitConfig {
   numClasses: number;
   batchNormEps: number;
 }
+
+/** What a `--config` file may hold. */
+const BOUNDS: ConfigBounds<NextVitConfig> = {
+  stemChannels: { each: RANGES.width, entries: [3, 3] },
+  depths: depths(),
+  convWidths: perStage(RANGES.width),
+  // 0 where a stage has no transformer block.
+  transformerWidths: perStage(whole(0, RANGES.width.max)),
+  transformerEvery: perStage(whole(0, RANGES.blocks.max)),
+  strides: perStage(whole(1, 2)),
+  srRatios: perStage(RANGES.grid),
+  headDim: RANGES.keyDim,
+  mixBlockRatio: RANGES.fraction,
+  convMlpRatio: RANGES.ratio,
+  transformerMlpRatio: RANGES.ratio,
+  numClasses: RANGES.classes,
+  batchNormEps: RANGES.eps,
+};
 
 export function nextVitConfig(c: Pick<NextVitConfig, 'depths'> & Partial<NextVitConfig>): NextVitConfig {
   const config: NextVitConfig = {
@@ -196,7 +214,7 @@ export const nextVit: ModelFamily<NextVitConfig> = {
   },
 
   config(raw, where) {
-    return nextVitConfig(checkConfigFields(raw, nextVitConfig({ depths: [3, 4, 10, 3] }), ['depths'], where) as NextVitConfig);
+    return nextVitConfig(checkConfigFields(raw, nextVitConfig({ depths: [3, 4, 10, 3] }), ['depths'], where, BOUNDS) as NextVitConfig);
   },
 
   build(config, { resolution, batch = 1, name = 'nextvit' }) {

@@ -9,7 +9,7 @@ import { UsageError } from '../../core/errors.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/imagenet.js';
 import { GraphBuilder } from '../../graph/builder.js';
 import type { Graph, Value } from '../../graph/ir.js';
-import { checkConfigFields } from '../config-json.js';
+import { checkConfigFields, type ConfigBounds, depths, perStage, RANGES } from '../config-json.js';
 import { type BlockNamer, entry, type ModelEntry, type ModelFamily } from '../family.js';
 import { convEmbedding, distilledHead, downsampled, groupByIndex, layerScaledFfn, midConvMlp, snapLayoutNamer, stem } from '../layers.js';
 import { DIRECTION_CODES, fourDirectionScan, SCAN_LOWERINGS, type ScanLowering } from './scan.js';
@@ -45,6 +45,7 @@ const CONV_SIZE = 7;
 export function vcmambaConfig(c: Pick<VCMambaConfig, 'widths' | 'depths' | 'mambaBlocks'> & Partial<VCMambaConfig>): VCMambaConfig {
   const config: VCMambaConfig = { mlpRatio: 4, posEmbedGrid: 7, numClasses: 1000, distillation: true, scan: 'unrolled', ...c };
   if (config.widths.length !== 4 || config.depths.length !== 4) throw new UsageError('VCMamba has four stages: widths and depths need 4 entries');
+  if (config.widths[0] % 2) throw new UsageError(`widths[0] must be even (the stem's first conv makes half as many channels), got ${config.widths[0]}`);
   // The reference runs blocks depth-vit_num .. depth-1 in one go, so with fewer blocks than
   // vit_num it would run some twice; with none, pos_embed would be unused.
   if (!Number.isInteger(config.mambaBlocks) || config.mambaBlocks < 1 || config.mambaBlocks > config.depths[3]) {
@@ -53,6 +54,16 @@ export function vcmambaConfig(c: Pick<VCMambaConfig, 'widths' | 'depths' | 'mamb
   if (!SCAN_LOWERINGS.includes(config.scan)) throw new UsageError(`scan must be ${SCAN_LOWERINGS.map((s) => `'${s}'`).join(', ')}, got '${config.scan}'`);
   return config;
 }
+
+/** What a `--config` file may hold. */
+const BOUNDS: ConfigBounds<VCMambaConfig> = {
+  widths: perStage(RANGES.width),
+  depths: depths(),
+  mambaBlocks: RANGES.blocks,
+  mlpRatio: RANGES.ratio,
+  posEmbedGrid: RANGES.grid,
+  numClasses: RANGES.classes,
+};
 
 /** Grid of stage i: the stem's two stride-2 convs and i stride-2 embeddings, each rounding up. */
 const stageGrid = (resolution: number, i: number) => downsampled(resolution, i + 2);
@@ -79,7 +90,7 @@ export const vcmamba: ModelFamily<VCMambaConfig> = {
 
   config(raw, where) {
     const example = vcmambaConfig({ widths: [8, 16, 32, 64], depths: [1, 1, 1, 1], mambaBlocks: 1 });
-    return vcmambaConfig(checkConfigFields(raw, example, ['widths', 'depths', 'mambaBlocks'], where) as VCMambaConfig);
+    return vcmambaConfig(checkConfigFields(raw, example, ['widths', 'depths', 'mambaBlocks'], where, BOUNDS) as VCMambaConfig);
   },
 
   build(config, { resolution, batch = 1, name = 'vcmamba' }) {
