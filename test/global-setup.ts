@@ -17,6 +17,8 @@ export default function setup(): () => void {
   const scratch = mkdtempSync(join(tmpdir(), 'eformer-tests-'));
   // Test workers are started after this and inherit the environment.
   process.env.EFORMER_TEST_SCRATCH = scratch;
+  // Tests that load onnxruntime-node themselves: its telemetry would leave /tmp/mat-debug-<pid>.log (eformer turns it off itself).
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
   const teardown = () => rmSync(scratch, { recursive: true, force: true });
   const root = new URL('..', import.meta.url).pathname;
   const built = join(root, 'dist/cli/main.js');

@@ -4,10 +4,12 @@
 // { "victim": path, "dirs": [folders], "names": ["r.html", ...] }.
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 
 const { victim, dirs, names } = JSON.parse(process.env.EFORMER_TEST_PLANT);
 const pid = process.pid;
-for (const dir of dirs) {
+// Worker threads (ort-cpu's timing sessions) run preloads too: plant once, from the main thread.
+for (const dir of isMainThread ? dirs : []) {
   symlinkSync(victim, join(dir, `.eformer-probe-${pid}`));
   for (const name of names) {
     symlinkSync(victim, join(dir, `.${name}.${pid}.tmp`));

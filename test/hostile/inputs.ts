@@ -3,7 +3,8 @@
  * variants broken in one way each, and Hugging Face configs.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import sharp from 'sharp';
@@ -66,7 +67,9 @@ export async function interrupt(
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   for (let i = 0; i < 6000 && child.exitCode === null; i++) {
-    if (ready()) {
+    // Until eformer has installed its handler the signal's default action would kill it, which
+    // tests node's start-up on a busy machine, not eformer.
+    if (handles(child.pid!, signal) && ready()) {
       if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
       child.kill(signal);
       break;
@@ -74,7 +77,16 @@ export async function interrupt(
     await new Promise((r) => setTimeout(r, 5));
   }
   return { code: await exited, stderr };
+}
 
+/** Whether process `pid` catches `signal` (Linux: the SigCgt mask in /proc/PID/status). */
+function handles(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return mask !== undefined && ((BigInt(`0x${mask}`) >> BigInt(constants.signals[signal] - 1)) & 1n) === 1n;
+  } catch {
+    return false;
+  }
 }
 
 /**
