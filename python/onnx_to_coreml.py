@@ -9,7 +9,8 @@ coremltools' MIL builder (recent coremltools no longer converts ONNX itself).
 
 Exit codes, which eformer turns into one line each: 0 ok; 10 an ONNX op or attribute this
 bridge does not map (the message names the op and the node); 11 coremltools is missing or of
-an unsupported version; 12 conversion or verification failed. The report (JSON) holds the
+an unsupported version; 12 conversion or verification failed; 13 the model's numbers do not fit the
+package's precision (activations overflowing fp16 in W8A8 calibration: an input problem, not a bug). The report (JSON) holds the
 verification: input/output names and shapes, the op histogram, and (fp32) which weights were
 compared with their ONNX initializers.
 """
@@ -484,6 +485,10 @@ def main():
         w = report['w8a8']
         if w['quantize_ops'] == 0 or w['quantized_weights'] == 0:
             fail(12, f'W8A8 verification failed: the model has {w["quantize_ops"]} activation quantize ops and {w["quantized_weights"]} quantised weights')
+        import math
+        if not math.isfinite(w['max_range_difference']):
+            # Not a converter bug: the model's own activations leave fp16's range (random weights can).
+            fail(13, f'cannot make a W8A8 package: activations overflow fp16 during calibration (at {w["worst_tensor"]}); real weights (--ckpt) usually stay in range')
         if w['max_range_difference'] > w['tolerance']:
             fail(12, f'W8A8 verification failed: Core ML calibration ranges differ from the ONNX ones by {w["max_range_difference"]:.2e} of a range at {w["worst_tensor"]} (tolerance {w["tolerance"]})')
 

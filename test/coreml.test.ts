@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { exportModel } from '../src/export/index.js';
 import { convertToCoreml } from '../src/coreml/bridge.js';
+import { cachedCoreml } from '../src/coreml/cache.js';
 import { encodeOnnx } from '../src/onnx/encode.js';
 import { root, tempDir } from './helpers.js';
 
@@ -109,6 +110,35 @@ describe('Core ML faults: one line, the right exit code, no partial package, the
     const dir = tempDir();
     await expect(convertToCoreml(onnx, join(dir, 'odd.mlpackage'), { inputType: 'tensor' })).rejects.toThrow(/ONNX op Sin \(node weird\/Sin_0\) has no Core ML mapping/);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a cached conversion whose report is damaged is converted again, not an internal error', async () => {
+    const onnx = encodeOnnx(
+      {
+        name: 'tiny',
+        opset: 17,
+        inputs: [{ name: 'image', shape: [1, 3, 8, 8] }],
+        outputs: [{ name: 'logits', shape: [1, 3, 8, 8] }],
+        nodes: [{ name: 'act/Relu_0', opType: 'Relu', inputs: ['image'], outputs: ['logits'], attrs: {} }],
+        initializers: [],
+      },
+      { producerVersion: 'test' },
+    );
+    const previous = process.env.EFORMER_CACHE;
+    process.env.EFORMER_CACHE = tempDir();
+    try {
+      const first = await cachedCoreml(onnx, { inputType: 'tensor' });
+      expect(first.cached).toBe(false);
+      const report = first.path.replace(/\.mlpackage$/, '.json');
+      writeFileSync(report, '{"inputs": [');
+      const again = await cachedCoreml(onnx, { inputType: 'tensor' });
+      expect(again.cached).toBe(false);
+      expect(again.report.inputs).toEqual(first.report.inputs);
+      expect((await cachedCoreml(onnx, { inputType: 'tensor' })).cached).toBe(true);
+    } finally {
+      if (previous === undefined) delete process.env.EFORMER_CACHE;
+      else process.env.EFORMER_CACHE = previous;
+    }
   });
 
   it('an unwritable output folder: exit 2, nothing written', async () => {

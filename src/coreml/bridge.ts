@@ -171,5 +171,7 @@ function bridgeError(r: { exitCode: number; stderr: string }, source: string): E
   if (r.exitCode === 11) return new MissingToolError(`${last} (Python from ${source})`);
   if (r.exitCode === 10) return new InternalError(`cannot convert to Core ML: ${last}`);
   if (r.exitCode === 12) return new InternalError(last);
+  // 13: the model's numbers do not fit the package's precision (fp16 overflow): the input, not eformer.
+  if (r.exitCode === 13) return new UsageError(last);
   return new InternalError(`the Core ML bridge failed (exit ${r.exitCode}): ${last || 'no message'}`);
 }

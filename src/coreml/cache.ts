@@ -23,9 +23,22 @@ export async function cachedCoreml(onnx: Uint8Array, options: CoremlOptions): Pr
   const path = join(dir, `${key}.mlpackage`);
   const reportPath = join(dir, `${key}.json`);
   // The report is written last, so its presence means the package is complete.
-  if (existsSync(path) && existsSync(reportPath)) return { path, report: JSON.parse(readFileSync(reportPath, 'utf8')), cached: true };
+  if (existsSync(path) && existsSync(reportPath)) {
+    const report = cachedReport(reportPath);
+    if (report) return { path, report, cached: true };
+    // An entry whose report cannot be read is converted again, over it.
+  }
   mkdirSync(dir, { recursive: true });
   const converted = await convertToCoreml(onnx, path, options);
   writeFileAtomic(reportPath, JSON.stringify(converted.report));
   return { path, report: converted.report, cached: false };
+}
+
+/** The report of a cached conversion, or undefined when it is not readable JSON (a damaged cache). */
+function cachedReport(path: string): CoremlResult['report'] | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as CoremlResult['report'];
+  } catch {
+    return undefined;
+  }
 }
