@@ -3,7 +3,8 @@ import { InvalidArgumentError, Option } from 'commander';
 import { backends, findBackend } from '../../backends/index.js';
 import { DeviceError } from '../../core/errors.js';
 import { checkOutputFile, writeFileAtomic } from '../../core/fs.js';
-import { checkGateOutputs, referenceFor } from '../../gate/run.js';
+import { DEFAULT_REFERENCE } from '../../gate/budgets.js';
+import { checkBaselineComparable, checkGateOutputs, referenceToTime } from '../../gate/run.js';
 import { findModel, papersZooNames } from '../../models/index.js';
 import { parseShapeOption } from '../../onnx/read.js';
 import { profile } from '../../profile/profile.js';
@@ -39,7 +40,8 @@ interface ProfileOptions extends ModelFlags, Int8Flags {
   format: string;
   quiet?: boolean;
   wide?: boolean;
-  reference?: string;
+  /** A model name, or false for --no-reference. */
+  reference?: string | false;
 }
 
 const shapes = (value: string, previous: Record<string, number[]> = {}) => {
@@ -85,7 +87,8 @@ export function register(program: Command): void {
     .addOption(new Option('--format <format>', 'what to print').choices(PRINTABLE).default('table'))
     .option('-q, --quiet', 'no progress bar')
     .option('--wide', 'every column in the table, not just what fits 100 columns')
-    .option('--reference <model>', "also time this model every round and record each model's ratio to it (what the gate compares)")
+    .option('--reference <model>', `also time this model every round and record each model's ratio to it, what the gate compares (default with --json or --baseline: the baseline's reference, else eformer.config.json's, else ${DEFAULT_REFERENCE}; none on device backends)`)
+    .option('--no-reference', 'time no reference model, even with --json or --baseline (the gate then compares only with --raw-medians)')
     .option('--shard <i/n>', 'measure only slice I of N of the models (the reference is always measured)', shardOption)
     .option('--baseline <file>', 'then gate the results against this baseline (exit 1 on a regression)')
     .option('--precision <list>', 'fp32, int8 or fp32,int8: each model in each precision (int8 as NAME:int8, quantised as export --int8 does), with the speed-up and fidelity', precisionList);
@@ -99,12 +102,16 @@ export function register(program: Command): void {
     // Everything that could fail after minutes of measuring is checked first: where the results
     // and the gate's reports go, and the baseline they will be compared with.
     if (opts.json) checkOutputFile(opts.json, '--json');
-    if (opts.baseline) {
-      checkGateOutputs(opts);
-      readResults(opts.baseline);
-    }
+    const interleaves = findBackend(opts.backend).kind === 'session';
+    const gateSettings = { ...opts, reference: opts.reference || undefined };
+    if (opts.baseline) checkGateOutputs(gateSettings);
+    const baseline = opts.baseline ? readResults(opts.baseline) : undefined;
+    // Results that may be gated time a reference in every round: raw medians drift between processes.
+    const reference = referenceToTime(opts, { gated: Boolean(opts.json || opts.baseline), interleaves, baseline });
+    if (baseline) checkBaselineComparable(baseline, reference, gateSettings);
     // --threads means this machine's cores only for backends that run here (a phone has its own).
-    if (findBackend(opts.backend).kind === 'session') warnAboutThreads(opts.threads);
+    if (interleaves) warnAboutThreads(opts.threads);
+    const ids = [...models.flatMap((m) => (opts.precision ?? ['fp32']).map((p) => (p === 'int8' ? `${m}:int8` : m))), ...configs.map((f) => f.replace(/^.*\//, '').replace(/\.json$/, '')), ...(opts.onnx ?? []).map((f) => f.replace(/^.*\//, '').replace(/\.onnx$/, ''))];
     let results: ResultsFile;
     try {
       results = await profile({
@@ -124,13 +131,13 @@ export function register(program: Command): void {
         timeoutSeconds: opts.timeout,
         backendOptions: backendOptionValues(opts),
         singleSession: opts.singleSession,
-        reference: referenceFor(opts),
+        reference,
         shard: opts.shard,
         breakdown: opts.breakdown,
         precisions: opts.precision,
         int8,
         plan: { warmup: opts.warmup, runs: opts.runs, minTime: opts.minTime },
-        progress: progressBar([...models.flatMap((m) => (opts.precision ?? ['fp32']).map((p) => (p === 'int8' ? `${m}:int8` : m))), ...configs.map((f) => f.replace(/^.*\//, '').replace(/\.json$/, '')), ...(opts.onnx ?? []).map((f) => f.replace(/^.*\//, '').replace(/\.onnx$/, ''))], Boolean(opts.quiet)),
+        progress: progressBar(reference && !ids.includes(reference) ? [...ids, reference] : ids, Boolean(opts.quiet)),
       });
     } catch (err) {
       // A device that failed part-way: keep what it measured, then report the failure.
@@ -138,7 +145,7 @@ export function register(program: Command): void {
       throw err;
     }
     show(results, opts);
-    if (opts.baseline) gateAndReport(opts.baseline, results, opts.json, opts);
+    if (opts.baseline) gateAndReport(opts.baseline, results, opts.json, gateSettings);
   });
 }
 
