@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { zoo } from '../src/index.js';
+import { papersZooNames, zoo } from '../src/index.js';
 import { cli, tempDir } from './helpers.js';
 
 /** One line on stderr, no stack trace. */
@@ -32,9 +32,12 @@ describe('eformer count', () => {
     expect(r.stdout).toContain('1,300,053,440');
   });
 
-  it('counts the whole zoo by default', async () => {
+  it("counts the papers' nine by default, as the README says, and the whole zoo with -m all", async () => {
     const r = await cli('count', '--json');
-    expect(JSON.parse(r.stdout)).toHaveLength(zoo.length);
+    expect(JSON.parse(r.stdout).map((x: { model: string }) => x.model)).toEqual(papersZooNames());
+    expect(papersZooNames()).toHaveLength(9);
+    expect((await cli('count', '--help')).stdout.replace(/\s+/g, ' ')).toContain("default: the EfficientFormer papers' nine models");
+    expect(JSON.parse((await cli('count', '-m', 'all', '--json')).stdout)).toHaveLength(zoo.length);
   });
 });
 
