@@ -282,6 +282,25 @@ describe('lut build, predict-latency and search on ort-cpu (a small space at 64x
     expect(refit.correction.a).toBeCloseTo(lut.correction!.a, 6);
   });
 
+  it('search --verify keeps its measurements in search.json (backend, reference median), and the page shows predicted against measured', async () => {
+    const out = join(dir, 'verified');
+    const r = await cli('search', '--lut', lutPath, '--budget-ms', (lut.reference.median_ms * 0.6).toFixed(3), '-k', '2', '-o', out, '--verify', '-q');
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, 'search.json'), 'utf8'));
+    expect(result.verified).toMatchObject({ backend: 'ort-cpu', reference: { model: 'efficientformerv2_s0', median_ms: expect.any(Number) } });
+    expect(result.verified.candidates).toHaveLength(result.chosen.length);
+    for (const c of result.verified.candidates) expect(c.measured_ms > 0 && c.predicted_ms > 0).toBe(true);
+    // What the command printed is what the file keeps.
+    const printed = r.stdout.split('\n').filter((l) => /^\d+ +\d+\.\d{3} +\d+\.\d{3} +-?\d+\.\d%$/.test(l.trim())).map((l) => l.trim().split(/ +/).slice(1, 3).map(Number));
+    expect(printed).toEqual(result.verified.candidates.map((c: { predicted_ms: number; measured_ms: number }) => [Number(c.predicted_ms.toFixed(3)), Number(c.measured_ms.toFixed(3))]));
+    const html = join(dir, 'verified.html');
+    expect((await cli('report', join(out, 'search.json'), '-o', html)).code).toBe(0);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('<th>measured ms</th>');
+    expect(page).toContain(`<td>${result.verified.candidates[0].measured_ms.toFixed(3)}</td>`);
+    expect(page).toMatch(/measured by search --verify on ort-cpu, interleaved with efficientformerv2_s0/);
+  });
+
   it('the HTML pages draw a bar per block and the Pareto front', async () => {
     const html = join(dir, 'lut.html');
     expect((await cli('report', lutPath, '-o', html)).code).toBe(0);

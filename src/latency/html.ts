@@ -81,9 +81,24 @@ export function searchPage(r: SearchResult, path: string): string {
     `predicted latency (ms, ${r.backend})`,
     objective,
   );
+  const v = verifiedColumns(r);
   const rows = r.chosen
-    .map((c, i) => `<tr><td>${i + 1}</td><td>${c.ms.toFixed(3)}</td><td>${(c.macs / 1e9).toFixed(3)}</td><td>${(c.params / 1e6).toFixed(2)}</td><td>${esc(c.point.widths.join('/'))}</td><td>${esc(c.point.depths.join('/'))}</td><td>${c.point.attention}</td></tr>`)
+    .map((c, i) => `<tr><td>${i + 1}</td><td>${c.ms.toFixed(3)}</td><td>${(c.macs / 1e9).toFixed(3)}</td><td>${(c.params / 1e6).toFixed(2)}</td><td>${esc(c.point.widths.join('/'))}</td><td>${esc(c.point.depths.join('/'))}</td><td>${c.point.attention}</td>${v.cells(i)}</tr>`)
     .join('\n');
   const text = `${r.family} at ${r.resolution}x${r.resolution} on ${r.backend}, budget ${r.budget_ms} ms; ${r.evaluated} configurations predicted (grey), the Pareto front within the budget (red), the chosen ones circled. Ranked by ${objective}, a stand-in for capacity: accuracy is not measured.`;
-  return page(`eformer search: ${path}`, `<p class="env">${esc(text)}</p>\n${chart}\n<table><thead><tr><th>#</th><th>predicted ms</th><th>MACs G</th><th>params M</th><th>widths</th><th>depths</th><th>attention</th></tr></thead><tbody>\n${rows}\n</tbody></table>`);
+  return page(`eformer search: ${path}`, `<p class="env">${esc(text)}</p>\n${chart}\n<table><thead><tr><th>#</th><th>predicted ms</th><th>MACs G</th><th>params M</th><th>widths</th><th>depths</th><th>attention</th>${v.head}</tr></thead><tbody>\n${rows}\n</tbody></table>${v.note}`);
+}
+
+/** `search --verify`'s measurements, when the file holds them: predicted against measured, both at the speed of that moment. */
+function verifiedColumns(r: SearchResult): { head: string; cells: (i: number) => string; note: string } {
+  const v = r.verified;
+  const ms = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : '-');
+  if (!v || !Array.isArray(v.candidates)) return { head: '', cells: () => '', note: '' };
+  const cells = (i: number) => {
+    const c = v.candidates[i];
+    const error = c && c.predicted_ms > 0 && c.measured_ms > 0 ? `${((c.predicted_ms / c.measured_ms - 1) * 100).toFixed(1)}%` : '-';
+    return `<td>${ms(c?.predicted_ms)}</td><td>${ms(c?.measured_ms)}</td><td>${error}</td>`;
+  };
+  const note = `measured by search --verify on ${v.backend}${v.device ? ` (${v.device})` : ''}, interleaved with ${v.reference?.model} (its median then ${ms(v.reference?.median_ms)} ms); predicted now: the prediction at that moment's speed.`;
+  return { head: '<th>predicted now ms</th><th>measured ms</th><th>error</th>', cells, note: `<p>${esc(note)}</p>` };
 }

@@ -60,6 +60,19 @@ export interface SearchResult {
   front: Candidate[];
   /** The best `top` of the front by the objective. */
   chosen: Candidate[];
+  /** `search --verify`: the chosen configurations measured on the table's backend. */
+  verified?: Verification;
+}
+
+/** The chosen configurations measured interleaved with the table's reference, in `chosen`'s order. */
+export interface Verification {
+  backend: string;
+  /** The device a device backend measured on. */
+  device?: string;
+  /** The reference and its median while they were measured: predictions are read at that speed. */
+  reference: { model: string; median_ms: number };
+  /** Per chosen configuration: its predicted ratio at that moment's speed, and what it measured. */
+  candidates: { predicted_ms: number; measured_ms: number }[];
 }
 
 export function search(lut: Lut, lutPath: string, family: ModelFamily<unknown>, options: SearchOptions): SearchResult {
