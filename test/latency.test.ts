@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  buildLut,
   buildWithRandomWeights,
   combineSessions,
   coveringPoints,
@@ -300,6 +301,22 @@ describe('lut build, predict-latency and search on ort-cpu (a small space at 64x
     expect(page).toContain(`<td>${result.verified.candidates[0].measured_ms.toFixed(3)}</td>`);
     expect(page).toMatch(/measured by search --verify on ort-cpu, interleaved with efficientformerv2_s0/);
   });
+
+  it('lut build reports blocks and training models done of all as it goes, and prints nothing on stderr when it is not a terminal', async () => {
+    const space = join(dir, 'space.json');
+    const events: { blocks: { done: number; total: number }; training: { done: number; total: number } }[] = [];
+    const table = await buildLut({ family: 'efficientformerv2', spaceFile: space, runs: 2, training: 2, onProgress: (p) => events.push(p) });
+    const blocks = table.entries.length;
+    expect(events[0]).toEqual({ blocks: { done: 0, total: blocks }, training: { done: 0, total: 2 } });
+    // Groups of eight blocks, then the training models' one group.
+    const groups = Math.ceil(blocks / 8);
+    expect(events.map((e) => e.blocks.done)).toEqual([0, ...Array.from({ length: groups }, (_, i) => Math.min(8 * (i + 1), blocks)), blocks]);
+    expect(events.at(-1)).toEqual({ blocks: { done: blocks, total: blocks }, training: { done: 2, total: 2 } });
+    // The command's status line is for terminals only: the test's stderr is a pipe.
+    const r = await cli('lut', 'build', '--family', 'efficientformerv2', '--space', space, '--runs', '2', '--training', '2', '-o', join(dir, 'quiet.json'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+  }, 120_000);
 
   it('the HTML pages draw a bar per block and the Pareto front', async () => {
     const html = join(dir, 'lut.html');
