@@ -89,7 +89,7 @@ export function register(program: Command): void {
     .option('--wide', 'every column in the table, not just what fits 100 columns')
     .option('--reference <model>', `also time this model every round and record each model's ratio to it, what the gate compares (default with --json or --baseline: the baseline's reference, else eformer.config.json's, else ${DEFAULT_REFERENCE}; none on device backends)`)
     .option('--no-reference', 'time no reference model, even with --json or --baseline (the gate then compares only with --raw-medians)')
-    .option('--shard <i/n>', 'measure only slice I of N of the models (the reference is always measured)', shardOption)
+    .option('--shard <i/n>', 'measure only slice I of N of the models and ONNX files (the reference, when one is timed, in every shard)', shardOption)
     .option('--baseline <file>', 'then gate the results against this baseline (exit 1 on a regression)')
     .option('--precision <list>', 'fp32, int8 or fp32,int8: each model in each precision (int8 as NAME:int8, quantised as export --int8 does), with the speed-up and fidelity', precisionList);
   addInt8Flags(cmd, { byLayer: false });
