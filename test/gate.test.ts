@@ -362,6 +362,18 @@ describe('profile times a reference whenever its results may be gated', () => {
     expect(existsSync(json)).toBe(false);
   });
 
+  it("the README's workflow: profile --baseline times the baseline's own reference unasked, and gates on ratios to it", async () => {
+    const [base, cur, junit] = ['wf-base.json', 'wf-cur.json', 'wf-gate.xml'].map((f) => join(dir, f));
+    const common = ['profile', '--model', 'efficientformerv2_s0', ...quick, '--no-single-session'];
+    expect((await cli(...common, '--reference', 'mobilenetv2_140', '--json', base)).code).toBe(0);
+    // The limit only keeps three noisy rounds from failing the build: what is compared is the point here.
+    const r = await cli(...common, '--json', cur, '--baseline', base, '--junit', junit, '--max-latency-increase', '1000%');
+    expect(r.code, r.stderr).toBe(0);
+    expect(models(cur)).toEqual(['efficientformerv2_s0', 'mobilenetv2_140']);
+    expect(JSON.parse(readFileSync(cur, 'utf8')).results[0].vs_reference.model).toBe('mobilenetv2_140');
+    expect(readFileSync(junit, 'utf8')).toMatch(/<property name="latency_compared" value="the median of per-round ratios to mobilenetv2_140/);
+  });
+
   it('--shard with more shards than models: an empty shard holds the reference alone, and the shards merge and gate', async () => {
     const common = ['profile', '-m', 'efficientformerv2_s0', ...quick, '--no-single-session'];
     for (const i of [1, 2]) {
