@@ -20,8 +20,8 @@ async function open(model) {
   return { session, counts: countBuilt(built) };
 }
 
-/** The test backend: the same session, made SLOWDOWN slower by spinning after each run. */
-function slowed(session) {
+/** The test backend: the same session, made SLOWDOWN slower by spinning after each run (also bench/gate-slow.js's, for the CLI). */
+export function slowed(session) {
   return async () => {
     const start = performance.now();
     const t = await session.run();

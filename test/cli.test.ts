@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { zoo } from '../src/index.js';
-import { cli, tempDir } from './helpers.js';
+import { buildWithRandomWeights, efficientFormerV2, type EfficientFormerV2Config, findModel, onnxBytes, papersZooNames, zoo } from '../src/index.js';
+import { cli, runOnnx, tempDir, testInput } from './helpers.js';
 
 /** One line on stderr, no stack trace. */
 function expectOneLine(stderr: string, pattern: RegExp) {
@@ -32,9 +32,12 @@ describe('eformer count', () => {
     expect(r.stdout).toContain('1,300,053,440');
   });
 
-  it('counts the whole zoo by default', async () => {
+  it("counts the papers' nine by default, as the README says, and the whole zoo with -m all", async () => {
     const r = await cli('count', '--json');
-    expect(JSON.parse(r.stdout)).toHaveLength(zoo.length);
+    expect(JSON.parse(r.stdout).map((x: { model: string }) => x.model)).toEqual(papersZooNames());
+    expect(papersZooNames()).toHaveLength(9);
+    expect((await cli('count', '--help')).stdout.replace(/\s+/g, ' ')).toContain("default: the EfficientFormer papers' nine models");
+    expect(JSON.parse((await cli('count', '-m', 'all', '--json')).stdout)).toHaveLength(zoo.length);
   });
 });
 
@@ -80,6 +83,30 @@ describe('bad input: one line, exit 2, nothing written', () => {
     const r = await cli('count', '--model', 'efficientformerv2_s1', '--resolution', '200');
     expect(r.code).toBe(2);
     expectOneLine(r.stderr, /needs an even grid \(ceil\(R\/16\) even\): use 177 to 192 or 209 to 224/);
+  });
+
+  it("V2 takes exactly the README's sizes: R from 32m-15 to 32m for every m >= 1, 17 to 32 included", () => {
+    const s0 = findModel('efficientformerv2_s0');
+    const accepted = (r: number) => {
+      try {
+        efficientFormerV2.checkResolution(s0.config as EfficientFormerV2Config, r, 'efficientformerv2_s0');
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let r = 1; r <= 400; r++) expect(accepted(r), `resolution ${r}`).toBe(r >= 17 && (r + 15) % 32 < 16);
+    // Below the first range only the next one is named (no negative sizes).
+    expect(() => efficientFormerV2.checkResolution(s0.config as EfficientFormerV2Config, 16, 'efficientformerv2_s0')).toThrow(/ceil\(R\/16\) even\): use 17 to 32 \(e\.g\./);
+  });
+
+  it('V2 at 17 and 31 builds, exports and runs in onnxruntime, with finite logits', async () => {
+    for (const resolution of [17, 31]) {
+      const built = buildWithRandomWeights({ model: 'efficientformerv2_s0', resolution });
+      const logits = await runOnnx(onnxBytes(built).bytes, testInput(resolution), [1, 3, resolution, resolution]);
+      expect(logits).toHaveLength(1000);
+      expect(logits.every(Number.isFinite)).toBe(true);
+    }
   });
 
   it('a resolution that is not a number', async () => {

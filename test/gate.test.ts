@@ -1,8 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bootstrapChange, gate } from '../src/gate/compare.js';
-import { DEFAULT_BUDGET } from '../src/gate/budgets.js';
+import { DEFAULT_BUDGET, DEFAULT_REFERENCE } from '../src/gate/budgets.js';
+import { referenceToTime } from '../src/gate/run.js';
+import { exportOnnx } from '../src/index.js';
 import { mergeResults } from '../src/results/merge.js';
 import { shardOf } from '../src/profile/profile.js';
 import { latencyStats, summaryStats } from '../src/core/stats.js';
@@ -94,17 +96,21 @@ describe('gate decisions', () => {
     expect(v.pass).toBe(true);
   });
 
-  it('a device harness that printed only a summary is gated on its P50 alone (no runs, so no CI)', () => {
+  it('a device harness that printed only a summary is gated on its P50 alone (no runs, so no CI), when raw medians are asked for', () => {
     const summaryOnly = (p50: number): ResultsFile => {
       const f = results([{ model: 'efficientformerv2_s0', ms: 14 }]);
-      f.results = [{ ...f.results[0], backend: 'ort-android', vs_reference: undefined, latency_ms: summaryStats({ runs: 100, mean: p50, min: p50, max: p50, median: p50, p90: p50, p99: p50 }, 'nearest-rank') }];
+      const device = { platform: 'android', id: 'R5CT', name: 'Pixel 8' };
+      f.results = [{ ...f.results[0], backend: 'ort-android', device, vs_reference: undefined, latency_ms: summaryStats({ runs: 100, mean: p50, min: p50, max: p50, median: p50, p90: p50, p99: p50 }, 'nearest-rank') }];
       return f;
     };
-    const slower = latency(gate(summaryOnly(20), summaryOnly(22), options));
+    // A harness times one model at a time: no reference, so its medians are compared only when asked.
+    expect(() => gate(summaryOnly(20), summaryOnly(22), options)).toThrow(/both sides have no reference .*a device harness times one model at a time, so pass --raw-medians/);
+    const raw = { ...options, rawMedians: true };
+    const slower = latency(gate(summaryOnly(20), summaryOnly(22), raw));
     expect(slower.outcome).toBe('regression');
     expect(slower.ci95).toBeUndefined();
     expect(slower.basis).toContain('no runs, no CI');
-    expect(latency(gate(summaryOnly(20), summaryOnly(20.6), options)).outcome).toBe('pass');
+    expect(latency(gate(summaryOnly(20), summaryOnly(20.6), raw)).outcome).toBe('pass');
   });
 
   it('gates params and MACs exactly', () => {
@@ -121,6 +127,38 @@ describe('gate decisions', () => {
   it('an absolute latency ceiling', () => {
     expect(gate(base, base, { ...options, flags: { maxLatencyMs: 10 } }).pass).toBe(false);
     expect(gate(base, base, { ...options, flags: { maxLatencyMs: 20 } }).pass).toBe(true);
+  });
+
+  describe('results without a reference timed in the same rounds', () => {
+    /** The same file without its reference: raw samples only, as `profile --no-reference` or eformer 0.1 wrote them. */
+    const withoutReference = (f: ResultsFile): ResultsFile => ({ ...f, results: f.results.filter((r) => r.model !== 'mobilenetv2_100').map((r) => ({ ...r, vs_reference: undefined })) });
+    const a = withoutReference(base);
+    const b = withoutReference(results([{ model: 'efficientformerv2_s0', ms: 14 * 1.06, seed: 11 }]));
+
+    it('are refused at the defaults, never passed or failed on raw medians, and the line says what to do', () => {
+      // Main compared raw medians here and reported +6% REGRESSION: drift between two processes looks like that.
+      expect(() => gate(a, b, options)).toThrow(/both sides have no reference \(raw medians of separate processes drift ~10-20% on a shared machine\): profile both again .*--raw-medians/);
+      expect(() => gate(a, a, options)).toThrow(/--raw-medians/);
+    });
+
+    it('a reference on one side only is named as such, not as a missing model', () => {
+      expect(() => gate(base, b, options)).toThrow(/the baseline has reference mobilenetv2_100, the current results no reference/);
+    });
+
+    it('are compared on raw medians when asked, and the verdict says so and why it is unsafe', () => {
+      const v = gate(a, b, { ...options, rawMedians: true });
+      expect(v.raw_medians).toBe(true);
+      expect(v.reference).toBeUndefined();
+      expect(v.latency_compared).toMatch(/^raw medians \(--raw-medians\), unsafe: medians of separate processes drift ~10-20%/);
+      expect(latency(v).basis).toBe('raw median ms');
+    });
+  });
+
+  it('compares against the reference both files were measured with, before the budgets file\'s', () => {
+    const v = gate(base, base, { ...options, config: { ...options.config, reference: 'efficientformerv2_l' } });
+    expect(v.reference).toBe('mobilenetv2_100');
+    expect(v.latency_compared).toBe('the median of per-round ratios to mobilenetv2_100, timed in the same rounds (its own latency is not gated)');
+    expect(v.raw_medians).toBeUndefined();
   });
 
   it('the bootstrap CI is deterministic and brackets the true change', () => {
@@ -176,6 +214,35 @@ describe('eformer gate on the command line', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/REGRESSION[\s\S]*baseline updated/);
     expect(readFileSync(baseline, 'utf8')).toBe(readFileSync(slowPath, 'utf8'));
+  });
+
+  it('two files without a reference: exit 2 at the defaults; with --raw-medians every report says raw medians were compared', async () => {
+    const bare = (name: string, ms: number, seed: number) => {
+      const f = results([{ model: 'efficientformer_l1', ms, seed }]);
+      return write(name, { ...f, results: f.results.filter((r) => r.model === 'efficientformer_l1').map((r) => ({ ...r, vs_reference: undefined })) });
+    };
+    const [a, b] = [bare('bare-a.json', 30, 21), bare('bare-b.json', 30 * 1.059, 22)];
+    const refused = await cli('gate', '--baseline', a, '--current', b);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/^eformer: the gate compares latency as the ratio to a reference model .*--raw-medians to compare raw medians anyway$/m);
+    const [junit, verdict, markdown] = ['raw.xml', 'raw-verdict.json', 'raw.md'].map((f) => join(dir, f));
+    const raw = await cli('gate', '--baseline', a, '--current', b, '--raw-medians', '--junit', junit, '--verdict', verdict, '--markdown', markdown);
+    expect([0, 1]).toContain(raw.code);
+    expect(raw.stderr).toMatch(/^eformer: warning: latency compared as raw medians \(--raw-medians\), unsafe/m);
+    expect(raw.stdout.replace(/\n/g, ' ')).toMatch(/latency: raw medians \(--raw-medians\), unsafe: medians of separate processes drift/);
+    expect(readFileSync(markdown, 'utf8')).toMatch(/Latency compared as raw medians \(--raw-medians\), unsafe/);
+    expect(readFileSync(junit, 'utf8')).toMatch(/<property name="latency_compared" value="raw medians \(--raw-medians\), unsafe/);
+    expect(JSON.parse(readFileSync(verdict, 'utf8'))).toMatchObject({ raw_medians: true, latency_compared: expect.stringMatching(/^raw medians/) });
+  });
+
+  it('with a reference, every report says latency was compared as the ratio to it', async () => {
+    const [junit, verdict] = ['ref.xml', 'ref-verdict.json'].map((f) => join(dir, f));
+    const r = await cli('gate', '--baseline', basePath, '--current', againPath, '--junit', junit, '--verdict', verdict);
+    expect(r.code).toBe(0);
+    expect(r.stdout.replace(/\n/g, ' ')).toMatch(/latency: the median of per-round ratios to mobilenetv2_100, timed in the same rounds/);
+    expect(readFileSync(junit, 'utf8')).toMatch(/<property name="latency_compared" value="the median of per-round ratios to mobilenetv2_100/);
+    expect(JSON.parse(readFileSync(verdict, 'utf8')).raw_medians).toBeUndefined();
   });
 
   const badInput: [string, () => string[], RegExp][] = [
@@ -240,5 +307,101 @@ describe('sharding and merging', () => {
     const all = JSON.parse(readFileSync(join(dir, 'all.json'), 'utf8'));
     expect(all.results.map((r: { model: string }) => r.model)).toEqual(['efficientformerv2_s0', 'mobilenetv2_100', 'mobilenetv2_140']);
     expect((await cli('gate', '--baseline', join(dir, 'all.json'), '--current', join(dir, 'all.json'))).code).toBe(0);
+  });
+});
+
+describe('profile times a reference whenever its results may be gated', () => {
+  const dir = tempDir();
+  const quick = ['--runs', '3', '--warmup', '1', '--quiet'];
+  const models = (path: string) => JSON.parse(readFileSync(path, 'utf8')).results.map((r: { model: string }) => r.model);
+
+  it('which reference: the flag, none, the baseline\'s, the budgets file\'s, then mobilenetv2_100; none on a device', () => {
+    const budgets = join(dir, 'budgets.json');
+    writeFileSync(budgets, JSON.stringify({ reference: 'mobilenetv2_140' }));
+    const baseline = results([{ model: 'efficientformer_l1', ms: 30 }]);
+    const interleaves = { gated: true, interleaves: true };
+    expect(referenceToTime({ reference: 'efficientformerv2_s0' }, interleaves)).toBe('efficientformerv2_s0');
+    expect(referenceToTime({ reference: false }, interleaves)).toBeUndefined();
+    expect(referenceToTime({ budgets }, { ...interleaves, baseline })).toBe('mobilenetv2_100');
+    expect(referenceToTime({ budgets }, interleaves)).toBe('mobilenetv2_140');
+    expect(referenceToTime({}, interleaves)).toBe(DEFAULT_REFERENCE);
+    // Nothing gated (no --json, no --baseline): only a reference that was asked for.
+    expect(referenceToTime({}, { gated: false, interleaves: true })).toBeUndefined();
+    expect(referenceToTime({ budgets }, { gated: false, interleaves: true })).toBe('mobilenetv2_140');
+    // A harness times one model at a time: it cannot interleave a reference, so none is added.
+    expect(referenceToTime({ budgets }, { gated: true, interleaves: false })).toBeUndefined();
+  });
+
+  it('profile --json records every model against mobilenetv2_100 by default, timed in the same rounds; --no-reference times none', async () => {
+    const json = join(dir, 'default.json');
+    const r = await cli('profile', '-m', 'efficientformerv2_s0', ...quick, '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    const file = JSON.parse(readFileSync(json, 'utf8'));
+    expect(models(json)).toEqual(['efficientformerv2_s0', 'mobilenetv2_100']);
+    for (const result of file.results) expect(result.vs_reference).toMatchObject({ model: 'mobilenetv2_100', ratios: expect.any(Array) });
+    expect(file.results[0].vs_reference.ratios).toHaveLength(3);
+    // The reference is there to cancel drift: it is not timed alone as a model of the user's would be.
+    expect(file.results[0].single_session).toBeDefined();
+    expect(file.results[1].single_session).toBeUndefined();
+    expect(r.stdout).toMatch(/^mobilenetv2_100 .* ref /m);
+    const none = join(dir, 'none.json');
+    expect((await cli('profile', '-m', 'efficientformerv2_s0', ...quick, '--no-single-session', '--no-reference', '--json', none)).code).toBe(0);
+    expect(models(none)).toEqual(['efficientformerv2_s0']);
+    expect(JSON.parse(readFileSync(none, 'utf8')).results[0].vs_reference).toBeUndefined();
+  });
+
+  it('profile --baseline refuses, before measuring, a baseline the gate could compare only on raw medians', async () => {
+    const baseline = join(dir, 'old-baseline.json');
+    const f = results([{ model: 'efficientformerv2_s0', ms: 14 }]);
+    writeFileSync(baseline, JSON.stringify({ ...f, results: f.results.slice(0, 1).map((x) => ({ ...x, vs_reference: undefined })) }));
+    const json = join(dir, 'never.json');
+    const r = await cli('profile', '-m', 'efficientformerv2_s0', ...quick, '--json', json, '--baseline', baseline);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/the baseline has no reference, the current results reference mobilenetv2_100 .*--raw-medians/);
+    expect(existsSync(json)).toBe(false);
+  });
+
+  it("the README's workflow: profile --baseline times the baseline's own reference unasked, and gates on ratios to it", async () => {
+    const [base, cur, junit] = ['wf-base.json', 'wf-cur.json', 'wf-gate.xml'].map((f) => join(dir, f));
+    const common = ['profile', '--model', 'efficientformerv2_s0', ...quick, '--no-single-session'];
+    expect((await cli(...common, '--reference', 'mobilenetv2_140', '--json', base)).code).toBe(0);
+    // The limit only keeps three noisy rounds from failing the build: what is compared is the point here.
+    const r = await cli(...common, '--json', cur, '--baseline', base, '--junit', junit, '--max-latency-increase', '1000%');
+    expect(r.code, r.stderr).toBe(0);
+    expect(models(cur)).toEqual(['efficientformerv2_s0', 'mobilenetv2_140']);
+    expect(JSON.parse(readFileSync(cur, 'utf8')).results[0].vs_reference.model).toBe('mobilenetv2_140');
+    expect(readFileSync(junit, 'utf8')).toMatch(/<property name="latency_compared" value="the median of per-round ratios to mobilenetv2_140/);
+  });
+
+  it('--shard with more shards than models: an empty shard holds the reference alone, and the shards merge and gate', async () => {
+    const common = ['profile', '-m', 'efficientformerv2_s0', ...quick, '--no-single-session'];
+    for (const i of [1, 2]) {
+      const r = await cli(...common, '--shard', `${i}/2`, '--json', join(dir, `one-${i}.json`));
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(models(join(dir, 'one-2.json'))).toEqual(['mobilenetv2_100']);
+    const all = join(dir, 'one-all.json');
+    expect((await cli('report', 'merge', join(dir, 'one-1.json'), join(dir, 'one-2.json'), '--out', all)).code).toBe(0);
+    expect(models(all)).toEqual(['efficientformerv2_s0', 'mobilenetv2_100']);
+    expect((await cli('gate', '--baseline', all, '--current', all)).code).toBe(0);
+    // With no reference an empty shard has nothing to measure: it says which models went where.
+    const empty = await cli(...common, '--no-reference', '--shard', '2/2');
+    expect(empty.code).toBe(2);
+    expect(empty.stderr.trim()).toBe('eformer: shard 2 of 2 holds none of the 1 model given (efficientformerv2_s0; they go to shards in turn): use at most 1 shard, or time a reference (--reference), which every shard holds');
+  });
+
+  it('--shard slices ONNX files with the models: each file is measured in one shard', async () => {
+    const { path } = exportOnnx({ model: 'mobilenetv2_100', outDir: dir });
+    const other = join(dir, 'other.onnx');
+    copyFileSync(path, other);
+    const shards = [];
+    for (const i of [1, 2]) {
+      // No --json: nothing is gated, so no reference joins the shard.
+      const r = await cli('profile', '--onnx', path, '--onnx', other, ...quick, '--no-single-session', '--shard', `${i}/2`, '--format', 'csv');
+      expect(r.code, r.stderr).toBe(0);
+      shards.push(r.stdout.split('\n').slice(1).filter(Boolean).map((line) => line.split(',')[1]));
+    }
+    expect(shards).toEqual([['mobilenetv2_100'], ['other']]);
   });
 });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  buildLut,
   buildWithRandomWeights,
   combineSessions,
   coveringPoints,
@@ -268,6 +269,41 @@ describe('lut build, predict-latency and search on ort-cpu (a small space at 64x
     const refit = JSON.parse(readFileSync(join(dir, 'merged.json'), 'utf8'));
     expect(refit.correction.a).toBeCloseTo(lut.correction!.a, 6);
   });
+
+  it('search --verify keeps its measurements in search.json (backend, reference median), and the page shows predicted against measured', async () => {
+    const out = join(dir, 'verified');
+    const r = await cli('search', '--lut', lutPath, '--budget-ms', (lut.reference.median_ms * 0.6).toFixed(3), '-k', '2', '-o', out, '--verify', '-q');
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, 'search.json'), 'utf8'));
+    expect(result.verified).toMatchObject({ backend: 'ort-cpu', reference: { model: 'efficientformerv2_s0', median_ms: expect.any(Number) } });
+    expect(result.verified.candidates).toHaveLength(result.chosen.length);
+    for (const c of result.verified.candidates) expect(c.measured_ms > 0 && c.predicted_ms > 0).toBe(true);
+    // What the command printed is what the file keeps.
+    const printed = r.stdout.split('\n').filter((l) => /^\d+ +\d+\.\d{3} +\d+\.\d{3} +-?\d+\.\d%$/.test(l.trim())).map((l) => l.trim().split(/ +/).slice(1, 3).map(Number));
+    expect(printed).toEqual(result.verified.candidates.map((c: { predicted_ms: number; measured_ms: number }) => [Number(c.predicted_ms.toFixed(3)), Number(c.measured_ms.toFixed(3))]));
+    const html = join(dir, 'verified.html');
+    expect((await cli('report', join(out, 'search.json'), '-o', html)).code).toBe(0);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('<th>measured ms</th>');
+    expect(page).toContain(`<td>${result.verified.candidates[0].measured_ms.toFixed(3)}</td>`);
+    expect(page).toMatch(/measured by search --verify on ort-cpu, interleaved with efficientformerv2_s0/);
+  });
+
+  it('lut build reports blocks and training models done of all as it goes, and prints nothing on stderr when it is not a terminal', async () => {
+    const space = join(dir, 'space.json');
+    const events: { blocks: { done: number; total: number }; training: { done: number; total: number } }[] = [];
+    const table = await buildLut({ family: 'efficientformerv2', spaceFile: space, runs: 2, training: 2, onProgress: (p) => events.push(p) });
+    const blocks = table.entries.length;
+    expect(events[0]).toEqual({ blocks: { done: 0, total: blocks }, training: { done: 0, total: 2 } });
+    // Groups of eight blocks, then the training models' one group.
+    const groups = Math.ceil(blocks / 8);
+    expect(events.map((e) => e.blocks.done)).toEqual([0, ...Array.from({ length: groups }, (_, i) => Math.min(8 * (i + 1), blocks)), blocks]);
+    expect(events.at(-1)).toEqual({ blocks: { done: blocks, total: blocks }, training: { done: 2, total: 2 } });
+    // The command's status line is for terminals only: the test's stderr is a pipe.
+    const r = await cli('lut', 'build', '--family', 'efficientformerv2', '--space', space, '--runs', '2', '--training', '2', '-o', join(dir, 'quiet.json'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+  }, 120_000);
 
   it('the HTML pages draw a bar per block and the Pareto front', async () => {
     const html = join(dir, 'lut.html');

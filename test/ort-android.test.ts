@@ -106,6 +106,16 @@ describe.concurrent('ort-android: a run that works', () => {
     expect(r.stdout).toContain('efficientformer_l1');
   });
 
+  it('a budgets file that names a reference does not stop a device run: a harness cannot interleave one, so none is timed', async () => {
+    const budgets = join(tempDir(), 'eformer.config.json');
+    writeFileSync(budgets, JSON.stringify({ reference: 'mobilenetv2_100' }));
+    const r = await profile('success', ['--perf-test', perfTestFile(true), '--threads', '4', '--budgets', budgets]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(results(r.results)).toEqual(['efficientformerv2_s0', 'efficientformer_l1']);
+    expect(r.results.results.every((x: { vs_reference?: unknown }) => x.vs_reference === undefined)).toBe(true);
+  });
+
   it('--device picks one of several; XNNPACK threads, the graph level and $EFORMER_PERF_TEST reach perf_test', async () => {
     const r = await profile('choose-device', ['--device', 'R58M41ABCDE', '--ep', 'xnnpack', '--threads', '2', '--graph-opt', 'basic'], { EFORMER_PERF_TEST: perfTestFile() });
     expect(r.stderr).toBe('');

@@ -82,7 +82,7 @@ describe('ort-web profiling, for real', () => {
 
   it('--breakdown on ort-web: node time lands in model blocks, convolutions lead, and the profiler\'s own runs are counted', async () => {
     const out = join(tempDir(), 'web-breakdown.json');
-    const r = await cli('profile', '-b', 'ort-web', '-m', 'efficientformerv2_s0', '--runs', '3', '--warmup', '1', '--breakdown', '--no-single-session', '--quiet', '--json', out);
+    const r = await cli('profile', '-b', 'ort-web', '-m', 'efficientformerv2_s0', '--runs', '3', '--warmup', '1', '--breakdown', '--no-single-session', '--no-reference', '--quiet', '--json', out);
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(readFileSync(out, 'utf8')).results[0];
     const b = result.breakdown;

@@ -86,7 +86,8 @@ export function addGateFlags(cmd: Command): Command {
     .option('--verdict <file>', 'also write the verdict as JSON (schema eformer.gate/1)')
     .option('--markdown <file>', 'also write the Markdown summary (it is appended to $GITHUB_STEP_SUMMARY when set)')
     .option('--update-baseline', 'after reporting, make the current results the new baseline and exit 0')
-    .option('--allow-setup-change', 'compare results measured on another backend, provider, resolution, batch or threads (the verdict lists the differences)');
+    .option('--allow-setup-change', 'compare results measured on another backend, provider, resolution, batch or threads (the verdict lists the differences)')
+    .option('--raw-medians', 'compare raw medians when the results hold no reference timed in the same rounds (unsafe: medians of separate processes drift ~10-20% on a shared machine; refused without this flag)');
 }
 
 /** The calibration flags `export --int8` and `profile --precision ...,int8` share. */

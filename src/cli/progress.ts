@@ -3,6 +3,7 @@
  * when stderr is a terminal (never in logs or CI output).
  */
 import type { Progress } from '../backends/timing.js';
+import type { LutBuildProgress } from '../latency/build.js';
 
 export interface StatusLine {
   /** Show `text`, with a bar when `fraction` (0..1) is given. */
@@ -70,4 +71,58 @@ export async function withTicker<T>(label: string, work: Promise<T>, quiet = fal
     clearInterval(timer);
     line.done();
   }
+}
+
+/** A few seconds, minutes or hours, rounded as a person reads an estimate. */
+export function roughDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+}
+
+/**
+ * `lut build`'s overall progress: blocks and training models timed, of all, and the time left at the
+ * pace measured so far in each phase (`seconds` spent in each). Blocks and whole training models cost
+ * very differently, so no time is given for a phase before one of its groups is done.
+ */
+export function lutBuildStatus(p: LutBuildProgress, seconds: { blocks: number; training: number }): string {
+  const parts = [`blocks ${p.blocks.done}/${p.blocks.total}`, ...(p.training.total ? [`training models ${p.training.done}/${p.training.total}`] : [])];
+  const left = (done: number, total: number, spent: number) => (done > 0 ? roughDuration((spent / done) * (total - done)) : undefined);
+  if (p.blocks.done < p.blocks.total) {
+    const blocks = left(p.blocks.done, p.blocks.total, seconds.blocks);
+    if (blocks) parts.push(p.training.total ? `~${blocks} left for the blocks` : `~${blocks} left`);
+  } else if (p.training.done < p.training.total) {
+    const training = left(p.training.done, p.training.total, seconds.training);
+    if (training) parts.push(`~${training} left`);
+  } else {
+    parts.push('fitting the correction');
+  }
+  return parts.join(', ');
+}
+
+/**
+ * `lut build`'s status line: the overall count and time left, then what is being measured now. Only
+ * on a terminal (undefined otherwise, like every status line); `now` is the clock, in ms.
+ */
+export function lutBuildProgress(quiet: boolean, now: () => number = Date.now) {
+  const line = statusLine(quiet);
+  if (!line) return undefined;
+  let started: { blocks: number; training?: number } | undefined;
+  let overall = '';
+  return {
+    overall(p: LutBuildProgress) {
+      const t = now();
+      started ??= { blocks: t };
+      if (p.blocks.done >= p.blocks.total) started.training ??= t;
+      const seconds = { blocks: ((started.training ?? t) - started.blocks) / 1000, training: started.training === undefined ? 0 : (t - started.training) / 1000 };
+      overall = lutBuildStatus(p, seconds);
+      line.update(overall);
+    },
+    step(text: string) {
+      line.update(overall ? `${overall} · ${text}` : text);
+    },
+    done() {
+      line.done();
+    },
+  };
 }

@@ -32,6 +32,13 @@ export interface GateConfig {
 
 export const DEFAULT_BUDGET: Budget = { latency: 0.05, params: { absolute: 0 }, macs: { absolute: 0 } };
 
+/**
+ * The reference `profile` times in every round of results that may be gated (`--json`,
+ * `--baseline`) when neither the flags, the baseline nor the budgets file names one: the papers'
+ * MobileNetV2, a plain CNN every family's results can be measured against.
+ */
+export const DEFAULT_REFERENCE = 'mobilenetv2_100';
+
 /** "5%" -> {relative: 0.05}; 1000000 or "1000000" -> {absolute: 1e6}. */
 export function parseAllowance(value: unknown, what: string): Allowance {
   const text = String(value).trim();

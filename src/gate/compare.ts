@@ -9,6 +9,10 @@
  * same interleaved round), which cancels most of that drift. A slowdown is a regression only
  * when the point estimate of the change exceeds the allowed increase (the minimum effect)
  * AND the 95% bootstrap confidence interval of the change lies above zero.
+ *
+ * Raw medians of two processes are not compared unless asked (`rawMedians`): an A/A comparison
+ * of two `profile` runs without a reference gave "+5.9% REGRESSION" here, and the bootstrap CI,
+ * which sees only the spread within each run, cannot know about the drift between them.
  */
 import { MAX_RUNS } from '../backends/timing.js';
 import { UsageError } from '../core/errors.js';
@@ -16,7 +20,7 @@ import { mulberry32 } from '../core/random.js';
 import { median } from '../core/stats.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
 import { type Check, type ModelVerdict, type Outcome, type Verdict, VERDICT_SCHEMA } from '../results/verdict.js';
-import { type Allowance, type Budget, budgetFor, type GateConfig } from './budgets.js';
+import { type Allowance, type Budget, budgetFor, DEFAULT_REFERENCE, type GateConfig } from './budgets.js';
 
 export { type Check, type ModelVerdict, type Outcome, type Verdict, VERDICT_SCHEMA };
 
@@ -27,7 +31,15 @@ export interface GateOptions {
   bootstrap?: number;
   /** Compare results measured differently (another backend, provider, resolution, batch or threads), saying so in the verdict. */
   allowSetupChange?: boolean;
+  /**
+   * Compare raw medians when the files hold no common reference (unsafe: medians of separate
+   * processes drift 10-20% on shared machines). Without it such a comparison is refused.
+   */
+  rawMedians?: boolean;
 }
+
+/** Why raw medians are unsafe, in the words every report and refusal uses. */
+export const RAW_MEDIANS_DRIFT = 'medians of separate processes drift ~10-20% on a shared machine';
 
 /** What makes two measurements of a model comparable: the same backend, provider, input and threads. */
 function setupOf(r: ModelResult): Record<string, unknown> {
@@ -111,7 +123,7 @@ function allowanceCheck(metric: 'params' | 'macs', base: number, cur: number, al
 
 /** What latency the gate compares for a result: paired ratios to the reference, or raw samples. */
 function latencySeries(r: ModelResult, reference: string | undefined, side: string): { values: number[]; basis: string } {
-  if (!reference) return { values: r.latency_ms.samples, basis: 'median ms' };
+  if (!reference) return { values: r.latency_ms.samples, basis: 'raw median ms' };
   if (r.vs_reference?.model !== reference) {
     throw new UsageError(`${side} has no measurements of ${r.model} against reference ${reference}: profile with --reference ${reference}`);
   }
@@ -149,7 +161,7 @@ function summaryCheck(base: ModelResult, cur: ModelResult, limit: number): Check
   const [mb, mc] = [base.latency_ms.median, cur.latency_ms.median];
   const change = mc / mb - 1;
   const outcome: Outcome = change > limit ? 'regression' : change < -limit ? 'improvement' : 'pass';
-  return { metric: 'latency', baseline: mb, current: mc, change, basis: 'median ms from the harness summary (no runs, no CI)', limit: `+${pct(limit)}`, outcome };
+  return { metric: 'latency', baseline: mb, current: mc, change, basis: 'raw median ms from the harness summary (no runs, no CI)', limit: `+${pct(limit)}`, outcome };
 }
 
 function indexByModel(file: ResultsFile, side: string): Map<string, ModelResult> {
@@ -161,28 +173,54 @@ function indexByModel(file: ResultsFile, side: string): Map<string, ModelResult>
   return map;
 }
 
-/** The reference both files were measured against, when every result has one and they agree. */
-function commonReference(...files: ResultsFile[]): string | undefined {
+/** The one reference every result of these files was measured against (undefined: none, or several). */
+export function commonReference(...files: Pick<ResultsFile, 'results'>[]): string | undefined {
   const refs = new Set(files.flatMap((f) => f.results.map((r) => r.vs_reference?.model)));
   return refs.size === 1 ? [...refs][0] : undefined;
 }
 
+/** What a side was measured against, in words: `mobilenetv2_100`, `no reference`, or the mix. */
+function referencesOf(file: Pick<ResultsFile, 'results'>): string {
+  const refs = [...new Set(file.results.map((r) => r.vs_reference?.model ?? 'no reference'))];
+  return refs.length === 1 ? (refs[0] === 'no reference' ? 'no reference' : `reference ${refs[0]}`) : `a mix (${refs.join(', ')})`;
+}
+
+/**
+ * The reference the gate compares latency against: the one asked for, else the one both files
+ * were measured against, else the budgets file's. With none, raw medians are compared only when
+ * asked (`rawMedians`); otherwise this refuses, saying what each side holds and what to do.
+ */
+export function gateReference(baseline: Pick<ResultsFile, 'results'>, current: Pick<ResultsFile, 'results'>, options: Pick<GateOptions, 'reference' | 'config' | 'rawMedians'>): string | undefined {
+  const reference = options.reference ?? commonReference(baseline, current) ?? options.config.reference;
+  if (reference || options.rawMedians) return reference;
+  const [b, c] = [referencesOf(baseline), referencesOf(current)];
+  const onDevice = [...baseline.results, ...current.results].some((r) => r.device);
+  const sides = b === c ? `both sides have ${b}` : `the baseline has ${b}, the current results ${c}`;
+  const fix = onDevice
+    ? 'a device harness times one model at a time, so pass --raw-medians to compare raw medians anyway'
+    : `profile both again (profile --json times ${DEFAULT_REFERENCE} in every round by default; --reference MODEL names another), or pass --raw-medians to compare raw medians anyway`;
+  throw new UsageError(`the gate compares latency as the ratio to a reference model timed in the same rounds, and ${sides} (raw ${RAW_MEDIANS_DRIFT}): ${fix}`);
+}
+
 export function gate(baseline: ResultsFile, current: ResultsFile, options: GateOptions): Verdict {
   if (baseline.schema !== current.schema) throw new UsageError(`baseline is ${baseline.schema}, current is ${current.schema}: compare results of one schema`);
-  const reference = options.reference ?? options.config.reference ?? commonReference(baseline, current);
   const base = indexByModel(baseline, 'the baseline');
   const cur = indexByModel(current, 'the current results');
   const onlyBase = [...base.keys()].filter((m) => !cur.has(m));
   const onlyCur = [...cur.keys()].filter((m) => !base.has(m));
   if (onlyBase.length || onlyCur.length) {
+    // A reference timed on one side only: say that the references differ, not only that a model does.
+    const referencesOnly = [...onlyBase, ...onlyCur].every((m) => m === commonReference(baseline) || m === commonReference(current));
+    if (referencesOnly) gateReference(baseline, current, options);
     const parts = [onlyBase.length ? `only in the baseline: ${onlyBase.join(', ')}` : '', onlyCur.length ? `only in the current results: ${onlyCur.join(', ')}` : ''];
     throw new UsageError(`baseline and current results cover different models (${parts.filter(Boolean).join('; ')})`);
   }
-  if (reference && !base.has(reference)) throw new UsageError(`reference model ${reference} is not in the results; profile with --reference ${reference}`);
   const changes = setupChanges(base, cur);
   if (changes.length && !options.allowSetupChange) {
     throw new UsageError(`baseline and current were measured differently (${changes[0]}${changes.length > 1 ? ` and ${changes.length - 1} more` : ''}): gate like with like, or pass --allow-setup-change to compare them anyway`);
   }
+  const reference = gateReference(baseline, current, options);
+  if (reference && !base.has(reference)) throw new UsageError(`reference model ${reference} is not in the results; profile with --reference ${reference}`);
 
   const models: ModelVerdict[] = [];
   for (const [model, b] of base) {
@@ -207,5 +245,6 @@ export function gate(baseline: ResultsFile, current: ResultsFile, options: GateO
     }
     models.push({ model, checks, outcome: checks.some((x) => x.outcome === 'regression') ? 'regression' : 'pass' });
   }
-  return { schema: VERDICT_SCHEMA, reference, pass: models.every((m) => m.outcome === 'pass'), models, ...(changes.length ? { setup_changes: changes } : {}) };
+  const latency_compared = reference ? `the median of per-round ratios to ${reference}, timed in the same rounds (its own latency is not gated)` : `raw medians (--raw-medians), unsafe: ${RAW_MEDIANS_DRIFT}`;
+  return { schema: VERDICT_SCHEMA, reference, latency_compared, ...(reference ? {} : { raw_medians: true as const }), pass: models.every((m) => m.outcome === 'pass'), models, ...(changes.length ? { setup_changes: changes } : {}) };
 }

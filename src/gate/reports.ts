@@ -18,10 +18,10 @@ function rows(verdict: Verdict, withBasis: boolean): string[][] {
 const HEAD = ['metric', 'baseline', 'current', 'change', '95% CI', 'limit', 'verdict'];
 const HEAD_WITH_BASIS = ['model', 'metric', 'compared', 'baseline', 'current', 'change', '95% CI', 'limit', 'verdict'];
 
-/** What each metric compared, once for the whole table (the same for every model of a run). */
+/** What each metric compared, once for the whole table (the same for every model of a run), and what that means. */
 function basisLines(verdict: Verdict): string[] {
   const bases = [...new Set(verdict.models.flatMap((m) => m.checks.map((c) => `${c.metric === 'latency_ceiling' ? 'ceiling' : c.metric}: ${c.basis}`)))];
-  return [`compared: ${bases.join('; ')}`];
+  return [`compared: ${bases.join('; ')}`, ...(verdict.latency_compared ? [`latency: ${verdict.latency_compared}`] : [])];
 }
 export function verdictTable(verdict: Verdict): string {
   const failed = verdict.models.filter((m) => m.outcome === 'regression').map((m) => m.model);
@@ -44,7 +44,7 @@ export function verdictMarkdown(verdict: Verdict): string {
   const lines = [
     `### eformer latency gate: ${verdict.pass ? 'passed' : 'FAILED'}`,
     '',
-    verdict.reference ? `Latency compared as the ratio to ${markdownText(verdict.reference)} measured in the same rounds.` : 'Latency compared as raw medians.',
+    verdict.reference ? `Latency compared as the ratio to ${markdownText(verdict.reference)} measured in the same rounds (its own latency is not gated).` : `Latency compared as ${markdownText(verdict.latency_compared ?? 'raw medians')}.`,
     ...(verdict.setup_changes?.length ? ['', `Compared across setups (--allow-setup-change): ${markdownText(verdict.setup_changes.join('; '))}.`] : []),
     '',
     `| ${HEAD_WITH_BASIS.join(' | ')} |`,
@@ -63,5 +63,6 @@ export function verdictJunit(verdict: Verdict): string {
     }),
   );
   const failures = verdict.models.reduce((n, m) => n + m.checks.filter((c) => c.outcome === 'regression').length, 0);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="eformer gate" tests="${cases.length}" failures="${failures}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+  const properties = verdict.latency_compared ? `    <properties><property name="latency_compared" value="${xml(verdict.latency_compared)}"/></properties>\n` : '';
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="eformer gate" tests="${cases.length}" failures="${failures}">\n${properties}${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
 }

@@ -8,8 +8,8 @@ import { UsageError } from '../core/errors.js';
 import { appendToFile, checkOutputs, INPUT_LIMITS, type InputPath, type OutputPath, readInputFile, sameFile, writeFileAtomic } from '../core/fs.js';
 import { readResults, type ResultsFile } from '../results/results.js';
 import type { Verdict } from '../results/verdict.js';
-import { type Budget, DEFAULT_BUDGETS_FILE, parseAllowance, parseLatencyLimit, readGateConfig } from './budgets.js';
-import { gate } from './compare.js';
+import { type Budget, DEFAULT_BUDGETS_FILE, DEFAULT_REFERENCE, parseAllowance, parseLatencyLimit, readGateConfig } from './budgets.js';
+import { commonReference, gate, gateReference } from './compare.js';
 import { verdictJunit, verdictMarkdown, verdictTable } from './reports.js';
 
 /** The gate's settings as the user wrote them (flags or their library equivalents). */
@@ -27,6 +27,8 @@ export interface GateSettings {
   updateBaseline?: boolean;
   /** Compare results measured differently; the verdict lists the differences. */
   allowSetupChange?: boolean;
+  /** Compare raw medians when the files hold no common reference (refused otherwise: they drift between processes). */
+  rawMedians?: boolean;
 }
 
 /** The files a gate run may write (the baseline itself, with --update-baseline, is meant to be rewritten). */
@@ -65,9 +67,34 @@ function flagBudgets(f: GateSettings): Partial<Budget> {
   return b;
 }
 
-/** The reference a run should measure: the setting, else the budgets file's. */
-export function referenceFor(f: GateSettings): string | undefined {
-  return f.reference ?? readGateConfig(f.budgets).reference;
+/**
+ * The reference a `profile` run times in every round, so the gate can compare per-round ratios
+ * instead of raw medians (which drift between processes): `--reference`; none with
+ * `--no-reference` (`false`); else, for results that may be gated (`gated`: --json or
+ * --baseline), the baseline's own reference, else the budgets file's, else DEFAULT_REFERENCE. A
+ * budgets file's reference is timed even when nothing is gated, as before. Device harnesses time
+ * one model at a time and cannot interleave a reference: they get none unless it is asked for by
+ * flag (which they refuse).
+ */
+export function referenceToTime(f: Omit<GateSettings, 'reference'> & { reference?: string | false }, run: { gated: boolean; interleaves: boolean; baseline?: ResultsFile }): string | undefined {
+  if (f.reference === false) return undefined;
+  if (f.reference) return f.reference;
+  if (!run.interleaves) return undefined;
+  const fromBaseline = run.baseline ? commonReference(run.baseline) : undefined;
+  return fromBaseline ?? readGateConfig(f.budgets).reference ?? (run.gated ? DEFAULT_REFERENCE : undefined);
+}
+
+/**
+ * Before measuring: will the gate be able to compare these results with the baseline, once
+ * `reference` (or none) is timed? Fails as the gate would, so minutes of measuring are not spent
+ * on a comparison it will refuse.
+ */
+export function checkBaselineComparable(baseline: ResultsFile, reference: string | undefined, f: GateSettings): void {
+  const planned = { results: baseline.results.map((r) => ({ ...r, vs_reference: reference ? { model: reference, median: 1, ratios: [] } : undefined })) };
+  const gated = gateReference(baseline, planned, { reference: f.reference, config: readGateConfig(f.budgets), rawMedians: f.rawMedians });
+  if (gated && commonReference(baseline) !== gated) {
+    throw new UsageError(`the baseline has no measurements against ${gated} (it has ${commonReference(baseline) ?? 'none, or several'}): profile with the baseline's reference, or make the baseline again with --reference ${gated}`);
+  }
 }
 
 export interface GateRun {
@@ -84,8 +111,9 @@ export function runGate(baselinePath: string, current: ResultsFile, currentPath:
   const config = readGateConfig(f.budgets);
   const flags = flagBudgets(f);
   const baseline = readResults(baselinePath, '--baseline');
-  const verdict = gate(baseline, current, { config, flags, reference: f.reference, allowSetupChange: f.allowSetupChange });
+  const verdict = gate(baseline, current, { config, flags, reference: f.reference, allowSetupChange: f.allowSetupChange, rawMedians: f.rawMedians });
   const warnings = currentPath && sameFile(baselinePath, currentPath) ? [`the baseline and the current results are the same file (${currentPath}): the gate compares it with itself`] : [];
+  if (verdict.raw_medians) warnings.push(`latency compared as ${verdict.latency_compared}`);
   const lines = [verdictTable(verdict)];
   const markdown = verdictMarkdown(verdict);
   if (process.env.GITHUB_STEP_SUMMARY) appendToFile(process.env.GITHUB_STEP_SUMMARY, markdown, '$GITHUB_STEP_SUMMARY');

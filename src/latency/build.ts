@@ -55,6 +55,14 @@ export interface LutBuildRequest extends MeasureSettings {
   seed?: number;
   /** Measure only slice `index` of `count` of the blocks and training models (merge shards with `lut merge`). */
   shard?: { index: number; count: number };
+  /** Called as measuring starts and after each group: how many blocks and training models are timed, of all. */
+  onProgress?: (p: LutBuildProgress) => void;
+}
+
+/** How far a table's build is: blocks and training models timed, of all (this shard's). */
+export interface LutBuildProgress {
+  blocks: { done: number; total: number };
+  training: { done: number; total: number };
 }
 
 export const LUT_DEFAULTS = { runs: 30, training: 24, seed: 1 };
@@ -191,7 +199,7 @@ export function combineSessions(sessions: ModelResult[], name: string): ModelRes
  * many sessions of its own (the first session of every model, then the second, ...) and they are combined
  * like the reference's copies, so a model's ratio carries less of one session's (one page's) speed.
  */
-export async function timeAgainstReference(models: PreparedModel[], reference: string, resolution: number, settings: MeasureSettings): Promise<{ ratios: Map<string, { ratio: number; ci?: [number, number]; runs: number }>; references: ModelResult[]; file: ResultsFile }> {
+export async function timeAgainstReference(models: PreparedModel[], reference: string, resolution: number, settings: MeasureSettings, onGroup?: (modelsDone: number) => void): Promise<{ ratios: Map<string, { ratio: number; ci?: [number, number]; runs: number }>; references: ModelResult[]; file: ResultsFile }> {
   const ratios = new Map<string, { ratio: number; ci?: [number, number]; runs: number }>();
   const references: ModelResult[] = [];
   const interleaved = findBackend(settings.backend ?? 'ort-cpu').kind === 'session';
@@ -220,6 +228,7 @@ export async function timeAgainstReference(models: PreparedModel[], reference: s
       const r = combineSessions(sessionsOf[i].map((s) => byName.get(s.source.name)!), m.source.name);
       ratios.set(m.source.name, { ...ratioOf(r, rounds, ref.median), runs: r.runs });
     });
+    onGroup?.(start + group.length);
   }
   return { ratios, references, file: file! };
 }
@@ -232,12 +241,17 @@ export async function buildLut(req: LutBuildRequest): Promise<Lut> {
   const blocks = pick(blocksOfSpace(family, space));
   const trainingPoints = pick(samplePoints(family, space, req.training ?? LUT_DEFAULTS.training, req.seed ?? LUT_DEFAULTS.seed));
 
+  const report = (blocksDone: number, trainingDone: number) =>
+    req.onProgress?.({ blocks: { done: blocksDone, total: blocks.length }, training: { done: trainingDone, total: trainingPoints.length } });
+  report(0, 0);
   const timed = await timeAgainstReference(
     blocks.map((b) => b.prepared),
     reference,
     space.resolution,
     req,
+    (done) => report(done, 0),
   );
+  const trainingDone = (done: number) => report(blocks.length, done);
   const referenceMs = median(timed.references.map((r) => r.latency_ms.median));
   const entries: LutEntry[] = blocks.map((b) => {
     const t = timed.ratios.get(b.prepared.source.name)!;
@@ -259,18 +273,18 @@ export async function buildLut(req: LutBuildRequest): Promise<Lut> {
     training: [],
   };
   if (trainingPoints.length && !req.shard) {
-    lut.training = await measureTraining(lut, family, trainingPoints, req);
+    lut.training = await measureTraining(lut, family, trainingPoints, req, true, trainingDone);
   } else if (trainingPoints.length) {
     // A shard has only part of the blocks: its training models are summed after merging.
-    lut.training = await measureTraining({ ...lut, entries: [] }, family, trainingPoints, req, false);
+    lut.training = await measureTraining({ ...lut, entries: [] }, family, trainingPoints, req, false, trainingDone);
   }
   lut.correction = fitCorrection(lut.training.filter((t) => t.sum_ratio > 0));
   return lut;
 }
 
 /** Whole configurations measured against the reference, with the table's sum for each when it has every block. */
-async function measureTraining(lut: Lut, family: ModelFamily<unknown>, points: Point[], settings: MeasureSettings, sum = true): Promise<TrainingRecord[]> {
-  const measured = await measurePoints(family, points, lut.resolution, lut.reference.model, settings, 'train');
+async function measureTraining(lut: Lut, family: ModelFamily<unknown>, points: Point[], settings: MeasureSettings, sum: boolean, onGroup?: (done: number) => void): Promise<TrainingRecord[]> {
+  const measured = await measurePoints(family, points, lut.resolution, lut.reference.model, settings, 'train', onGroup);
   return measured.map((m) => ({
     point: m.point,
     measured_ratio: m.ratio,
@@ -290,9 +304,9 @@ function ioElements(graph: Graph): number {
 }
 
 /** Whole configurations timed against the reference: what training sets, benchmarks and `search --verify` measure. */
-export async function measurePoints(family: ModelFamily<unknown>, points: Point[], resolution: number, reference: string, settings: MeasureSettings, prefix: string) {
+export async function measurePoints(family: ModelFamily<unknown>, points: Point[], resolution: number, reference: string, settings: MeasureSettings, prefix: string, onGroup?: (done: number) => void) {
   const prepared = points.map((p, i) => prepareModel({ spec: pointEntry(family, p, `${prefix}_${i}`), resolution }, 1));
-  const timed = await timeAgainstReference(prepared, reference, resolution, settings);
+  const timed = await timeAgainstReference(prepared, reference, resolution, settings, onGroup);
   const referenceMs = median(timed.references.map((r) => r.latency_ms.median));
   return points.map((point, i) => ({ point, ratio: timed.ratios.get(`${prefix}_${i}`)!.ratio, referenceMs }));
 }

@@ -77,13 +77,27 @@ export function searchPage(r: SearchResult, path: string): string {
     `predicted latency (ms, ${r.backend})`,
     objective,
   );
+  const v = verifiedColumns(r);
   const rows = r.chosen.map(
-    (c, i) => html`<tr><td>${i + 1}</td><td>${c.ms.toFixed(3)}</td><td>${(c.macs / 1e9).toFixed(3)}</td><td>${(c.params / 1e6).toFixed(2)}</td><td>${c.point.widths.join('/')}</td><td>${c.point.depths.join('/')}</td><td>${c.point.attention}</td></tr>\n`,
+    (c, i) => html`<tr><td>${i + 1}</td><td>${c.ms.toFixed(3)}</td><td>${(c.macs / 1e9).toFixed(3)}</td><td>${(c.params / 1e6).toFixed(2)}</td><td>${c.point.widths.join('/')}</td><td>${c.point.depths.join('/')}</td><td>${c.point.attention}</td>${v.cells(i)}</tr>\n`,
   );
   const text = `${r.family} at ${r.resolution}x${r.resolution} on ${r.backend}, budget ${r.budget_ms} ms; ${r.evaluated} configurations predicted (grey), the Pareto front within the budget (red), the chosen ones circled. Ranked by ${objective}, a stand-in for capacity: accuracy is not measured.`;
   return htmlPage(
     `eformer search: ${path}`,
-    html`<p class="env">${text}</p>\n${chart}\n<div class="table-scroll"><table><thead><tr><th>#</th><th>predicted ms</th><th>MACs G</th><th>params M</th><th>widths</th><th>depths</th><th>attention</th></tr></thead><tbody>\n${rows}</tbody></table></div>`,
+    html`<p class="env">${text}</p>\n${chart}\n<div class="table-scroll"><table><thead><tr><th>#</th><th>predicted ms</th><th>MACs G</th><th>params M</th><th>widths</th><th>depths</th><th>attention</th>${v.head}</tr></thead><tbody>\n${rows}</tbody></table></div>${v.note}`,
     PAGE_STYLE,
   );
+}
+
+/** `search --verify`'s measurements, when the file holds them (checked by readSearch): predicted against measured, both at the speed of that moment. */
+function verifiedColumns(r: SearchResult): { head: Html; cells: (i: number) => Html; note: Html } {
+  const v = r.verified;
+  if (!v) return { head: html``, cells: () => html``, note: html`` };
+  const cells = (i: number) => {
+    const c = v.candidates[i];
+    if (!c) return html`<td>-</td><td>-</td><td>-</td>`;
+    return html`<td>${c.predicted_ms.toFixed(3)}</td><td>${c.measured_ms.toFixed(3)}</td><td>${`${((c.predicted_ms / c.measured_ms - 1) * 100).toFixed(1)}%`}</td>`;
+  };
+  const note = `measured by search --verify on ${v.backend}${v.device ? ` (${v.device})` : ''}, interleaved with ${v.reference.model} (its median then ${v.reference.median_ms.toFixed(3)} ms); predicted now: the prediction at that moment's speed.`;
+  return { head: html`<th>predicted now ms</th><th>measured ms</th><th>error</th>`, cells, note: html`<p>${note}</p>` };
 }

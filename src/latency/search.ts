@@ -15,7 +15,7 @@ import type { ModelFamily } from '../models/family.js';
 import { type Point, pointKey, shrinks, supernet } from '../models/space.js';
 import { analyse, spaceOf } from './blocks.js';
 import { MAX_RESOLUTION } from '../pipeline/index.js';
-import { checkFields, readJsonFile, count, integer, list, milliseconds, name, nonNegative, nonNegativeMs, oneOf, optional, ratio, record, tuple } from '../results/fields.js';
+import { checkFields, readJsonFile, count, integer, list, milliseconds, name, nonNegative, nonNegativeMs, oneOf, optional, ratio, record, tuple, text } from '../results/fields.js';
 import { blockSums, type Lut, pointRule, predictedRatio } from './lut.js';
 import { lookUp } from './predict.js';
 
@@ -62,6 +62,19 @@ export interface SearchResult {
   front: Candidate[];
   /** The best `top` of the front by the objective. */
   chosen: Candidate[];
+  /** `search --verify`: the chosen configurations measured on the table's backend. */
+  verified?: Verification;
+}
+
+/** The chosen configurations measured interleaved with the table's reference, in `chosen`'s order. */
+export interface Verification {
+  backend: string;
+  /** The device a device backend measured on. */
+  device?: string;
+  /** The reference and its median while they were measured: predictions are read at that speed. */
+  reference: { model: string; median_ms: number };
+  /** Per chosen configuration: its predicted ratio at that moment's speed, and what it measured. */
+  candidates: { predicted_ms: number; measured_ms: number }[];
 }
 
 export function search(lut: Lut, lutPath: string, family: ModelFamily<unknown>, options: SearchOptions): SearchResult {
@@ -155,6 +168,14 @@ const searchRule = record({
   fastest: optional(candidateRule),
   front: list(candidateRule, 1),
   chosen: list(candidateRule, 1),
+  verified: optional(
+    record({
+      backend: name,
+      device: optional(text),
+      reference: record({ model: name, median_ms: milliseconds }),
+      candidates: list(record({ predicted_ms: milliseconds, measured_ms: milliseconds })),
+    }),
+  ),
 });
 
 /** Read and check a search.json (`eformer search -o`): every field its page shows. */

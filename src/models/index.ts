@@ -37,7 +37,7 @@ export function modelNames(): string[] {
   return zoo.map((m) => m.name);
 }
 
-/** The EfficientFormer papers' zoo: the default of `eformer profile` and `eformer export`. */
+/** The EfficientFormer papers' zoo: the default of `eformer profile` and `eformer count`. */
 export function papersZooNames(): string[] {
   return registry.filter((r) => r.papers).flatMap((r) => r.zoo.map((m) => m.name));
 }

@@ -76,31 +76,36 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
   if (plan.runs !== undefined && plan.runs < 1) throw new UsageError('--runs must be at least 1');
   if (!(plan.minTime > 0)) throw new UsageError('--min-time must be a positive number of seconds');
   const batch = req.batch ?? 1;
-  const requests: ModelRequest[] = req.hfConfig
-    ? [{ hfConfig: req.hfConfig }]
-    : shardOf([...(req.models ?? []).map((model) => ({ model })), ...(req.configs ?? []).map((config) => ({ config }))], req.shard);
+  // Zoo models, configs and ONNX files are sliced together: each goes to one shard.
+  const given: (ModelRequest | { onnx: string })[] = [
+    ...(req.hfConfig ? [{ hfConfig: req.hfConfig }] : [...(req.models ?? []).map((model) => ({ model })), ...(req.configs ?? []).map((config) => ({ config }))]),
+    ...(req.onnxFiles ?? []).map((onnx) => ({ onnx })),
+  ];
+  const mine = shardOf(given, req.shard);
+  const requests = mine.filter((r): r is ModelRequest => !('onnx' in r));
+  const onnxFiles = mine.flatMap((r) => ('onnx' in r ? [r.onnx] : []));
   if (req.ckpt && requests.length !== 1) throw new UsageError('--ckpt needs exactly one model (--model NAME, --config or --hf-config)');
   // The checkpoint belongs to the user's model, never to the reference.
   if (req.ckpt) requests[0].ckpt = req.ckpt;
-  if (req.reference && !requests.some((r) => r.model === req.reference)) requests.push({ model: req.reference });
+  // The reference, when none of this run's own models is it: timed to cancel drift, nothing more.
+  const referenceOnly = req.reference && !requests.some((r) => r.model === req.reference) ? req.reference : undefined;
+  if (mine.length === 0 && given.length && !referenceOnly && !req.prepared?.length) {
+    const names = given.map((r) => ('onnx' in r ? r.onnx : (r.model ?? r.config ?? r.hfConfig)));
+    throw new UsageError(`shard ${req.shard!.index} of ${req.shard!.count} holds none of the ${given.length} model${given.length > 1 ? 's' : ''} given (${names.join(', ')}; they go to shards in turn): use at most ${given.length} shard${given.length > 1 ? 's' : ''}, or time a reference (--reference), which every shard holds`);
+  }
   const prepare = (id: string, make: () => PreparedModel) => {
     req.progress?.({ phase: 'prepare', id, done: 0, total: 1 });
     return make();
   };
   const models: PreparedModel[] = [];
   for (const r of requests) {
-    const id = r.model ?? r.config ?? 'model';
-    req.progress?.({ phase: 'prepare', id, done: 0, total: 1 });
-    // The reference is timed as exported: it is there to cancel drift, not to be quantised.
-    const isReference = r.model === req.reference && !(req.models ?? []).includes(r.model!);
-    if (precisions && !isReference) models.push(...(await preparePrecisions({ ...r, resolution: req.resolution }, batch, precisions, req.int8 ?? { calibration: {} })));
+    req.progress?.({ phase: 'prepare', id: r.model ?? r.config ?? 'model', done: 0, total: 1 });
+    if (precisions) models.push(...(await preparePrecisions({ ...r, resolution: req.resolution }, batch, precisions, req.int8 ?? { calibration: {} })));
     else models.push(prepareModel({ ...r, resolution: req.resolution }, batch));
   }
-  const prepared = [
-    ...models,
-    ...(req.onnxFiles ?? []).map((f) => prepare(f, () => prepareFile(f, req.shapes ?? {}))),
-    ...(req.prepared ?? []),
-  ];
+  // The reference is timed as exported: it is there to cancel drift, not to be quantised.
+  if (referenceOnly) models.push(prepare(referenceOnly, () => prepareReference(referenceOnly, req.resolution, batch)));
+  const prepared = [...models, ...onnxFiles.map((f) => prepare(f, () => prepareFile(f, req.shapes ?? {}))), ...(req.prepared ?? [])];
   if (prepared.length === 0) throw new UsageError('nothing to profile: name --model or --onnx');
   if (backend.kind === 'device') {
     const file = await profileOnDevice(backend, prepared, {
@@ -122,7 +127,17 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
     }
     return file;
   }
-  return profileSessions(backend, prepared, req, plan);
+  return profileSessions(backend, prepared, req, plan, referenceOnly);
+}
+
+/** The reference model, built at the run's resolution; a size it cannot take is named as the reference's problem. */
+function prepareReference(reference: string, resolution: number | undefined, batch: number): PreparedModel {
+  try {
+    return prepareModel({ model: reference, resolution }, batch);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    throw new UsageError(`the reference ${reference}, timed in every round: ${err.message}; name another with --reference, or none with --no-reference`);
+  }
 }
 
 /** int8 needs a zoo, config or Hugging Face model (eformer quantises its own graph) and a backend that runs QDQ graphs. */
@@ -135,7 +150,7 @@ function checkInt8(backend: ReturnType<typeof findBackend>, req: ProfileRequest)
   if ((req.batch ?? 1) !== 1) throw new UsageError('--precision int8 calibrates batch-1 models: drop --batch');
 }
 
-async function profileSessions(backend: SessionBackend, prepared: PreparedModel[], req: ProfileRequest, plan: TimingPlan): Promise<ResultsFile> {
+async function profileSessions(backend: SessionBackend, prepared: PreparedModel[], req: ProfileRequest, plan: TimingPlan, referenceOnly?: string): Promise<ResultsFile> {
   const options: SessionOptions = {
     threads: req.threads,
     graphOptimization: req.graphOptimization ?? 'all',
@@ -174,14 +189,16 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
     const t = timings.get(p.source.name)!;
     const stats = latencyStats(t.samples);
     const settings = { threads, graph_optimization: options.graphOptimization, execution_provider: options.executionProvider, spinning: false, interleaved: prepared.length > 1 };
+    // A reference timed only to cancel drift is not anyone's model: no as-deployed figure, no breakdown.
+    const own = p.source.name !== referenceOnly;
     results.push(
       modelResult(
         { ...p.facts, ...(p.facts.int8 ? { int8: speedup(p) } : {}) },
         { backend: backend.id, settings, runs: t.samples.length, warmupRuns: t.warmupRuns, stats },
         {
           vs_reference: referenceSamples && req.reference ? pairedRatios(req.reference, t.samples, referenceSamples) : undefined,
-          single_session: req.singleSession === false ? undefined : (req.progress?.({ phase: 'alone', id: p.source.name, done: 0, total: 1 }), await singleSession(backend, p, options, plan)),
-          breakdown: req.breakdown
+          single_session: req.singleSession === false || !own ? undefined : (req.progress?.({ phase: 'alone', id: p.source.name, done: 0, total: 1 }), await singleSession(backend, p, options, plan)),
+          breakdown: req.breakdown && own
             ? (req.progress?.({ phase: 'breakdown', id: p.source.name, done: 0, total: 1 }), scaleToMedian(await breakdownOf(backend, p, options, req.breakdownRuns ?? 20), stats.median))
             : undefined,
         },

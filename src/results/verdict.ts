@@ -27,6 +27,10 @@ export interface ModelVerdict {
 export interface Verdict {
   schema: typeof VERDICT_SCHEMA;
   reference?: string;
+  /** What latency was compared, in words: the per-round ratio to the reference, or raw medians and why they are unsafe. */
+  latency_compared?: string;
+  /** Raw medians were compared because the user asked (`--raw-medians`): no reference. */
+  raw_medians?: true;
   pass: boolean;
   models: ModelVerdict[];
   /** How baseline and current were measured differently, when a comparison across setups was allowed. */

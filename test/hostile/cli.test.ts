@@ -61,6 +61,7 @@ const CASES: Case[] = [
   { name: 'gate: ort-web against ort-cpu', args: ['gate', '--baseline', good, '--current', file('web.json', results((r) => (r.backend = 'ort-web')))], code: 2, line: /measured differently \(efficientformer_l1: backend ort-cpu -> ort-web\).*--allow-setup-change/ },
   { name: 'gate: another resolution', args: ['gate', '--baseline', good, '--current', file('res.json', results((r) => (r.resolution = 256)))], code: 2, line: /resolution 224 -> 256/ },
   { name: 'gate: other threads', args: ['gate', '--baseline', good, '--current', file('thr.json', results((r) => (r.settings.threads = 8)))], code: 2, line: /threads 2 -> 8/ },
+  { name: 'gate: two files without a reference, at the defaults (no raw-median verdict)', args: ['gate', '--baseline', good, '--current', again], code: 2, line: /both sides have no reference \(raw medians of separate processes drift ~10-20% on a shared machine\): .*--raw-medians/ },
   { name: 'report: a negative latency', args: ['report', file('neg2.json', results((r) => (r.latency_ms.p90 = -1)))], code: 2, line: /latency_ms\.p90 is -1/ },
   { name: 'report: no results', args: ['report', file('empty3.json', '{"schema":"eformer.results/1","env":{},"results":[]}')], code: 2, line: /holds no results/ },
   // Messages that name the problem.
@@ -100,14 +101,15 @@ describe('hostile input: one line, the right exit code, nothing left behind', ()
   });
 
   it('the same file as baseline and current: the gate says so', async () => {
-    const r = await cliWith(process.env as Record<string, string>, 'gate', '--baseline', good, '--current', good);
+    // `good` has no reference: raw medians are compared only when asked.
+    const r = await cliWith(process.env as Record<string, string>, 'gate', '--baseline', good, '--current', good, '--raw-medians');
     expect(r.code).toBe(0);
     expect(r.stderr.trim()).toMatch(/^eformer: warning: the baseline and the current results are the same file/);
   });
 
   it('--allow-setup-change compares across backends and the verdict says so', async () => {
     const verdict = join(tempDir(), 'verdict.json');
-    const r = await cliWith(process.env as Record<string, string>, 'gate', '--baseline', good, '--current', file('web2.json', results((r) => (r.backend = 'ort-web'))), '--allow-setup-change', '--verdict', verdict);
+    const r = await cliWith(process.env as Record<string, string>, 'gate', '--baseline', good, '--current', file('web2.json', results((r) => (r.backend = 'ort-web'))), '--allow-setup-change', '--raw-medians', '--verdict', verdict);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/compared across setups \(--allow-setup-change\): efficientformer_l1: backend ort-cpu -> ort-web/);
     expect(JSON.parse(readFileSync(verdict, 'utf8')).setup_changes).toEqual(['efficientformer_l1: backend ort-cpu -> ort-web']);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
-import { findModel, modelNames, zoo } from '../../models/index.js';
+import { findModel, papersZooNames, zoo } from '../../models/index.js';
 import { countModel } from '../../pipeline/index.js';
 import { countTable, layerTable } from '../../report/count-tables.js';
 import { addModelFlags, checkModelFlags, type ModelFlags } from '../flags.js';
@@ -16,7 +16,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('count')
     .description("count params and MACs: the paper's toolbox convention, exact totals, and what the deployed ONNX holds");
-  addModelFlags(cmd, { defaults: 'all' })
+  addModelFlags(cmd, { defaults: "the EfficientFormer papers' nine models unless --config or --hf-config" })
     .option('--json', 'print an array of JSON records')
     .option('--by-layer', 'per-layer table with per-stage subtotals')
     .option('--wide', 'every column, not just what fits 100 columns')
@@ -25,7 +25,7 @@ export function register(program: Command): void {
       const configs = ([] as string[]).concat(opts.config ?? []).map((config) => ({ config }));
       const requests = opts.hfConfig
         ? [{ hfConfig: opts.hfConfig }]
-        : [...(opts.model?.length || configs.length ? opts.model ?? [] : modelNames()).map((model) => (findModel(model), { model })), ...configs]; // unknown names fail first
+        : [...(opts.model?.length || configs.length ? opts.model ?? [] : papersZooNames()).map((model) => (findModel(model), { model })), ...configs]; // unknown names fail first
       if (opts.ckpt && requests.length !== 1) throw new UsageError('--ckpt needs exactly one --model (or --config or --hf-config)');
       const records = requests.map((r) => countModel({ ...r, ckpt: opts.ckpt, resolution: opts.resolution }));
       if (opts.json) {

@@ -6,7 +6,7 @@ import { buildLut, LUT_DEFAULTS, mergeLutFiles } from '../../latency/build.js';
 import { correctionFormula, type Lut } from '../../latency/lut.js';
 import { addBackendFlags, backendOptionValues } from '../backend-flags.js';
 import { integer } from '../flags.js';
-import { statusLine } from '../progress.js';
+import { lutBuildProgress } from '../progress.js';
 import { checkThreads } from '../warnings.js';
 
 interface LutBuildOptions {
@@ -60,7 +60,7 @@ export function register(program: Command): void {
   addBackendFlags(build).action(async (opts: LutBuildOptions) => {
     checkOutputs([{ path: opts.out, flag: '--out' }], opts.space ? [{ path: opts.space, flag: '--space' }] : []);
     checkThreads(opts.threads, findBackend(opts.backend).kind);
-    const status = statusLine(Boolean(opts.quiet));
+    const status = lutBuildProgress(Boolean(opts.quiet));
     const table = await buildLut({
       family: opts.family,
       resolution: opts.resolution,
@@ -77,7 +77,8 @@ export function register(program: Command): void {
       device: opts.device,
       timeoutSeconds: opts.timeout,
       backendOptions: backendOptionValues(opts),
-      progress: status && (({ phase, id }) => status.update(`${PHASES[phase]} ${id}`)),
+      progress: status && (({ phase, id }) => status.step(`${PHASES[phase]} ${id}`)),
+      onProgress: status && ((p) => status.overall(p)),
     }).finally(() => status?.done());
     writeFileAtomic(opts.out, `${JSON.stringify(table, null, 1)}\n`);
     console.log(summary(table, opts.out));

@@ -4,7 +4,8 @@ import { backends, findBackend } from '../../backends/index.js';
 import { MAX_RUNS } from '../../backends/timing.js';
 import { DeviceError } from '../../core/errors.js';
 import { checkOutputs, type InputPath, writeFileAtomic } from '../../core/fs.js';
-import { checkGateOutputs, referenceFor } from '../../gate/run.js';
+import { DEFAULT_REFERENCE } from '../../gate/budgets.js';
+import { checkBaselineComparable, checkGateOutputs, referenceToTime } from '../../gate/run.js';
 import { findModel, papersZooNames } from '../../models/index.js';
 import { parseShapeOption } from '../../onnx/read.js';
 import { profile } from '../../profile/profile.js';
@@ -40,7 +41,8 @@ interface ProfileOptions extends ModelFlags, Int8Flags {
   format: string;
   quiet?: boolean;
   wide?: boolean;
-  reference?: string;
+  /** A model name, or false for --no-reference. */
+  reference?: string | false;
 }
 
 const shapes = (value: string, previous: Record<string, number[]> = {}) => {
@@ -86,8 +88,9 @@ export function register(program: Command): void {
     .addOption(new Option('--format <format>', 'what to print').choices(PRINTABLE).default('table'))
     .option('-q, --quiet', 'no progress bar')
     .option('--wide', 'every column in the table, not just what fits 100 columns')
-    .option('--reference <model>', "also time this model every round and record each model's ratio to it (what the gate compares)")
-    .option('--shard <i/n>', 'measure only slice I of N of the models (the reference is always measured)', shardOption)
+    .option('--reference <model>', `also time this model every round and record each model's ratio to it, what the gate compares (default with --json or --baseline: the baseline's reference, else eformer.config.json's, else ${DEFAULT_REFERENCE}; none on device backends)`)
+    .option('--no-reference', 'time no reference model, even with --json or --baseline (the gate then compares only with --raw-medians)')
+    .option('--shard <i/n>', 'measure only slice I of N of the models and ONNX files (the reference, when one is timed, in every shard)', shardOption)
     .option('--baseline <file>', 'then gate the results against this baseline (exit 1 on a regression)')
     .option('--precision <list>', 'fp32, int8 or fp32,int8: each model in each precision (int8 as NAME:int8, quantised as `eformer export --int8` does), with the speed-up and fidelity', precisionList);
   addInt8Flags(cmd, { byLayer: false, seed: false });
@@ -107,12 +110,17 @@ export function register(program: Command): void {
       ...(opts.onnx ?? []).map((path) => ({ path, flag: '--onnx' })),
     ];
     const json = opts.json ? { path: opts.json, flag: '--json' } : undefined;
-    if (opts.baseline) {
-      checkGateOutputs(opts, inputs, [json]);
-      readResults(opts.baseline, '--baseline');
-    } else checkOutputs([json], inputs);
+    const interleaves = findBackend(opts.backend).kind === 'session';
+    const gateSettings = { ...opts, reference: opts.reference || undefined };
+    if (opts.baseline) checkGateOutputs(gateSettings, inputs, [json]);
+    else checkOutputs([json], inputs);
+    const baseline = opts.baseline ? readResults(opts.baseline, '--baseline') : undefined;
+    // Results that may be gated time a reference in every round: raw medians drift between processes.
+    const reference = referenceToTime(opts, { gated: Boolean(opts.json || opts.baseline), interleaves, baseline });
+    if (baseline) checkBaselineComparable(baseline, reference, gateSettings);
     // --threads means this machine's cores only for backends that run here (a phone has its own).
     checkThreads(opts.threads, findBackend(opts.backend).kind);
+    const ids = [...models.flatMap((m) => (opts.precision ?? ['fp32']).map((p) => (p === 'int8' ? `${m}:int8` : m))), ...configs.map((f) => f.replace(/^.*\//, '').replace(/\.json$/, '')), ...(opts.onnx ?? []).map((f) => f.replace(/^.*\//, '').replace(/\.onnx$/, ''))];
     let results: ResultsFile;
     try {
       results = await profile({
@@ -132,13 +140,13 @@ export function register(program: Command): void {
         timeoutSeconds: opts.timeout,
         backendOptions: backendOptionValues(opts),
         singleSession: opts.singleSession,
-        reference: referenceFor(opts),
+        reference,
         shard: opts.shard,
         breakdown: opts.breakdown,
         precisions: opts.precision,
         int8,
         plan: { warmup: opts.warmup, runs: opts.runs, minTime: opts.minTime },
-        progress: progressBar([...models.flatMap((m) => (opts.precision ?? ['fp32']).map((p) => (p === 'int8' ? `${m}:int8` : m))), ...configs.map((f) => f.replace(/^.*\//, '').replace(/\.json$/, '')), ...(opts.onnx ?? []).map((f) => f.replace(/^.*\//, '').replace(/\.onnx$/, ''))], Boolean(opts.quiet)),
+        progress: progressBar(reference && !ids.includes(reference) ? [...ids, reference] : ids, Boolean(opts.quiet)),
       });
     } catch (err) {
       // A device that failed part-way: keep what it measured, then report the failure.
@@ -146,7 +154,7 @@ export function register(program: Command): void {
       throw err;
     }
     show(results, opts);
-    if (opts.baseline) gateAndReport(opts.baseline, results, opts.json, opts);
+    if (opts.baseline) gateAndReport(opts.baseline, results, opts.json, gateSettings);
   });
 }
 

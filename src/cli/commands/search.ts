@@ -5,9 +5,9 @@ import { checkOutputs, ensureWritableDir, type OutputPath, writeFileAtomic } fro
 import { renderTable, wrapText } from '../../core/table.js';
 import { searchableFamily } from '../../latency/build.js';
 import { calibrate } from '../../latency/calibrate.js';
-import { checkLutFor, readLut } from '../../latency/lut.js';
+import { checkLutFor, type Lut, readLut } from '../../latency/lut.js';
 import { search, type SearchResult } from '../../latency/search.js';
-import { verifyCandidates } from '../../latency/verify.js';
+import { type Verified, verification, verifyCandidates } from '../../latency/verify.js';
 import { CONFIG_SCHEMA } from '../../models/index.js';
 import { integer } from '../flags.js';
 import { statusLine } from '../progress.js';
@@ -44,7 +44,7 @@ export function register(program: Command): void {
     .option('-k, --top <n>', 'configurations to print and write', integer('--top'), 5)
     .option('--beam <n>', 'shrinking paths followed at once', integer('--beam'), 4)
     .option('-o, --out <dir>', 'write each chosen configuration as a model config file (eformer.config/1, what `eformer profile --config` takes), and search.json (eformer.search/1)')
-    .option('--verify', "measure the chosen configurations on the table's backend and print predicted against measured")
+    .option('--verify', "measure the chosen configurations on the table's backend and print predicted against measured (kept in search.json with -o, and in --json)")
     .option('--calibrate', "time the table's reference model now and read the budget at this moment's speed")
     .option('-b, --backend <id>', 'refuse a table measured on another backend')
     .option('--json', 'print search.json to stdout')
@@ -57,20 +57,16 @@ export function register(program: Command): void {
       const referenceMs = opts.calibrate ? await calibrate(lut) : undefined;
       const result = search(lut, opts.lut, family, { budgetMs: opts.budgetMs, objective: opts.objective, top: opts.top, beam: opts.beam, referenceMs });
       const files = opts.out ? writeConfigs(result, opts.out) : [];
-      if (opts.json) console.log(JSON.stringify(result, null, 1));
-      else console.log(searchTable(result, files, opts.out));
+      if (!opts.json) console.log(searchTable(result, files, opts.out));
       if (opts.verify) {
         const status = statusLine(Boolean(opts.quiet));
         const rows = await verifyCandidates(lut, family, result.chosen, { progress: status && ((e) => status.update(`measuring ${e.id}`)) }).finally(() => status?.done());
-        console.log(
-          renderTable(
-            ['#', 'predicted ms', 'measured ms', 'error'],
-            rows.map((r, i) => [i + 1, r.predictedMs.toFixed(3), r.measuredMs.toFixed(3), `${((r.predictedMs / r.measuredMs - 1) * 100).toFixed(1)}%`]),
-          ),
-        );
-        const c = lut.correction;
-        console.log(wrapText(`measured on ${lut.backend} interleaved with ${lut.reference.model}; both columns at this moment's speed (the reference's median now, ${rows[0]?.referenceMs.toFixed(3)} ms)${c ? `; the table's own error on its training models: ${(c.training_rmspe * 100).toFixed(1)}% RMS` : ''}`));
+        // Kept with the search (search.json was written before measuring, so a failed measurement loses nothing).
+        result.verified = verification(lut, rows);
+        if (opts.out) writeSearchJson(result, opts.out);
+        if (!opts.json) console.log(verifiedTable(lut, rows));
       }
+      if (opts.json) console.log(JSON.stringify(result, null, 1));
     });
 }
 
@@ -91,6 +87,16 @@ function filesIn(dir: string, family: string, budgetMs: number, top: number): Ou
   return replaced.map((n) => ({ path: join(dir, n), flag: '--out' }));
 }
 
+/** Predicted against measured, both at this moment's speed. */
+function verifiedTable(lut: Lut, rows: Verified[]): string {
+  const table = renderTable(
+    ['#', 'predicted ms', 'measured ms', 'error'],
+    rows.map((r, i) => [i + 1, r.predictedMs.toFixed(3), r.measuredMs.toFixed(3), `${((r.predictedMs / r.measuredMs - 1) * 100).toFixed(1)}%`]),
+  );
+  const c = lut.correction;
+  return `${table}\n${wrapText(`measured on ${lut.backend} interleaved with ${lut.reference.model}; both columns at this moment's speed (the reference's median now, ${rows[0]?.referenceMs.toFixed(3)} ms)${c ? `; the table's own error on its training models: ${(c.training_rmspe * 100).toFixed(1)}% RMS` : ''}`)}`;
+}
+
 /** Each chosen configuration as a `--config` file, and the whole result as search.json. */
 function writeConfigs(result: SearchResult, dir: string): string[] {
   ensureWritableDir(dir);
@@ -102,9 +108,11 @@ function writeConfigs(result: SearchResult, dir: string): string[] {
     writeFileAtomic(path, `${JSON.stringify(config, null, 1)}\n`);
     return path;
   });
-  writeFileAtomic(join(dir, 'search.json'), `${JSON.stringify(result, null, 1)}\n`);
+  writeSearchJson(result, dir);
   return files;
 }
+
+const writeSearchJson = (result: SearchResult, dir: string) => writeFileAtomic(join(dir, 'search.json'), `${JSON.stringify(result, null, 1)}\n`);
 
 /** The chosen configurations, one column a dimension of the space; written configs by file name, their folder in the note. */
 function searchTable(r: SearchResult, files: string[], dir?: string): string {

@@ -67,17 +67,20 @@ export const efficientFormerV2: ModelFamily<EfficientFormerV2Config> = {
   preprocessing: { resizeShortest: 256, crop: 224, mean: IMAGENET_MEAN, std: IMAGENET_STD },
 
   checkResolution(config, resolution, modelName) {
-    if (!Number.isInteger(resolution) || resolution < 32) {
-      throw new UsageError(`${modelName} cannot take resolution ${resolution}: use 32 or more (e.g. 224, 256, 384)`);
+    if (!Number.isInteger(resolution) || resolution < 1) {
+      throw new UsageError(`${modelName} cannot take resolution ${resolution}: use a whole number of pixels (e.g. 224, 256, 384)`);
     }
     // Stage 2's strided attention upsamples its grid by 2 and adds it back: the stage grid must be even.
+    // That is the only limit: the reference builds every attention table from ceil(R/16) and ceil(R/32),
+    // and at R = 17..32 runs stage 2 at 2x2 (its strided attention at 1x1) and stage 3 at 1x1.
     const hasStage2Attention = config.depths.length > 2 && config.vitNum > 0;
     if (hasStage2Attention && stageResolution(resolution, 2) % 2 !== 0) {
-      // ceil(R / 16) is even exactly for R in 32m-15 .. 32m: name the two ranges around R.
+      // ceil(R / 16) is even exactly for R in 32m-15 .. 32m (m >= 1): name the ranges around R.
       const m = Math.floor(resolution / 32);
+      const ranges = [...(m >= 1 ? [`${32 * m - 15} to ${32 * m}`] : []), `${32 * m + 17} to ${32 * m + 32}`].join(' or ');
       throw new UsageError(
         `${modelName} cannot take resolution ${resolution}: stage 2 runs at ${stageResolution(resolution, 2)}x${stageResolution(resolution, 2)}, ` +
-          `and its strided attention needs an even grid (ceil(R/16) even): use ${32 * m - 15} to ${32 * m} or ${32 * m + 17} to ${32 * m + 32} (e.g. 224, 256, 384)`,
+          `and its strided attention needs an even grid (ceil(R/16) even): use ${ranges} (e.g. 224, 256, 384)`,
       );
     }
   },
