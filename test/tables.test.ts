@@ -159,7 +159,7 @@ describe('profile --onnx on eformer\'s own export shows its counts; hostile meta
     const props = model.metadataProps.map((p) => (p.key === 'params_toolbox' ? { key: p.key, value: '1e400' } : p.key === 'macs_toolbox' ? { key: p.key, value: '-5' } : p));
     writeFileSync(hostile, onnx.ModelProto.encode({ ...model, metadataProps: props } as never).finish());
     const json = join(out, 'r.json');
-    const r = await cli('profile', '--onnx', own, hostile, '--runs', '2', '--warmup', '1', '--no-single-session', '--quiet', '--json', json);
+    const r = await cli('profile', '--onnx', own, hostile, '--runs', '2', '--warmup', '1', '--no-single-session', '--no-reference', '--quiet', '--json', json);
     expect(r.code, r.stderr).toBe(0);
     const [ours, theirs] = JSON.parse(readFileSync(json, 'utf8')).results;
     const counted = JSON.parse((await cli('count', '-m', 'mobilenetv2_100', '--json')).stdout)[0];

@@ -61,7 +61,7 @@ describe('results are never lost: what the up-front check accepts, the write cre
     ['report merge --out new/all.json', (d) => ['report', 'merge', good, file('other.json', results((r) => (r.model = 'efficientformer_l3'))), '--out', join(d, 'new/all.json')], (d) => [join(d, 'new/all.json')]],
     [
       'gate --junit, --verdict, --markdown and $GITHUB_STEP_SUMMARY in new folders',
-      (d) => ['gate', '--baseline', good, '--current', again, '--junit', join(d, 'a/j.xml'), '--verdict', join(d, 'b/c/v.json'), '--markdown', join(d, 'm/m.md')],
+      (d) => ['gate', '--baseline', good, '--current', again, '--raw-medians', '--junit', join(d, 'a/j.xml'), '--verdict', join(d, 'b/c/v.json'), '--markdown', join(d, 'm/m.md')],
       (d) => [join(d, 'a/j.xml'), join(d, 'b/c/v.json'), join(d, 'm/m.md'), join(d, 's/summary.md')],
       { GITHUB_STEP_SUMMARY: (d) => join(d, 's/summary.md') },
     ],
@@ -170,7 +170,7 @@ describe('an output is never an input, nor another output', () => {
     const f = d();
     const baseline = copy(f, 'B.json');
     const current = copy(f, 'C.json', again);
-    const r = await run(['gate', '--baseline', baseline, '--current', current, '--update-baseline']);
+    const r = await run(['gate', '--baseline', baseline, '--current', current, '--update-baseline', '--raw-medians']);
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(baseline, 'utf8')).toBe(readFileSync(current, 'utf8'));
   });
@@ -206,7 +206,7 @@ describe('temp files cannot be hijacked', () => {
   const PLANTED: [string, (d: string) => string[], string[], string[]][] = [
     ['report -o r.html', (d) => ['report', good, '-o', join(d, 'r.html')], ['r.html'], ['r.html']],
     ['profile --json p.json', (d) => ['profile', ...QUICK, '--json', join(d, 'p.json')], ['p.json'], ['p.json']],
-    ['gate --junit, --verdict, --markdown', (d) => ['gate', '--baseline', good, '--current', again, '--junit', join(d, 'j.xml'), '--verdict', join(d, 'v.json'), '--markdown', join(d, 'm.md')], ['j.xml', 'v.json', 'm.md'], ['j.xml', 'v.json', 'm.md']],
+    ['gate --junit, --verdict, --markdown', (d) => ['gate', '--baseline', good, '--current', again, '--raw-medians', '--junit', join(d, 'j.xml'), '--verdict', join(d, 'v.json'), '--markdown', join(d, 'm.md')], ['j.xml', 'v.json', 'm.md'], ['j.xml', 'v.json', 'm.md']],
     ['export --onnx -o DIR', (d) => ['export', '-m', 'mobilenetv2_100', '--onnx', '-o', d], ['mobilenetv2_100.onnx'], ['mobilenetv2_100.onnx']],
     [
       'search -o DIR',

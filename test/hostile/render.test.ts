@@ -179,7 +179,7 @@ describe('terminal: control sequences from files and tools are shown, never obey
     ['report --wide', ['report', slower, '--wide']],
     ['report -f markdown', ['report', slower, '-f', 'markdown']],
     ['report -f csv', ['report', slower, '-f', 'csv']],
-    ['gate: the table and the stderr line naming the regression', ['gate', '--baseline', base, '--current', slower]],
+    ['gate: the table and the stderr line naming the regression', ['gate', '--baseline', base, '--current', slower, '--raw-medians']],
     ['an error line quoting a file', ['report', write('term-schema.json', { schema: `x${ESCAPES}` })]],
   ])('%s', async (_, args) => {
     const r = await cli(...args);
@@ -279,7 +279,7 @@ describe('Markdown: text from files stays inside its cell', () => {
     f.results = [f.results[0]];
     delete f.results[0].vs_reference;
     f.results[0].model = evil;
-    const r = await cliWith({ ...process.env, GITHUB_STEP_SUMMARY: summary } as Record<string, string>, 'gate', '--baseline', write('md-base.json', f), '--current', write('md-cur.json', f));
+    const r = await cliWith({ ...process.env, GITHUB_STEP_SUMMARY: summary } as Record<string, string>, 'gate', '--baseline', write('md-base.json', f), '--current', write('md-cur.json', f), '--raw-medians');
     expect(r.code, r.stderr).toBe(0);
     checkMarkdown(readFileSync(summary, 'utf8'), /^### eformer latency gate: /);
   });
