@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseGetprop } from '../src/backends/ort-android/devices.js';
+import { parseGetprop } from '../src/devices/android.js';
 import { cliWith, type Fakes, fakeTools } from './fakes.js';
 import { tempDir } from './helpers.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDevicectlJson, parseDevicectlTable, parseXctraceDevices } from '../src/backends/coreml/devices.js';
 import { explainCompilerFailure, explainXcodeFailure, explainXcresulttoolFailure, testOutcome } from '../src/backends/coreml/harness.js';
-import { adbFailure, parseAdbDevices } from '../src/backends/ort-android/devices.js';
+import { adbFailure, parseAdbDevices } from '../src/devices/android.js';
 import { parsePerfTest, PerfTestOutputError, perfTestFigures } from '../src/backends/ort-android/perf-test.js';
 import { root } from './helpers.js';
 
