@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { BackendSession, SessionBackend, SessionOptions } from '../backends/backend.js';
 import { checkBackendOptions, findBackend } from '../backends/index.js';
 import { UsageError } from '../core/errors.js';
-import { latencyStats, sameRoundRatios } from '../core/stats.js';
+import { centralLatency, latencyStats, sameRoundRatios, statisticName } from '../core/stats.js';
 import type { ModelRequest } from '../pipeline/index.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
 import { aggregateTrace, parseTrace, scaleToMedian } from './breakdown.js';
@@ -114,10 +114,11 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
       backendOptions,
       progress: req.progress,
     });
-    // A harness times one model at a time: the speed-up is the ratio of the medians.
+    // A harness times one model at a time: the speed-up is the ratio of the medians (of the averages, where it prints no median).
     for (const r of file.results) {
       const twin = r.int8 && file.results.find((f) => f.model === r.int8!.fp32_model);
-      if (twin) r.int8!.speedup = twin.latency_ms.median / r.latency_ms.median;
+      if (twin && statisticName(twin.latency_ms) !== statisticName(r.latency_ms)) continue;
+      if (twin) r.int8!.speedup = centralLatency(twin.latency_ms) / centralLatency(r.latency_ms);
       if (twin) r.int8!.paired = false;
     }
     return file;

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
-import type { LatencyStats } from '../core/stats.js';
+import { type LatencyStats, statisticName } from '../core/stats.js';
 
 export const RESULTS_SCHEMA = 'eformer.results/1';
 
@@ -163,8 +163,15 @@ export function checkResults(data: unknown, path = 'results'): ResultsFile {
     if (typeof r.backend !== 'string' || !r.backend) bad(`${at}.backend`, 'is missing');
     const s = r.latency_ms;
     if (!s || typeof s !== 'object') bad(`${at}.latency_ms`, 'is missing');
-    for (const key of ['median', 'mean', 'p90', 'p99', 'min', 'max'] as const) positive(s[key], `${at}.latency_ms.${key}`);
-    if (s.min > s.median || s.median > s.max) bad(`${at}.latency_ms`, `has min ${s.min} > median ${s.median} or median > max ${s.max}`);
+    checkStatistic(s, `${at}.latency_ms`, bad);
+    // A harness summary may lack the percentiles; eformer's own statistics always have them.
+    const required = s.statistic === 'mean' ? ['mean', 'min', 'max'] : s.from_summary ? ['median', 'mean', 'min', 'max'] : ['median', 'mean', 'p90', 'p99', 'min', 'max'];
+    for (const key of ['median', 'mean', 'p90', 'p99', 'p5', 'p95', 'min', 'max'] as const) {
+      if (required.includes(key) || s[key] !== undefined) positive(s[key], `${at}.latency_ms.${key}`);
+    }
+    const central = s.statistic === 'mean' ? s.mean : s.median!;
+    const name = statisticName(s);
+    if (s.min > central || central > s.max) bad(`${at}.latency_ms`, `has min ${s.min} > ${name} ${central} or ${name} > max ${s.max}`);
     if (!Array.isArray(s.samples)) bad(`${at}.latency_ms.samples`, 'is missing');
     if (s.samples.length === 0 && !s.from_summary) bad(`${at}.latency_ms.samples`, 'is empty (and the figures are not a harness summary)');
     s.samples.forEach((v, k) => positive(v, `${at}.latency_ms.samples[${k}]`));
@@ -190,6 +197,18 @@ export function checkResults(data: unknown, path = 'results'): ResultsFile {
     }
   });
   return d as ResultsFile;
+}
+
+/**
+ * `statistic` names the figure a result stands for. An average stands only for a harness summary
+ * that printed no median (LiteRT's older benchmark_model builds), and never travels with a median
+ * it could be mistaken for.
+ */
+function checkStatistic(s: LatencyStats, at: string, bad: (where: string, what: string) => never): void {
+  if (s.statistic !== undefined && s.statistic !== 'median' && s.statistic !== 'mean') bad(`${at}.statistic`, `is ${JSON.stringify(s.statistic)}, expected "median" or "mean"`);
+  if (s.statistic !== 'mean') return;
+  if (!s.from_summary || (Array.isArray(s.samples) && s.samples.length > 0)) bad(`${at}.statistic`, 'is "mean" for figures computed from runs (only a harness summary without a median is compared by its average)');
+  if (s.median !== undefined) bad(`${at}.median`, 'is given beside statistic "mean": a result compares its median or its average, not both');
 }
 
 /** The paper's latency and where it was measured, from this or an older results file. */

@@ -5,6 +5,7 @@
  */
 import { allResults, columnsFor, environmentLines, labelledResults, summaryRow } from '../rows.js';
 import { escapeMarkup as esc } from '../../core/text.js';
+import { centralLatency } from '../../core/stats.js';
 import type { ModelResult, ResultsFile } from '../../results/results.js';
 import type { RenderOptions, ReportFormat } from './format.js';
 
@@ -52,7 +53,8 @@ function placeLabels(points: { x: number; y: number; text: string }[]): { x: num
 function accuracyChart(results: ModelResult[]): string {
   const points = results.filter((r) => r.paper?.top1 !== undefined);
   if (points.length === 0) return '<p>No model with a published top-1 accuracy in these results.</p>';
-  const xs = points.map((r) => r.latency_ms.median);
+  const latency = (r: ModelResult) => centralLatency(r.latency_ms);
+  const xs = points.map(latency);
   const ys = points.map((r) => r.paper!.top1);
   const [x0, x1] = [0, Math.max(...xs) * 1.1];
   const [y0, y1] = [Math.floor(Math.min(...ys) - 1), Math.ceil(Math.max(...ys) + 1)];
@@ -69,12 +71,12 @@ function accuracyChart(results: ModelResult[]): string {
   const families = [...new Set(points.filter((r) => !r.baseline).map(familyOf))];
   const colour = (r: ModelResult) => (r.baseline ? '#888' : PALETTE[families.indexOf(familyOf(r)) % PALETTE.length]);
   for (const family of families) {
-    const members = points.filter((r) => !r.baseline && familyOf(r) === family).sort((a, b) => a.latency_ms.median - b.latency_ms.median);
-    if (members.length > 1) parts.push(`<polyline class="family" stroke="${colour(members[0])}" points="${members.map((r) => `${px(r.latency_ms.median)},${py(r.paper!.top1)}`).join(' ')}"/>`);
+    const members = points.filter((r) => !r.baseline && familyOf(r) === family).sort((a, b) => latency(a) - latency(b));
+    if (members.length > 1) parts.push(`<polyline class="family" stroke="${colour(members[0])}" points="${members.map((r) => `${px(latency(r))},${py(r.paper!.top1)}`).join(' ')}"/>`);
   }
-  const labels = placeLabels(points.map((r) => ({ x: px(r.latency_ms.median), y: py(r.paper!.top1), text: `${r.model}${r.baseline ? ' (CNN)' : ''}` })));
+  const labels = placeLabels(points.map((r) => ({ x: px(latency(r)), y: py(r.paper!.top1), text: `${r.model}${r.baseline ? ' (CNN)' : ''}` })));
   points.forEach((r, i) => {
-    const [x, y] = [px(r.latency_ms.median), py(r.paper!.top1)];
+    const [x, y] = [px(latency(r)), py(r.paper!.top1)];
     const label = labels[i];
     parts.push(r.baseline ? `<rect x="${x - 5}" y="${y - 5}" width="10" height="10" class="baseline"/>` : `<circle cx="${x}" cy="${y}" r="5" fill="${colour(r)}" class="model"/>`);
     parts.push(`<text x="${label.x}" y="${label.y}" class="label">${esc(r.model)}${r.baseline ? ' (CNN)' : ''}</text>`);
@@ -84,7 +86,7 @@ function accuracyChart(results: ModelResult[]): string {
     const y = M.top + 6 + k * 16;
     parts.push(`<circle cx="${W - M.right + 20}" cy="${y}" r="5" fill="${PALETTE[k % PALETTE.length]}" class="legend-mark"/><text x="${W - M.right + 30}" y="${y + 4}" class="legend">${esc(family)}</text>`);
   });
-  parts.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 10}" text-anchor="middle">measured median latency (ms, ${esc(points[0].backend)})</text>`);
+  parts.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 10}" text-anchor="middle">measured ${points.some((r) => r.latency_ms.statistic === 'mean') ? 'latency: median, or average where the harness printed no median' : 'median latency'} (ms, ${esc(points[0].backend)})</text>`);
   parts.push(`<text transform="translate(16 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">ImageNet-1k top-1 (%, paper)</text>`);
   return `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="top-1 against latency">${parts.join('')}</svg>`;
 }
