@@ -200,7 +200,8 @@ export function tfliteBytes(built: BuiltModel, options: TfliteOptions = {}): { b
 
 /** The built model as backends and runtimes take it: bytes plus the graph's own input signature. */
 export function modelSource(built: BuiltModel, bytes: Uint8Array): ModelSource {
-  return { name: built.entry.name, onnx: bytes, inputs: built.graph.inputs.map(modelInput) };
+  let tflite: Uint8Array | undefined;
+  return { name: built.entry.name, onnx: bytes, inputs: built.graph.inputs.map(modelInput), tflite: () => (tflite ??= tfliteBytes(built).bytes) };
 }
 
 /** How many classes the model scores: the last dimension of its (first) output. */

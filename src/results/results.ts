@@ -23,8 +23,12 @@ export interface BreakdownRow {
 /** Where the time goes, from the runtime's own per-node profile (`profile --breakdown`). */
 export interface Breakdown {
   runs: number;
-  /** The un-profiled median latency the `ms` columns are scaled to. */
+  /** The un-profiled median latency the `ms` columns are scaled to (the average, where `scaled_to` says so). */
   median_ms: number;
+  /** Absent: the median. 'mean' when the result stands for its average (a harness that printed no median). */
+  scaled_to?: 'median' | 'mean';
+  /** Whose profile the shares come from, when not onnxruntime's. */
+  profiler?: string;
   /** Mean sum of node kernel times per run, ms. */
   node_ms: number;
   /** Median of the profiler's own `model_run` durations, ms. */
@@ -73,6 +77,11 @@ export interface ModelResult {
   /** Device backends: loading (and compiling) the model, and its first prediction, in ms. */
   load_ms?: number;
   first_run_ms?: number;
+  /**
+   * Memory the device harness attributes to the model, MB, where it reports any (LiteRT's
+   * benchmark_model: the footprint added by initialisation and by the whole run), and how it was measured.
+   */
+  memory_mb?: { init?: number; overall?: number; peak?: number; source: string };
   runs: number;
   warmup_runs: number;
   latency_ms: LatencyStats;

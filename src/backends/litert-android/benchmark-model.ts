@@ -26,6 +26,7 @@
 import type { SummaryStats } from '../../core/stats.js';
 import { lastLine } from '../../core/text.js';
 import { deviceCrash } from '../../devices/android.js';
+import type { OpTime } from '../backend.js';
 
 export const BENCHMARK_MODEL_QUANTILES = 'nearest-rank: sorted[floor(n*q)] (benchmark_model)';
 
@@ -61,8 +62,6 @@ export interface BenchmarkModelReport {
   /** Threads the tool was told to use (-1: the runtime's choice). */
   threads?: number;
   delegations: Delegation[];
-  /** Flags the binary did not recognise: it ignored them. */
-  unconsumedFlags: string[];
 }
 
 /** The output lacks what eformer needs, or contradicts itself; the message says which. */
@@ -181,7 +180,6 @@ export function parseBenchmarkModel(stdout: string): BenchmarkModelReport {
     memoryMb: memoryOf(stdout),
     threads,
     delegations: readDelegations(stdout),
-    unconsumedFlags: /Unconsumed cmdline flags: *(.*)$/m.exec(stdout)?.[1].trim().split(/\s+/).filter(Boolean) ?? [],
   };
 }
 
@@ -193,6 +191,11 @@ function memoryOf(text: string): BenchmarkModelReport['memoryMb'] {
   const overall = delta ? Number(delta[2]) : figureAfter(text, /Overall footprint:/);
   const memory = { init, overall, peak: peak !== undefined && peak > 0 ? peak : undefined };
   return Object.values(memory).some((v) => v !== undefined) ? (Object.fromEntries(Object.entries(memory).filter(([, v]) => v !== undefined)) as BenchmarkModelReport['memoryMb']) : undefined;
+}
+
+/** Flags the binary did not know, and so ignored (it warns "Unconsumed cmdline flags: --use_nnapi=true ..."). */
+export function ignoredFlags(stdout: string): string[] {
+  return (/Unconsumed cmdline flags: *(.*)$/m.exec(stdout)?.[1] ?? '').split(/\s+/).filter((f) => f.startsWith('--'));
 }
 
 /** What the runtime said about each delegate it applied (or could not): readable even from a run that failed. */
@@ -221,13 +224,6 @@ export function readDelegations(stdout: string): Delegation[] {
     if (m) out.push({ delegate: 'GPU', nodes: Number(m[1]), total: Number(m[1]) + Number(m[2]), coverage: Number(m[1]) === 0 ? 'none' : Number(m[2]) === 0 ? 'complete' : 'partial', line });
   }
   return out;
-}
-
-/** One row of the per-operator profile: an op (or delegate kernel) and its average time per run. */
-export interface OpTime {
-  op: string;
-  name: string;
-  ms: number;
 }
 
 /** Rows that are the runtime's own bookkeeping, not the model's work. */

@@ -100,7 +100,7 @@ function breakdownBars(r: ModelResult): string {
   const ops = b.by_op
     .slice(0, 8)
     .map((row) => `<div class="bar-row"><span class="bar-label">${esc(row.key)}</span><span class="bar op" style="width:${(row.percent * 4).toFixed(1)}px"></span><span class="bar-value">${row.percent.toFixed(1)}%</span></div>`);
-  return `<h3>${esc(r.model)}: where the time goes</h3><p>Shares from onnxruntime's profiler (${b.runs} runs; profiled node time ${b.node_ms.toFixed(3)} ms per run), milliseconds scaled to the measured median of ${b.median_ms.toFixed(3)} ms.</p><div class="bars"><div><h4>by stage and part</h4>${rows.join('')}</div><div><h4>by op type</h4>${ops.join('')}</div></div>`;
+  return `<h3>${esc(r.model)}: where the time goes</h3><p>Shares from ${esc(b.profiler ?? "onnxruntime's profiler")} (${b.runs} runs; profiled node time ${b.node_ms.toFixed(3)} ms per run), milliseconds scaled to the measured ${b.scaled_to === 'mean' ? 'average' : 'median'} of ${b.median_ms.toFixed(3)} ms.</p><div class="bars"><div><h4>by stage and part</h4>${rows.join('')}</div><div><h4>by op type</h4>${ops.join('')}</div></div>`;
 }
 
 /** The report pages' shared look (the latency-table pages use it too). */
