@@ -17,6 +17,8 @@ import { deployGraph } from '../graph/passes/index.js';
 import { encodeOnnx } from '../onnx/encode.js';
 import { DEFAULT_OPSET, lowerToOnnx } from '../onnx/lower.js';
 import { modelInput } from '../onnx/read.js';
+import { lowerToTflite } from '../tflite/lower.js';
+import { writeTflite } from '../tflite/write.js';
 import { entry, type ModelEntry, type ModelFamily } from '../models/family.js';
 import { families, zoo } from '../models/index.js';
 import { coveringPoints, type Point, readSpace, samplePoint, type SpaceSpec } from '../models/space.js';
@@ -113,10 +115,13 @@ export function blocksOfSpace(family: ModelFamily<unknown>, space: SpaceSpec): B
       if (found.has(b.block.signature)) continue;
       const graph = blockGraph(analysed.graph, b.block);
       randomizeWeights(graph, 0);
-      const onnx = encodeOnnx(lowerToOnnx(deployGraph(graph), DEFAULT_OPSET), { producerVersion: 'eformer lut' });
+      const deployed = deployGraph(graph);
+      const onnx = encodeOnnx(lowerToOnnx(deployed, DEFAULT_OPSET), { producerVersion: 'eformer lut' });
       const name = `${b.block.path}#${b.block.signature.slice(0, 8)}`;
+      // LiteRT backends time the block as .tflite, written only when one asks.
+      const tflite = () => writeTflite(lowerToTflite(deployed, { description: `${name}, a block timed by eformer lut` }));
       found.set(b.block.signature, {
-        prepared: { source: { name, onnx, inputs: graph.inputs.map(modelInput) }, facts: { model: name, batch: 1 } },
+        prepared: { source: { name, onnx, inputs: graph.inputs.map(modelInput), tflite }, facts: { model: name, batch: 1 } },
         entry: { signature: b.block.signature, block: b.block.path, kind: b.kind, shape: b.shape, params: b.params, macs: b.macs, io_elements: ioElements(graph) },
       });
     }

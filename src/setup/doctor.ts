@@ -8,5 +8,6 @@ export type { Probe };
 export async function doctor(): Promise<Probe[]> {
   const probes = await probeBridge();
   for (const backend of backends) probes.push(...(await backend.probe()));
-  return probes;
+  // Backends that share a tool (adb for both Android backends) list it once.
+  return probes.filter((p, i) => probes.findIndex((q) => q.name === p.name) === i);
 }
