@@ -14,6 +14,7 @@ import { notAndroidArm64, readElf } from '../src/devices/elf.js';
 import { DEFAULT_BUDGET } from '../src/gate/budgets.js';
 import { gate } from '../src/gate/compare.js';
 import { exportOnnx } from '../src/index.js';
+import { medianOf } from '../src/latency/build.js';
 import { cliWith, expectOneLine, expectTranscriptPlayed, expectWorkFoldersRemoved, type Fakes, fakeTools } from './fakes.js';
 import { root, tempDir } from './helpers.js';
 
@@ -292,6 +293,11 @@ describe('the gate and the statistic a device result stands for', () => {
 
   it('refuses to compare a median with an average', () => {
     expect(() => gate(checkResults(medians(10)), checkResults(averages(10)), options)).toThrow(/a median and an average are not compared/);
+  });
+
+  it('latency tables hold medians: a result that stands for its average is refused, naming the harness build to use', () => {
+    expect(() => medianOf(checkResults(averages(10)).results[0])).toThrow(/m: the harness printed only an average, and latency tables hold medians/);
+    expect(medianOf(checkResults(medians(10)).results[0])).toBe(10);
   });
 
   it('the validator refuses an average dressed as a median, and a median-less result that does not say it stands for its average', () => {

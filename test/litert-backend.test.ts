@@ -80,6 +80,29 @@ describe('litert: real runs in LiteRT', () => {
   });
 });
 
+describe('litert: latency tables, prediction and search run on it unchanged', () => {
+  it('lut build times every block as .tflite, then predict-latency and search --verify use the table', async () => {
+    const dir = tempDir();
+    const space = join(dir, 'space.json');
+    writeFileSync(space, JSON.stringify({ family: 'efficientformerv2', resolution: 64, stages: [{ widths: [16], depths: [1], ratios: [4] }, { widths: [16], depths: [1], ratios: [4] }, { widths: [32], depths: [1], ratios: [4] }, { widths: [32], depths: [1], ratios: [4] }], attention: [0] }));
+    const lut = join(dir, 'lut.json');
+    const built = await cli('lut', 'build', '--family', 'efficientformerv2', '--space', space, '-b', 'litert', '-t', '1', '--runs', '2', '--training', '2', '-o', lut, '-q');
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stdout.replace(/\n/g, ' ')).toMatch(/blocks of efficientformerv2 at 64x64 on litert/);
+    const table = JSON.parse(readFileSync(lut, 'utf8'));
+    expect(table.backend).toBe('litert');
+    expect(table.entries.every((e: { ratio: number }) => e.ratio > 0)).toBe(true);
+    const config = join(dir, 'point.json');
+    writeFileSync(config, JSON.stringify({ family: 'efficientformerv2', resolution: 64, config: { widths: [16, 16, 32, 32], depths: [1, 1, 1, 1], vitNum: 0, expansionRatios: [[4], [4], [4], [4]] } }));
+    const predicted = await cli('predict-latency', '--lut', lut, '--config', config);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    expect(predicted.stdout.replace(/\n/g, ' ')).toMatch(/on litert: predicted \d+\.\d{3} ms/);
+    const searched = await cli('search', '--lut', lut, '--budget-ms', '1000', '-k', '1', '--verify', '-o', join(dir, 'search'));
+    expect(searched.code, searched.stderr).toBe(0);
+    expect(searched.stdout).toMatch(/measured on litert/);
+  });
+});
+
 describe('litert: the worker protocol', () => {
   it('opens a model eformer wrote, times runs inside the worker, closes it, and names what it cannot do', async () => {
     const dir = tempDir();
