@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { benchmarkCommand } from '../src/backends/litert-android/index.js';
+import { benchmarkModelFailure, parseBenchmarkModel, readDelegations } from '../src/backends/litert-android/benchmark-model.js';
 import { checkResults } from '../src/results/results.js';
 import { notAndroidArm64, readElf } from '../src/devices/elf.js';
 import { DEFAULT_BUDGET } from '../src/gate/budgets.js';
@@ -250,6 +251,44 @@ describe('litert-android: the command line', () => {
     expect(benchmarkCommand('/d', { ...options, threads: 2, executionProvider: 'nnapi' }, 20)).toBe(
       '/d/benchmark_model --graph=/d/model.tflite --num_threads=2 --warmup_runs=3 --warmup_min_secs=0 --num_runs=20 --min_secs=0 --max_secs=90 --use_nnapi=true --enable_op_profiling=true',
     );
+  });
+});
+
+// Forms the sources print (benchmark_model.cc, stats_calculator.h, the delegates) that no public
+// output collected for fixtures/real/ shows whole: hand-written inputs, each in the printed shape.
+describe('benchmark_model lines no collected output shows (hand-written inputs)', () => {
+  const run = (warm: string, timed: string, tail = '') =>
+    `INFO: Running benchmark for at least 0 iterations and at least 0 seconds but terminate if exceeding 600 seconds.\nINFO: ${warm}\n\nINFO: Running benchmark for at least 5 iterations and at least 0 seconds but terminate if exceeding 600 seconds.\nINFO: ${timed}\n${tail}`;
+
+  it('runs that all took the same time, a warm-up of none, and the sampled peak memory', () => {
+    const r = parseBenchmarkModel(run('count=0', 'count=5 curr=2500(all same) p5=2500 median=2500 p95=2500', 'INFO: Overall peak memory footprint (MB) via periodic monitoring: 44.2\n'));
+    expect(r.summary).toMatchObject({ runs: 5, mean: 2.5, min: 2.5, max: 2.5, std: 0, median: 2.5 });
+    expect(r.warmupRuns).toBe(0);
+    // No warm-up run: the first run is the first timed one.
+    expect(r.firstRunMs).toBe(2.5);
+    expect(r.memoryMb).toEqual({ peak: 44.2 });
+  });
+
+  it('a timings line that disagrees with the statistics line means the wrong line was read: refused', () => {
+    expect(() => parseBenchmarkModel(run('count=1 curr=3000', 'count=5 first=2 curr=2 min=1 max=3 avg=2 std=1', 'INFO: Inference timings in us: Init: 1, First inference: 3000, Warmup (avg): 3000, Inference (avg): 2.5\n'))).toThrow(/disagrees/);
+  });
+
+  it('"Replacing N out of M node(s)" with N < M is a partial delegation, N = 0 none', () => {
+    expect(readDelegations('VERBOSE: Replacing 250 out of 253 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 2 partitions for subgraph 0.')).toMatchObject([{ delegate: 'TfLiteGpuDelegateV2', nodes: 250, total: 253, partitions: 2, coverage: 'partial' }]);
+    expect(readDelegations('Replacing 0 out of 12 node(s) with delegate (TfLiteXNNPackDelegate) node, yielding 1 partitions.')[0].coverage).toBe('none');
+    expect(readDelegations('ERROR: 294 operations will run on the GPU, and the remaining 3 operations will run on the CPU.')).toMatchObject([{ delegate: 'GPU', nodes: 294, total: 297, coverage: 'partial' }]);
+  });
+
+  it.each([
+    ['', 139, 'benchmark_model crashed (SIGSEGV)'],
+    ["terminating with uncaught exception of type std::bad_alloc: std::bad_alloc\nAborted", 134, 'benchmark_model crashed (SIGABRT): terminating with uncaught exception of type std::bad_alloc: std::bad_alloc'],
+    ['Killed', 137, 'benchmark_model crashed (SIGKILL) (the phone may have run out of memory)'],
+    ['ERROR: Node number 12 (GELU) failed to prepare.\nERROR: Failed to allocate tensors!', 1, 'benchmark_model cannot load the model: the GELU op failed (Node number 12 (GELU) failed to prepare.)'],
+    ["ERROR: Didn't find op for builtin opcode 'GELU' version '2'. An older version of this builtin might be supported.", 1, "benchmark_model cannot load the model: this build has no GELU kernel"],
+    ['ERROR: Failed to allocate tensors!\nERROR: Benchmarking failed.', 1, 'benchmark_model failed: Failed to allocate tensors!'],
+    ['CANNOT LINK EXECUTABLE "./benchmark_model": library "libc++_shared.so" not found', 1, 'benchmark_model cannot start: CANNOT LINK EXECUTABLE'],
+  ])('failure %#: %s', (output, code, says) => {
+    expect(benchmarkModelFailure(output, code)).toContain(says);
   });
 });
 

@@ -274,13 +274,14 @@ export function benchmarkModelFailure(output: string, exitCode: number | undefin
   const notExecutable = /not executable: (\d+)-bit ELF file|Exec format error|syntax error: .*unexpected/.exec(output);
   if (notExecutable) return `the phone cannot execute benchmark_model (${notExecutable[0]}): it was built for another CPU; get android_aarch64_benchmark_model`;
   const link = /CANNOT LINK EXECUTABLE.*$/m.exec(output)?.[0];
-  if (link) return `benchmark_model cannot start: ${link.trim()}`;
+  if (link) return `benchmark_model cannot start: ${link.trim().slice(0, 200)}`;
   const node = /Node number \d+ \((\w+)\) failed to (prepare|invoke)[^\n]*/.exec(output);
   if (node) return `benchmark_model cannot ${node[2] === 'prepare' ? 'load' : 'run'} the model: the ${node[1]} op failed (${node[0].trim()})`;
   const op = /Didn't find op for builtin opcode '(\w+)'[^\n]*/.exec(output);
   if (op) return `benchmark_model cannot load the model: this build has no ${op[1]} kernel (${op[0].trim()})`;
   const failed = /^.*(?:Failed to (?:allocate tensors|invoke|apply \w+ delegate|create \w+ delegate|load model|mmap model)|Benchmarking failed)[^\n]*$/im.exec(output)?.[0];
-  if (failed) return `benchmark_model failed: ${withoutLogPrefix(failed.trim())}`;
-  if (exitCode === 126) return `benchmark_model cannot run on this phone: ${lastLine(output)}`;
-  return `benchmark_model exited with ${exitCode ?? 'a signal'}${lastLine(output) ? `: ${lastLine(output)}` : ''}`;
+  if (failed) return `benchmark_model failed: ${withoutLogPrefix(failed.trim()).slice(0, 200)}`;
+  const last = lastLine(output).slice(0, 200);
+  if (exitCode === 126) return `benchmark_model cannot run on this phone: ${last}`;
+  return `benchmark_model exited with ${exitCode ?? 'a signal'}${last ? `: ${last}` : ''}`;
 }

@@ -49,7 +49,7 @@ function findBenchmarkModel(given: string | undefined): string {
 async function checkArm64(device: Device, adb: ReturnType<typeof adbOn>): Promise<void> {
   const abi = device.abi ?? (await adb('read the CPU ABI', ['shell', 'getprop ro.product.cpu.abi'])).stdout.trim();
   if (abi !== ARM64_ABI) {
-    throw new MissingToolError(`${label(device)} is not an arm64 phone (its CPU ABI is ${abi ? `'${abi}'` : 'not reported'}): benchmark_model for android_aarch64 runs on ${ARM64_ABI} devices only`);
+    throw new MissingToolError(`${label(device)} is not an arm64 phone (its CPU ABI is ${abi ? `'${abi.slice(0, 40)}'` : 'not reported'}): benchmark_model for android_aarch64 runs on ${ARM64_ABI} devices only`);
   }
 }
 
@@ -75,7 +75,7 @@ export function benchmarkCommand(dir: string, options: DeviceRunOptions, profile
 function checkDelegation(delegations: Delegation[], delegate: string, device: Device, model: string): Delegation[] {
   const mine = delegations.filter((d) => DELEGATES[delegate].logged.test(d.delegate));
   const none = mine.find((d) => d.coverage === 'none');
-  if (none) throw new DeviceError(label(device), `run ${BENCHMARK_MODEL} on ${model}`, `the ${delegate} delegate ran no part of ${model} ("${none.line}"): the figures would be the CPU's, not the ${delegate} delegate's`);
+  if (none) throw new DeviceError(label(device), `run ${BENCHMARK_MODEL} on ${model}`, `the ${delegate} delegate ran no part of ${model} ("${none.line.slice(0, 160)}"): the figures would be the CPU's, not the ${delegate} delegate's`);
   return mine;
 }
 
@@ -99,7 +99,7 @@ async function runBenchmark(adb: ReturnType<typeof adbOn>, device: Device, model
   // Flags a build does not know are ignored with a warning: the run would not be the one asked for.
   const ignored = ignoredFlags(output);
   if (ignored.length) {
-    throw new DeviceError(label(device), step, `this ${BENCHMARK_MODEL} ignored ${ignored.join(' ')} (it does not know them; LiteRT's CompiledModel benchmark_model takes other flags): ${HOWTO}`);
+    throw new DeviceError(label(device), step, `this ${BENCHMARK_MODEL} ignored ${ignored.join(' ').slice(0, 160)} (it does not know them; LiteRT's CompiledModel benchmark_model takes other flags): ${HOWTO}`);
   }
   const mine = checkDelegation(readDelegations(output), delegate, device, model);
   let report: BenchmarkModelReport;
