@@ -3,10 +3,10 @@
 runs it: the default op resolver, which applies the XNNPACK delegate. eformer calls this for
 `export --tflite --verify` and its tests.
 
-    python litert_run.py MODEL.tflite --input X.npy --out Y.f32 [--threads N]
+    python litert_run.py MODEL.tflite --input X.f32 --shape 1,224,224,3 --out Y.f32 [--threads N]
 
-X.npy is the input tensor exactly as the model takes it (NHWC float32 for eformer's models). The
-first output is written to Y.f32 as raw little-endian float32.
+X.f32 is the input tensor exactly as the model takes it, raw little-endian float32 of that shape
+(NHWC for eformer's models). The first output is written to Y.f32 the same way.
 
 Delegation: after the delegate is applied, the interpreter's node list holds the original operators
 followed by one DELEGATE node per partition XNNPACK took. Which original operators a partition
@@ -44,6 +44,21 @@ def load_error_line(err):
     return None, lines[0] if lines else type(err).__name__
 
 
+def describe_load_failure(litert, model, err):
+    """One line 'OP: message'. When XNNPACK failed as a whole, LiteRT's own kernels load the model
+    again without it, and their error names the operator; if they load it, XNNPACK alone refused it."""
+    op, line = load_error_line(err)
+    if op:
+        return f'{op}: {line}'
+    try:
+        plain = litert.Interpreter(model_path=model, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        plain.allocate_tensors()
+    except Exception as again:  # noqa: BLE001
+        op, line = load_error_line(again)
+        return f'{op or "?"}: {line}'
+    return f'XNNPACK: {line} (LiteRT\'s own kernels load the model)'
+
+
 def partitions(ops):
     """The original operators each DELEGATE node replaced, from the data flow (see the module doc)."""
     originals = [o for o in ops if o['op_name'] != 'DELEGATE']
@@ -73,6 +88,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('model')
     parser.add_argument('--input', required=True)
+    parser.add_argument('--shape', required=True, help='comma-separated dimensions of the input')
     parser.add_argument('--out', required=True)
     parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args()
@@ -84,17 +100,17 @@ def main():
         fail(11, f'{err} (LiteRT\'s interpreter is the ai-edge-litert package)')
 
     try:
-        x = np.load(args.input)
+        shape = [int(d) for d in args.shape.split(',')]
+        x = np.fromfile(args.input, dtype='<f4').reshape(shape)
     except Exception as err:  # noqa: BLE001 - any unreadable input is the caller's mistake
-        fail(2, f'cannot read {args.input}: {err}')
+        fail(2, f'cannot read {args.input} as float32 {args.shape}: {err}')
 
     start = time.perf_counter()
     try:
         interpreter = litert.Interpreter(model_path=args.model, num_threads=args.threads)
         interpreter.allocate_tensors()
     except Exception as err:  # noqa: BLE001 - LiteRT raises ValueError/RuntimeError for a bad model
-        op, line = load_error_line(err)
-        fail(12, f'{op or "?"}: {line}')
+        fail(12, describe_load_failure(litert, args.model, err))
     load_seconds = time.perf_counter() - start
 
     details = interpreter.get_input_details()[0]

@@ -168,6 +168,8 @@ export interface TfliteOptions {
   passes?: readonly Pass[];
   /** The model's counts, when the caller has them already (they go into the metadata). */
   counts?: CountRecord;
+  /** The graph after the passes, when the caller has it already. */
+  deployed?: Graph;
 }
 
 /** What a .tflite file says about itself (its metadata entries): as the ONNX file's metadata_props and the Core ML model's. */
@@ -188,7 +190,7 @@ export function tfliteMetadata(built: BuiltModel, counts: CountRecord, precision
  * TFLite lowering (tflite/lower.ts) and its FlatBuffer writer. The input is NHWC [1, R, R, 3].
  */
 export function tfliteBytes(built: BuiltModel, options: TfliteOptions = {}): { bytes: Uint8Array; model: TfliteModel; deployed: Graph } {
-  const deployed = deployGraph(built.graph, options.passes ?? DEPLOY_PASSES);
+  const deployed = options.deployed ?? deployGraph(built.graph, options.passes ?? DEPLOY_PASSES);
   const precision = options.precision ?? 'fp32';
   const model = lowerToTflite(deployed, {
     precision,

@@ -20,6 +20,8 @@
  */
 import { UsageError } from '../core/errors.js';
 import type { Graph, Node, Param } from '../graph/ir.js';
+import { precomputeAttentionBias } from '../graph/passes/attention-bias.js';
+import { precomputeParameterOps } from '../graph/passes/precompute-parameter-ops.js';
 import { afterTranspose, beforeTranspose, identity, isIdentity, type Layout, NHWC, onlyUnitAxesMove, physicalShape, reshapeLayout, sameLayout, transposeData, transposePerm } from './layout.js';
 import { type Activation, BuiltinOperator, bytesOf, type OperatorOptions, type TfliteModel, type TfliteTensor, TensorType } from './model.js';
 
@@ -64,12 +66,15 @@ class Lowering {
   /** Operators with a ReLU/ReLU6 fused into them: the activation, and the value its (skipped) node produced. */
   private readonly fusions = new Map<Node, { activation: Activation; result: string }>();
   private readonly skipped = new Set<Node>();
+  /** Values some node or the graph's outputs read. */
+  private readonly read: Set<string>;
 
   constructor(
     private readonly graph: Graph,
     private readonly options: TfliteLowerOptions,
   ) {
     this.wanted = preferences(graph);
+    this.read = new Set([...graph.nodes.flatMap((n) => n.inputs), ...graph.outputs]);
     this.planFusedActivations();
   }
 
@@ -92,6 +97,7 @@ class Lowering {
       inputs: [{ name: input.name, tensor: inputTensor }],
       outputs,
       metadata: this.options.metadata ?? [],
+      held: this.held,
     };
   }
 
@@ -603,14 +609,16 @@ class Lowering {
       this.emit(BuiltinOperator.SPLIT, [this.intConstant([axis], []), input], outputs, { kind: 'split', numSplits: node.sizes.length });
       return;
     }
-    // XNNPACK splits evenly into 2 to 4 parts only: anything else is one SLICE per part.
+    // XNNPACK splits evenly into 2 to 4 parts only: anything else is one SLICE per part, and a part
+    // nothing reads (VCMamba's first scan step never uses its decay) is not computed at all.
     const shape = this.tensors[input].shape;
     let start = 0;
-    node.outputs.forEach((_, k) => {
+    node.outputs.forEach((value, k) => {
       const begin = shape.map((_, d) => (d === axis ? start : 0));
       const size = shape.map((s, d) => (d === axis ? node.sizes[k] : s));
-      this.emit(BuiltinOperator.SLICE, [input, this.intConstant(begin), this.intConstant(size)], [this.output(node, layout, k)]);
       start += node.sizes[k];
+      if (!this.read.has(value)) return;
+      this.emit(BuiltinOperator.SLICE, [input, this.intConstant(begin), this.intConstant(size)], [this.output(node, layout, k)]);
     });
   }
 
@@ -867,7 +875,11 @@ export function toFloat16(data: Float32Array): Uint16Array {
   return out;
 }
 
-/** Lower a deployed float graph (weights present) to a TFLite model. */
+/**
+ * Lower a float graph (weights present) to a TFLite model. What depends on parameters alone (an
+ * attention-bias gather, VCMamba's -exp(A_log)) is precomputed first, as the deployment passes do,
+ * so that a graph exported without them (--no-fold) lowers too: the operators here take activations.
+ */
 export function lowerToTflite(graph: Graph, options: TfliteLowerOptions = {}): TfliteModel {
-  return new Lowering(graph, options).run();
+  return new Lowering(precomputeParameterOps(precomputeAttentionBias(graph)), options).run();
 }

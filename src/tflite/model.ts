@@ -59,6 +59,8 @@ export interface TfliteModel {
   outputs: { name: string; tensor: number }[];
   /** Metadata entries (name -> UTF-8 text), written in this order. */
   metadata: [string, string][];
+  /** How the lowering holds each IR value: its tensor and layout (for diagnostics and tests; not written). */
+  held?: ReadonlyMap<string, { tensor: number; layout: readonly number[] }>;
 }
 
 /** Bytes of a typed array, viewed (not copied). */

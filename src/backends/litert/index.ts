@@ -12,7 +12,8 @@ import { InternalError, MissingToolError, UsageError } from '../../core/errors.j
 import { makeWorkDir, removeWorkDir } from '../../core/fs.js';
 import { findPython } from '../../coreml/python.js';
 import type { BackendSession, ModelSource, SessionBackend, SessionOptions } from '../backend.js';
-import { LITERT_SETUP, LitertWorker, WorkerRequestError } from './worker.js';
+import { LITERT_SETUP } from '../../tflite/litert.js';
+import { LitertWorker, WorkerRequestError } from './worker.js';
 
 let worker: LitertWorker | undefined;
 let workDir: string | undefined;
@@ -81,15 +82,9 @@ export const litert: SessionBackend = {
     return { ai_edge_litert: versions.litert ?? 'unknown', litert_cpu: 'xnnpack (default delegate)' };
   },
 
+  // `eformer doctor` lists ai-edge-litert itself (tflite/litert.ts): export --verify needs it too.
   async probe() {
-    let found: string | undefined;
-    const python = await findPython().catch(() => undefined);
-    if (python) {
-      const probe = new LitertWorker(python.path, `the Python from ${python.source}`);
-      found = await probe.started().then((v) => `${v.litert ?? 'unknown version'} via ${python.path}`, () => undefined);
-      await probe.stop();
-    }
-    return [{ name: 'ai-edge-litert (LiteRT runtime)', found, install: LITERT_SETUP }];
+    return [];
   },
 
   async open(model: ModelSource, options: SessionOptions): Promise<BackendSession> {

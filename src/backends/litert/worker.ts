@@ -12,9 +12,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { EformerError, MissingToolError } from '../../core/errors.js';
+import { LITERT_SETUP } from '../../tflite/litert.js';
 
 export const WORKER = new URL('../../../python/litert_worker.py', import.meta.url).pathname;
-export const LITERT_SETUP = 'eformer setup litert';
 
 /** A reply to one request. */
 interface Reply {
