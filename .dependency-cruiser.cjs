@@ -5,7 +5,7 @@
  *   4b latency/                             latency tables, prediction and search, built on profiling
  *   4  profile/ gate/ report/ export/ predict/ setup/   use cases
  *   3  pipeline/ backends/ int8/            the build pipeline, the latency backends, int8 quantisation
- *   2  models/ weights/ onnx/ coreml/       families, checkpoint readers, ONNX, the Core ML bridge
+ *   2  models/ weights/ onnx/ tflite/ coreml/   families, checkpoint readers, ONNX, TFLite, the Core ML bridge
  *   1  graph/ devices/ results/ images/     IR, device plumbing, the results contract, pixels
  *   0  core/ data/                          errors, fs, stats, text; ImageNet data
  */
@@ -13,7 +13,7 @@ const L5 = 'cli';
 const L4B = 'latency';
 const L4 = 'profile|gate|report|export|predict|setup';
 const L3 = 'pipeline|backends|int8';
-const L2 = 'models|weights|onnx|coreml';
+const L2 = 'models|weights|onnx|tflite|coreml';
 const L1 = 'graph|devices|results|images';
 const L0 = 'core|data';
 

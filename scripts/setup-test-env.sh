@@ -4,7 +4,9 @@
 #   - Debian's chromium, for the ort-web and HTML report tests;
 #   - python3-venv, without which Debian's python3 cannot make a virtual environment;
 #   - the Core ML bridge's Python environment (.eformer/venv, `eformer setup coreml`), with
-#     exactly the versions python/requirements.txt pins.
+#     exactly the versions python/requirements.txt pins;
+#   - LiteRT's interpreter in the same environment (`eformer setup litert`), with exactly the
+#     versions python/requirements-litert.txt pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,14 +39,14 @@ if ! "$python" -m venv "$probe/venv" >/dev/null 2>&1; then
 fi
 rm -rf "$probe"
 
-# The pinned versions, not just an importable coremltools.
+# The pinned versions of requirements file $1 (default python/requirements.txt), not just importable packages.
 pinned_ok() {
   [ -x .eformer/venv/bin/python ] || return 1
-  .eformer/venv/bin/python - <<'PY'
+  .eformer/venv/bin/python - "${1:-python/requirements.txt}" <<'PY'
 import re, sys
 from importlib.metadata import version, PackageNotFoundError
 bad = []
-for line in open('python/requirements.txt'):
+for line in open(sys.argv[1]):
     m = re.match(r'^\s*([A-Za-z0-9_.-]+)==(\S+)', line)
     if not m:
         continue
@@ -55,7 +57,7 @@ for line in open('python/requirements.txt'):
     if got != m.group(2):
         bad.append(f'{m.group(1)} {got} (pinned {m.group(2)})')
 if bad:
-    print('setup-test-env: .eformer/venv differs from python/requirements.txt: ' + ', '.join(bad), file=sys.stderr)
+    print(f'setup-test-env: .eformer/venv differs from {sys.argv[1]}: ' + ', '.join(bad), file=sys.stderr)
     sys.exit(1)
 PY
 }
@@ -64,4 +66,10 @@ if ! pinned_ok; then
   rm -rf .eformer/venv
   node bin/eformer.js setup coreml >&2
   pinned_ok
+fi
+# LiteRT's interpreter is added to the environment, never by remaking it.
+if ! pinned_ok python/requirements-litert.txt; then
+  echo "setup-test-env: adding LiteRT's pinned interpreter to .eformer/venv" >&2
+  node bin/eformer.js setup litert >&2
+  pinned_ok python/requirements-litert.txt
 fi

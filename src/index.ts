@@ -31,6 +31,9 @@ export { randomizeWeights } from './graph/init.js';
 export { lowerToOnnx, DEFAULT_OPSET, initializerElements, type OnnxGraph } from './onnx/lower.js';
 export { encodeOnnx } from './onnx/encode.js';
 export { loadOnnxFile, type ModelSource, type ModelInput } from './onnx/read.js';
+export { lowerToTflite, type TfliteLowerOptions, type TflitePrecision } from './tflite/lower.js';
+export { writeTflite, BUFFER_ALIGNMENT } from './tflite/write.js';
+export type { TfliteModel, TfliteTensor, TfliteOperator } from './tflite/model.js';
 export { runOnnx, outputSession } from './onnx/runtime.js';
 export { readCheckpoint, readCheckpointBytes } from './weights/checkpoint.js';
 

@@ -163,7 +163,8 @@ describe('eformer doctor', () => {
     expect(r.exitCode).toBe(0);
     const pieces = JSON.parse(r.stdout) as { name: string; found?: string; install: string }[];
     // The bridge first, then each backend's own pieces in registry order.
-    expect(pieces.map((p) => p.name)).toEqual(['python (for Core ML)', 'coremltools (+ onnx)', 'Core ML bridge', 'onnxruntime-node', 'chromium (ort-web)', 'xcrun', 'xcodebuild', 'adb', 'onnxruntime_perf_test (Android)']);
+    expect(pieces.map((p) => p.name)).toEqual(['python (for Core ML)', 'coremltools (+ onnx)', 'Core ML bridge', "ai-edge-litert (LiteRT's interpreter)", 'onnxruntime-node', 'chromium (ort-web)', 'xcrun', 'xcodebuild', 'adb', 'onnxruntime_perf_test (Android)', 'benchmark_model (LiteRT, Android arm64)']);
+    // A tool two backends use (adb, for both Android backends) is listed once.
     expect(pieces.find((p) => p.name === 'coremltools (+ onnx)')!.found).toMatch(/^9\.0 via .*\.eformer\/venv/);
     for (const p of pieces) expect(p.install.length).toBeGreaterThan(3);
   });

@@ -49,6 +49,13 @@ describe('dependency rules', () => {
     expect(r.out).toContain('backends-do-not-import-each-other: src/backends/coreml/index.ts → src/backends/ort-cpu/index.ts');
   });
 
+  it('tflite/ sits beside onnx/ in layer 2: importing onnx/ from it fails, as does importing pipeline/', async () => {
+    const r = await cruise({ 'src/tflite/lower.ts': "import { v } from '../onnx/lower.js';\nimport { p } from '../pipeline/index.js';\nexport const t = v + p;\n", 'src/onnx/lower.ts': 'export const v = 1;\n', 'src/pipeline/index.ts': 'export const p = 1;\n' });
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain('layer-2: src/tflite/lower.ts → src/onnx/lower.ts');
+    expect(r.out).toContain('layer-2: src/tflite/lower.ts → src/pipeline/index.ts');
+  });
+
   it('two use cases importing each other fails', async () => {
     const r = await cruise({ 'src/gate/g.ts': "import { v } from '../report/r.js';\nexport const g = v;\n", 'src/report/r.ts': 'export const v = 1;\n' });
     expect(r.code).not.toBe(0);

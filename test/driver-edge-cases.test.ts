@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { mergeAppleListings, parseDevicectlJson, parseXctraceDevices } from '../src/backends/coreml/devices.js';
-import { parseAdbDevices, withProperties } from '../src/backends/ort-android/devices.js';
+import { parseAdbDevices, withProperties } from '../src/devices/android.js';
 import { parsePerfTest } from '../src/backends/ort-android/perf-test.js';
 import { chooseDevice } from '../src/devices/device.js';
 

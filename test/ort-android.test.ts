@@ -6,8 +6,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseGetprop } from '../src/backends/ort-android/devices.js';
-import { cliWith, type Fakes, fakeTools } from './fakes.js';
+import { parseGetprop } from '../src/devices/android.js';
+import { cliWith, expectOneLine, expectTranscriptPlayed, expectWorkFoldersRemoved, fakeTools } from './fakes.js';
 import { tempDir } from './helpers.js';
 
 const MODELS = 'efficientformerv2_s0,efficientformer_l1';
@@ -29,43 +29,6 @@ async function profile(transcript: string, args: string[], env: Record<string, s
   const json = join(tempDir(), 'results.json');
   const r = await cliWith({ ...fakes.env, ...env }, 'profile', '--backend', 'ort-android', '-m', models, '--json', json, '--runs', '50', '--quiet', ...args);
   return { ...r, fakes, results: existsSync(json) ? JSON.parse(readFileSync(json, 'utf8')) : undefined };
-}
-
-/** One `eformer: ` line with every part in it, and no stack trace. */
-function expectOneLine(stderr: string, ...parts: string[]) {
-  const lines = stderr.trim().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^eformer: /);
-  expect(stderr).not.toMatch(/internal error|^\s+at /m);
-  for (const part of parts) expect(lines[0]).toContain(part);
-}
-
-function expectTranscriptPlayed(fakes: Fakes) {
-  expect(fakes.mismatches()).toEqual([]);
-  expect(fakes.used()).toBe(fakes.total);
-}
-
-/**
- * Every work folder made on the device is used only until it is removed, and is removed:
- * returns how many there were.
- */
-function expectWorkFoldersRemoved(calls: string[][]): number {
-  let current: string | undefined;
-  let folders = 0;
-  for (const call of calls) {
-    const command = call.at(-1) ?? '';
-    const made = /^mkdir -p (\S+)$/.exec(command)?.[1];
-    if (made) {
-      expect(current, 'a folder made before the last was removed').toBeUndefined();
-      current = made;
-      folders++;
-      continue;
-    }
-    for (const arg of call) for (const used of arg.match(/\/data\/local\/tmp\/eformer-[^/\s]+/g) ?? []) expect(used).toBe(current);
-    if (/^rm -rf /.test(command)) current = undefined;
-  }
-  expect(current, 'the last work folder was not removed').toBeUndefined();
-  return folders;
 }
 
 const results = (file: { results: { model: string }[] } | undefined) => file?.results.map((r) => r.model);

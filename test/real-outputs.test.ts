@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDevicectlJson, parseDevicectlTable, parseXctraceDevices, parseXctraceListing } from '../src/backends/coreml/devices.js';
 import { explainCompilerFailure, explainXcodeFailure, explainXcresulttoolFailure, testOutcome } from '../src/backends/coreml/harness.js';
-import { adbFailure, parseAdbDevices, parseAdbListing } from '../src/backends/ort-android/devices.js';
+import { adbFailure, parseAdbDevices, parseAdbListing } from '../src/devices/android.js';
 import { parsePerfTest, PerfTestOutputError, perfTestFigures } from '../src/backends/ort-android/perf-test.js';
+import { benchmarkModelFailure, BenchmarkModelOutputError, parseBenchmarkModel, parseOpProfile, readDelegations } from '../src/backends/litert-android/benchmark-model.js';
 import { root } from './helpers.js';
 
 interface Sample {
@@ -39,7 +40,7 @@ describe('the real-output fixtures', () => {
 
   it('has at least five samples for every tool where that many were found', () => {
     const count = (tool: string) => index.filter((s) => s.tool === tool).length;
-    for (const tool of ['adb', 'perf_test', 'xcodebuild', 'xcresulttool', 'coremlcompiler']) expect(count(tool), tool).toBeGreaterThanOrEqual(5);
+    for (const tool of ['adb', 'perf_test', 'xcodebuild', 'xcresulttool', 'coremlcompiler', 'benchmark_model']) expect(count(tool), tool).toBeGreaterThanOrEqual(5);
   });
 });
 
@@ -192,5 +193,58 @@ describe('coremlcompiler over real output', () => {
     else if (s.expected.kind === 'tool-not-found') expect(explained).toMatch(/select a full Xcode/);
     else if (s.expected.kind === 'unsupported-spec-version') expect(explained).toMatch(/too old/);
     else expect(explained).toContain(s.expected.key_line.replace(/^.*?[Ee]rror:\s*/, '').slice(0, 50));
+  });
+});
+
+describe('LiteRT benchmark_model over real output', () => {
+  const us = (v: number) => v / 1000;
+  it.each(cases(of('benchmark_model')))('%s', (_, s) => {
+    const text = output(s);
+    const e = s.expected;
+    // What the runtime said about each delegate is read even from output without figures.
+    const delegations = readDelegations(text).map(({ line: _line, ...d }) => Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined)));
+    expect(delegations).toEqual(e.delegations);
+    if (e.error) {
+      expect(() => parseBenchmarkModel(text)).toThrow(BenchmarkModelOutputError);
+      expect(() => parseBenchmarkModel(text)).toThrow(e.error);
+    } else {
+      const r = parseBenchmarkModel(text);
+      const want: Record<string, number | undefined> = { runs: e.runs, mean: us(e.mean_us), min: us(e.min_us), max: us(e.max_us), std: us(e.std_us) };
+      for (const [key, value] of Object.entries(want)) expect(r.summary[key as keyof typeof r.summary], key).toBeCloseTo(value!, 9);
+      // An average is never passed off as a median: builds that print none leave it out.
+      if (e.statistic === 'median') {
+        expect(r.summary.median).toBeCloseTo(us(e.median_us), 9);
+        expect(r.summary.p5).toBeCloseTo(us(e.p5_us), 9);
+        expect(r.summary.p95).toBeCloseTo(us(e.p95_us), 9);
+        expect(r.quantileRule).toMatch(/nearest-rank/);
+      } else {
+        expect(r.summary.median).toBeUndefined();
+        expect(r.quantileRule).toBeUndefined();
+      }
+      expect(r.initMs).toBeCloseTo(us(e.init_us), 9);
+      expect(r.firstRunMs).toBeCloseTo(us(e.first_us), 9);
+      expect(r.warmupRuns).toBe(e.warmup_runs);
+      expect(r.threads).toBe(e.threads);
+      expect(r.memoryMb?.init).toBe(e.memory_init_mb);
+      expect(r.memoryMb?.overall).toBe(e.memory_overall_mb);
+    }
+    if (e.op_rows) {
+      const rows = parseOpProfile(text);
+      expect(rows).toHaveLength(e.op_rows);
+      expect(rows[0]).toEqual(e.first_op);
+      if (e.op_ms_by_type) {
+        const byType: Record<string, number> = {};
+        for (const row of rows) byType[row.op] = (byType[row.op] ?? 0) + row.ms;
+        for (const [op, ms] of Object.entries(e.op_ms_by_type as Record<string, number>)) expect(byType[op], op).toBeCloseTo(ms, 9);
+      }
+    } else {
+      expect(() => parseOpProfile(text)).toThrow(e.op_error ?? 'no per-operator profile');
+    }
+  });
+
+  it.each(cases(of('android-shell')))('%s: a binary for another CPU is named as such', (_, s) => {
+    const explained = benchmarkModelFailure(output(s), 126);
+    expect(explained).toContain(s.expected.failure);
+    expect(explained).toMatch(/built for another CPU; get android_aarch64_benchmark_model/);
   });
 });

@@ -6,9 +6,9 @@
  *
  * - A session backend (ort-cpu, ort-web) runs one inference at a time on this machine, so
  *   eformer's own loop can interleave models round-robin and time every run.
- * - A device backend (coreml, ort-android) hands a whole benchmark to a harness on a phone or
- *   Mac and reads the figures back: the harness owns warm-up and timing, eformer owns the
- *   model, the tools and the parsing.
+ * - A device backend (coreml, ort-android, litert-android) hands a whole benchmark to a harness on
+ *   a phone or Mac and reads the figures back: the harness owns warm-up and timing, eformer owns
+ *   the model, the tools and the parsing.
  */
 import type { Probe } from '../core/probe.js';
 import type { SummaryStats } from '../core/stats.js';
@@ -66,6 +66,11 @@ interface BackendBase {
   readonly description: string;
   /** Options only this backend takes. */
   readonly options?: readonly BackendOption[];
+  /**
+   * Whether `--breakdown` works here: on a session backend unless this is false (its runtime writes
+   * onnxruntime's profile); on a device backend only when true (its harness profiles ops itself).
+   */
+  readonly breakdown?: boolean;
   /** The backend option, if any, that names the execution provider in this backend's own terms (Core ML's compute units). */
   readonly executionProviderOption?: string;
   /**
@@ -104,6 +109,16 @@ export interface DeviceRunOptions {
   workDir: string;
   /** The values of this backend's own options, as the user gave them. */
   backendOptions: Readonly<Record<string, unknown>>;
+  /** Set for --breakdown: profile the model's ops in a separate run of this many runs. */
+  breakdownRuns?: number;
+}
+
+/** One op (or delegate kernel) of a runtime's per-op profile: its average time per run. */
+export interface OpTime {
+  op: string;
+  /** The node's name in the model (its module path, when eformer wrote the model). */
+  name: string;
+  ms: number;
 }
 
 export interface DeviceMeasurement {
@@ -118,7 +133,11 @@ export interface DeviceMeasurement {
   /** The first prediction after loading, ms. */
   firstRunMs?: number;
   /** Facts about how this run was set up (threads the runtime chose, compute units). */
-  settings?: Record<string, string | number>;
+  settings?: Record<string, string | number | boolean>;
+  /** Memory the harness attributes to the model, MB, and how it measured it. */
+  memoryMb?: { init?: number; overall?: number; peak?: number; source: string };
+  /** With breakdownRuns: the per-op profile of a separate profiled run (which slows the runs down, so it is kept apart). */
+  opProfile?: { profiler: string; runs: number; runMs: number; ops: OpTime[] };
 }
 
 export interface DeviceBackend extends BackendBase {

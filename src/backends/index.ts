@@ -3,11 +3,13 @@ import { DeviceError, MissingToolError, UsageError } from '../core/errors.js';
 import type { Device } from '../devices/device.js';
 import type { Backend, BackendOption, DeviceBackend } from './backend.js';
 import { coreml } from './coreml/index.js';
+import { litert } from './litert/index.js';
+import { litertAndroid } from './litert-android/index.js';
 import { ortAndroid } from './ort-android/index.js';
 import { ortCpu } from './ort-cpu/index.js';
 import { ortWeb } from './ort-web/index.js';
 
-export const backends: readonly Backend[] = [ortCpu, ortWeb, coreml, ortAndroid];
+export const backends: readonly Backend[] = [ortCpu, ortWeb, litert, coreml, ortAndroid, litertAndroid];
 
 export function findBackend(id: string): Backend {
   const found = backends.find((b) => b.id === id);

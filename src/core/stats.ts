@@ -8,13 +8,31 @@
  * the mean of the two middle values. Device harnesses that print their own summary may use
  * another rule (onnxruntime_perf_test picks the nearest rank); such figures are marked
  * `from_summary` in the results.
+ *
+ * The figure that stands for a measurement (in tables, the gate, latency tables) is its median,
+ * except where a harness prints no median at all: older LiteRT benchmark_model builds print only an
+ * average. Such a result says `statistic: 'mean'`, has no median, and is compared as an average,
+ * never passed off as a median (`centralLatency`).
  */
 
+/** Which figure stands for a measurement: its median, or (a harness that prints no median) its average. */
+export type CentralStatistic = 'median' | 'mean';
+
 export interface LatencyStats {
-  median: number;
+  /**
+   * The figure compared in tables, the gate and latency tables. Absent in files from before it
+   * existed, which all compare the median.
+   */
+  statistic?: CentralStatistic;
+  /** Absent only when a harness's summary holds no median (then `statistic` is 'mean'). */
+  median?: number;
   mean: number;
-  p90: number;
-  p99: number;
+  /** Absent when a harness's summary does not print them. */
+  p90?: number;
+  p99?: number;
+  /** The 5th and 95th percentiles, where a harness prints those instead (LiteRT's benchmark_model). */
+  p5?: number;
+  p95?: number;
   min: number;
   max: number;
   /** Absent when only a harness's summary is known. */
@@ -34,15 +52,34 @@ export interface LatencyStats {
 /** eformer's own rule, recorded with every statistic it computes. */
 export const LINEAR_QUANTILES = 'linear: sorted[(n-1)q] interpolated (numpy default)';
 
-/** A latency summary when a harness prints statistics but not the runs themselves. */
+/** Statistics computed here from every run: the median and percentiles are always there. */
+export type SampledStats = LatencyStats & { statistic: 'median'; median: number; p90: number; p99: number };
+
+/** A latency summary when a harness prints statistics but not the runs themselves; it may lack a median and percentiles. */
 export interface SummaryStats {
   runs: number;
   mean: number;
   min: number;
   max: number;
-  median: number;
-  p90: number;
-  p99: number;
+  median?: number;
+  p90?: number;
+  p99?: number;
+  p5?: number;
+  p95?: number;
+  /** Standard deviation of the runs, when the harness prints it. */
+  std?: number;
+}
+
+/** The figure that stands for a measurement: its median, or its average when it has no median (see `statistic`). */
+export function centralLatency(s: Pick<LatencyStats, 'statistic' | 'median' | 'mean'>): number {
+  if (s.statistic === 'mean') return s.mean;
+  if (s.median === undefined) throw new Error('latency statistics without a median must say statistic: "mean"');
+  return s.median;
+}
+
+/** The name of that figure, for tables, verdicts and messages. */
+export function statisticName(s: Pick<LatencyStats, 'statistic'>): 'median' | 'average' {
+  return s.statistic === 'mean' ? 'average' : 'median';
 }
 
 /** Quantile q of data already sorted ascending (type 7, see above). */
@@ -90,12 +127,13 @@ export function medianCi(sorted: ArrayLike<number>): [number, number] {
 /** Below this many runs there is no meaningful confidence interval of the median (nor a spread below 2). */
 export const MIN_RUNS_FOR_CI = 6;
 
-export function latencyStats(samples: readonly number[]): LatencyStats {
+export function latencyStats(samples: readonly number[]): SampledStats {
   const sorted = sortedCopy(samples);
   const n = sorted.length;
   const mean = sorted.reduce((s, v) => s + v, 0) / n;
   const std = n > 1 ? Math.sqrt(sorted.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1)) : undefined;
   return {
+    statistic: 'median',
     median: quantile(sorted, 0.5),
     mean,
     p90: quantile(sorted, 0.9),
@@ -109,9 +147,24 @@ export function latencyStats(samples: readonly number[]): LatencyStats {
   };
 }
 
-/** Statistics a harness printed itself (P50 as the median) by its own `rule`; no samples, so no spread or CI. */
+/**
+ * Statistics a harness printed itself (P50 as the median) by its own `rule`; no samples, so no CI.
+ * A summary without a median is compared by its average, and says so (`statistic: 'mean'`).
+ */
 export function summaryStats(s: SummaryStats, rule: string): LatencyStats {
-  return { median: s.median, mean: s.mean, p90: s.p90, p99: s.p99, min: s.min, max: s.max, samples: [], from_summary: true, quantile_rule: rule };
+  const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const spread = s.std !== undefined ? { std: s.std, cov: s.mean > 0 ? s.std / s.mean : 0 } : {};
+  return {
+    statistic: s.median !== undefined ? 'median' : 'mean',
+    ...defined({ median: s.median, p90: s.p90, p99: s.p99, p5: s.p5, p95: s.p95 }),
+    mean: s.mean,
+    min: s.min,
+    max: s.max,
+    ...spread,
+    samples: [],
+    from_summary: true,
+    quantile_rule: rule,
+  };
 }
 
 /** Above this coefficient of variation a measurement is flagged as noisy. */

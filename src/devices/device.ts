@@ -12,6 +12,8 @@ export interface Device {
   os?: string;
   /** The hardware model as the device reports it (adb's own listing sanitises it: SM_S901B for SM-S901B). */
   model?: string;
+  /** The CPU ABI the device reports (Android's ro.product.cpu.abi, e.g. arm64-v8a), when known. */
+  abi?: string;
   /** A simulator's paired device (Xcode pairs watch simulators with phone simulators). */
   paired?: string;
 }

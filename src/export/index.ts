@@ -1,13 +1,18 @@
 /**
- * `eformer export`: the model's ONNX file and/or its Core ML model. ONNX is written first, so it
- * is there even when the Core ML conversion then fails.
+ * `eformer export`: the model's ONNX file, its TFLite file and/or its Core ML model. ONNX is written
+ * first and TFLite next, so they are there even when the Core ML conversion then fails.
  */
 import { basename, join } from 'node:path';
 import { UsageError } from '../core/errors.js';
+import type { Graph } from '../graph/ir.js';
+import { BuiltinOperator } from '../tflite/model.js';
 import { checkOutputs, ensureWritableDir, removeEmptyDirs, writeFileAtomic, writeFileAtomicAsync } from '../core/fs.js';
 import { VERSION } from '../core/version.js';
 import { convertToCoreml, type CoremlOptions, type CoremlResult, type ReferencePrediction } from '../coreml/bridge.js';
 import { checkNumerics, type NumericCheck } from '../coreml/interpret.js';
+import { findPython } from '../coreml/python.js';
+import { judgeTflite, runLitert, type TfliteCheck } from '../tflite/litert.js';
+import type { TflitePrecision } from '../tflite/lower.js';
 import { INT8_OPSET, type Int8Options, type Int8Report, type Int8Result, int8Metadata, quantizeInt8, sqnrDb } from '../int8/index.js';
 import { runOnnx } from '../onnx/runtime.js';
 import {
@@ -22,6 +27,7 @@ import {
   onnxBytes,
   resolutionOf,
   resolveEntry,
+  tfliteBytes,
 } from '../pipeline/index.js';
 
 export interface ExportRequest extends ModelRequest, OnnxOptions {
@@ -42,10 +48,22 @@ export interface ModelExportRequest extends ExportRequest {
   coreml?: Omit<CoremlOptions, 'verify' | 'classes' | 'w8a8'> & { verify?: boolean };
   /** Static int8 quantisation: the ONNX file in QDQ form (NAME.int8.onnx) and/or a Core ML W8A8 model. */
   int8?: Omit<Int8Options, 'trainedWeights' | 'progress'>;
+  /** NAME.tflite, channels-last; `verify: true` also runs it in LiteRT's interpreter against onnxruntime. */
+  tflite?: { precision?: TflitePrecision; verify?: boolean; timeout?: number };
+}
+
+export interface TfliteExportResult extends ExportResult {
+  precision: TflitePrecision;
+  ops: number;
+  /** TRANSPOSE operators in the file (where attention heads are formed or undone). */
+  transposes: number;
 }
 
 export interface ModelExportResult {
   onnx?: ExportResult;
+  tflite?: TfliteExportResult;
+  /** --verify: the saved .tflite run in LiteRT (XNNPACK) against onnxruntime. */
+  tfliteCheck?: TfliteCheck;
   coreml?: CoremlResult;
   /** --verify: the saved Core ML model run by eformer's MIL interpreter against onnxruntime. */
   numerics?: NumericCheck;
@@ -56,17 +74,18 @@ export interface ModelExportResult {
 
 /**
  * Checks, weights, the ONNX bytes and the counts: what every export starts from. The output folder
- * and the ONNX file (NAME`onnxSuffix`.onnx) are checked first, but the folder is created only once
+ * and the ONNX and TFLite files (NAME`onnxSuffix`.onnx, NAME.tflite) are checked first, but the folder is created only once
  * the model is built, so a bad checkpoint leaves no folder.
  */
-function prepareExport(req: ExportRequest, onnxSuffix?: string) {
+function prepareExport(req: ExportRequest, onnxSuffix?: string, tflite = false) {
   const outDir = req.outDir ?? '.';
   // A bad name or size fails before the folder is touched.
   const entry = resolveEntry(req);
   entry.family.checkResolution(entry.config, resolutionOf(req, entry), entry.name);
   const inputs = ([[req.ckpt, '--ckpt'], [req.config, '--config'], [req.hfConfig, '--hf-config']] as const).filter(([path]) => path).map(([path, flag]) => ({ path: path!, flag }));
   const onnxFile = onnxSuffix === undefined ? undefined : { path: join(outDir, `${entry.name}${onnxSuffix}.onnx`), flag: '--out-dir' };
-  checkOutputs([{ path: outDir, flag: '--out-dir', kind: 'folder' }, onnxFile], inputs);
+  const tfliteFile = tflite ? { path: join(outDir, `${entry.name}.tflite`), flag: '--out-dir' } : undefined;
+  checkOutputs([{ path: outDir, flag: '--out-dir', kind: 'folder' }, onnxFile, tfliteFile], inputs);
   const built = buildWithWeights(req);
   const { bytes, deployed } = onnxBytes(built, req);
   return { outDir, built, bytes, deployed, counts: countBuilt(built) };
@@ -104,7 +123,7 @@ export async function exportModel(req: ModelExportRequest): Promise<ModelExportR
   if (req.int8 && req.coreml?.quantize) throw new UsageError('give --int8 (weights and activations) or --quantize (weights only), not both');
   if (req.int8 && req.coreml?.precision === 'fp32') throw new UsageError("--int8 for Core ML quantises an fp16 program (coremltools' activation quantisation makes fp16 scales): drop --precision fp32");
   req.progress?.(`building ${req.model ?? 'the model'}`);
-  const { outDir, built, bytes, deployed, counts } = prepareExport(req, req.onnx ? (req.int8 ? '.int8' : '') : undefined);
+  const { outDir, built, bytes, deployed, counts } = prepareExport(req, req.onnx ? (req.int8 ? '.int8' : '') : undefined, Boolean(req.tflite));
   // Calibration reads the user's images and runs the model: it fails, if it does, before any folder is made.
   const int8 = req.int8 ? await quantizeInt8(deployed, built.entry.family.preprocessing, { ...req.int8, trainedWeights: Boolean(req.ckpt), progress: req.progress }) : undefined;
   return intoFolder(outDir, async () => {
@@ -118,6 +137,7 @@ export async function exportModel(req: ModelExportRequest): Promise<ModelExportR
       await writeFileAtomicAsync(path, written);
       result.onnx = { path, bytes: written.length, counts };
     }
+    if (req.tflite) Object.assign(result, await exportTflite(built, deployed, bytes, counts, outDir, req.tflite, req.progress));
     if (req.coreml) {
       const extension = req.coreml.format === 'neuralnetwork' ? 'mlmodel' : 'mlpackage';
       req.progress?.(int8 ? 'converting to Core ML and quantising it W8A8 (coremltools)' : 'converting to Core ML (coremltools)');
@@ -160,6 +180,38 @@ async function int8Sqnr(built: BuiltModel, int8Bytes: Uint8Array, reference: Awa
   const input = built.graph.inputs[0];
   const outputs = await runOnnx(int8Bytes, { [input.name]: { data: reference.tensor, shape: reference.shape } });
   return sqnrDb([reference.logits], [outputs[built.graph.outputNames[0]]]);
+}
+
+/** DIR/NAME.tflite from the deployed graph, and with `verify` its run in LiteRT against onnxruntime's logits for the same picture. */
+async function exportTflite(
+  built: BuiltModel,
+  deployed: Graph,
+  onnx: Uint8Array,
+  counts: CountRecord,
+  outDir: string,
+  options: NonNullable<ModelExportRequest['tflite']>,
+  progress?: (step: string) => void,
+): Promise<Pick<ModelExportResult, 'tflite' | 'tfliteCheck'>> {
+  const precision = options.precision ?? 'fp32';
+  const { bytes, model } = tfliteBytes(built, { precision, counts, deployed });
+  const path = join(outDir, `${built.entry.name}.tflite`);
+  progress?.(`writing ${basename(path)} (${(bytes.length / 1e6).toFixed(0)} MB)`);
+  await writeFileAtomicAsync(path, bytes);
+  const tflite: TfliteExportResult = { path, bytes: bytes.length, counts, precision, ops: model.operators.length, transposes: model.operators.filter((o) => o.op === BuiltinOperator.TRANSPOSE).length };
+  if (!options.verify) return { tflite };
+  progress?.('checking the TFLite numbers (LiteRT, XNNPACK)');
+  const reference = await referencePrediction(built, onnx);
+  const python = await findPython();
+  const run = await runLitert(path, channelsLast(reference.tensor, reference.shape), python, { model: built.entry.name, timeoutSeconds: options.timeout });
+  return { tflite, tfliteCheck: judgeTflite(run, reference.logits, precision) };
+}
+
+/** An NCHW tensor as NHWC: the input a channels-last .tflite takes. */
+export function channelsLast(tensor: Float32Array, shape: number[]): { data: Float32Array; shape: number[] } {
+  const [n, c, h, w] = shape;
+  const out = new Float32Array(tensor.length);
+  for (let b = 0; b < n; b++) for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) out[(b * h * w + p) * c + ch] = tensor[(b * c + ch) * h * w + p];
+  return { data: out, shape: [n, h, w, c] };
 }
 
 /** What the Core ML bridge calibrates with (the same inputs) and the ONNX ranges it is checked against. */

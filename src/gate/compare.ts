@@ -17,7 +17,7 @@
 import { MAX_RUNS } from '../backends/timing.js';
 import { UsageError } from '../core/errors.js';
 import { mulberry32 } from '../core/random.js';
-import { median } from '../core/stats.js';
+import { centralLatency, median, statisticName } from '../core/stats.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
 import { type Check, type ModelVerdict, type Outcome, type Verdict, VERDICT_SCHEMA } from '../results/verdict.js';
 import { type Allowance, type Budget, budgetFor, DEFAULT_REFERENCE, type GateConfig } from './budgets.js';
@@ -154,14 +154,24 @@ function latencyCheck(base: ModelResult, cur: ModelResult, limit: number, refere
 }
 
 /**
- * A device harness that prints only a summary (onnxruntime_perf_test) leaves no runs to
- * resample: compare the medians against the limit alone, and say so in the basis.
+ * A device harness that prints only a summary (onnxruntime_perf_test, benchmark_model) leaves no
+ * runs to resample: compare the summaries' medians (their averages, when they print no median)
+ * against the limit alone, and say so in the basis.
  */
 function summaryCheck(base: ModelResult, cur: ModelResult, limit: number): Check {
-  const [mb, mc] = [base.latency_ms.median, cur.latency_ms.median];
+  const statistic = comparedStatistic(base, cur);
+  const [mb, mc] = [centralLatency(base.latency_ms), centralLatency(cur.latency_ms)];
   const change = mc / mb - 1;
   const outcome: Outcome = change > limit ? 'regression' : change < -limit ? 'improvement' : 'pass';
-  return { metric: 'latency', baseline: mb, current: mc, change, basis: 'raw median ms from the harness summary (no runs, no CI)', limit: `+${pct(limit)}`, outcome };
+  const why = statistic === 'average' ? 'the harness printed no median; ' : '';
+  return { metric: 'latency', baseline: mb, current: mc, change, basis: `${statistic} ms from the harness summary (${why}no runs, no CI)`, limit: `+${pct(limit)}`, outcome };
+}
+
+/** The one statistic both sides stand for: a median is never compared with an average. */
+function comparedStatistic(base: ModelResult, cur: ModelResult): 'median' | 'average' {
+  const [a, b] = [statisticName(base.latency_ms), statisticName(cur.latency_ms)];
+  if (a !== b) throw new UsageError(`${base.model}: the baseline stands for its ${a} and the current result for its ${b}; a median and an average are not compared (measure both with the same harness build)`);
+  return a;
 }
 
 function indexByModel(file: ResultsFile, side: string): Map<string, ModelResult> {
@@ -232,13 +242,15 @@ export function gate(baseline: ResultsFile, current: ResultsFile, options: GateO
     // The reference is the yardstick: its own latency is not gated against itself.
     if (model !== reference) checks.push(latencyCheck(b, c, budget.latency, reference, options.bootstrap ?? 2000));
     if (budget.maxLatencyMs !== undefined) {
-      const m = c.latency_ms.median;
+      const statistic = comparedStatistic(b, c);
+      const m = centralLatency(c.latency_ms);
+      const baselineMs = centralLatency(b.latency_ms);
       checks.push({
         metric: 'latency_ceiling',
-        baseline: b.latency_ms.median,
+        baseline: baselineMs,
         current: m,
-        change: m / b.latency_ms.median - 1,
-        basis: 'median ms',
+        change: m / baselineMs - 1,
+        basis: `${statistic} ms`,
         limit: `<= ${budget.maxLatencyMs} ms`,
         outcome: m > budget.maxLatencyMs ? 'regression' : 'pass',
       });

@@ -23,6 +23,13 @@ function basisLines(verdict: Verdict): string[] {
   const bases = [...new Set(verdict.models.flatMap((m) => m.checks.map((c) => `${c.metric === 'latency_ceiling' ? 'ceiling' : c.metric}: ${c.basis}`)))];
   return [`compared: ${bases.join('; ')}`, ...(verdict.latency_compared ? [`latency: ${verdict.latency_compared}`] : [])];
 }
+/** What raw latencies were compared: medians, or (harnesses that print no median) averages. */
+function rawStatistics(verdict: Verdict): string {
+  const averages = verdict.models.some((m) => m.checks.some((c) => c.metric === 'latency' && c.basis.startsWith('average')));
+  const medians = verdict.models.some((m) => m.checks.some((c) => c.metric === 'latency' && c.basis.startsWith('median')));
+  return averages && medians ? 'medians, or averages where the harness printed no median' : averages ? 'averages (the harness printed no median)' : 'medians';
+}
+
 export function verdictTable(verdict: Verdict): string {
   const failed = verdict.models.filter((m) => m.outcome === 'regression').map((m) => m.model);
   const across = verdict.setup_changes?.length ? [`compared across setups (--allow-setup-change): ${verdict.setup_changes.join('; ')}`] : [];
@@ -44,7 +51,9 @@ export function verdictMarkdown(verdict: Verdict): string {
   const lines = [
     `### eformer latency gate: ${verdict.pass ? 'passed' : 'FAILED'}`,
     '',
-    verdict.reference ? `Latency compared as the ratio to ${markdownText(verdict.reference)} measured in the same rounds (its own latency is not gated).` : `Latency compared as ${markdownText(verdict.latency_compared ?? 'raw medians')}.`,
+    verdict.reference
+      ? `Latency compared as the ratio to ${markdownText(verdict.reference)} measured in the same rounds (its own latency is not gated).`
+      : `Latency compared as ${markdownText(verdict.latency_compared ?? 'raw medians')}${rawStatistics(verdict) === 'medians' ? '' : `; the statistics: ${rawStatistics(verdict)}`}.`,
     ...(verdict.setup_changes?.length ? ['', `Compared across setups (--allow-setup-change): ${markdownText(verdict.setup_changes.join('; '))}.`] : []),
     '',
     `| ${HEAD_WITH_BASIS.join(' | ')} |`,

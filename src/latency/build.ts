@@ -17,6 +17,8 @@ import { deployGraph } from '../graph/passes/index.js';
 import { encodeOnnx } from '../onnx/encode.js';
 import { DEFAULT_OPSET, lowerToOnnx } from '../onnx/lower.js';
 import { modelInput } from '../onnx/read.js';
+import { lowerToTflite } from '../tflite/lower.js';
+import { writeTflite } from '../tflite/write.js';
 import { entry, type ModelEntry, type ModelFamily } from '../models/family.js';
 import { families, zoo } from '../models/index.js';
 import { coveringPoints, type Point, readSpace, samplePoint, type SpaceSpec } from '../models/space.js';
@@ -116,10 +118,13 @@ export function blocksOfSpace(family: ModelFamily<unknown>, space: SpaceSpec): B
       if (found.has(b.block.signature)) continue;
       const graph = blockGraph(analysed.graph, b.block);
       randomizeWeights(graph, 0);
-      const onnx = encodeOnnx(lowerToOnnx(deployGraph(graph), DEFAULT_OPSET), { producerVersion: 'eformer lut' });
+      const deployed = deployGraph(graph);
+      const onnx = encodeOnnx(lowerToOnnx(deployed, DEFAULT_OPSET), { producerVersion: 'eformer lut' });
       const name = `${b.block.path}#${b.block.signature.slice(0, 8)}`;
+      // LiteRT backends time the block as .tflite, written only when one asks.
+      const tflite = () => writeTflite(lowerToTflite(deployed, { description: `${name}, a block timed by eformer lut` }));
       found.set(b.block.signature, {
-        prepared: { source: { name, onnx, inputs: graph.inputs.map(modelInput) }, facts: { model: name, batch: 1 } },
+        prepared: { source: { name, onnx, inputs: graph.inputs.map(modelInput), tflite }, facts: { model: name, batch: 1 } },
         entry: { signature: b.block.signature, block: b.block.path, kind: b.kind, shape: b.shape, params: b.params, macs: b.macs, io_elements: ioElements(graph) },
       });
     }
@@ -159,13 +164,25 @@ function geometricMeanByRound(copies: readonly number[][]): number[] {
   return Array.from({ length: n }, (_, k) => geometricMean(copies.map((c) => c[k])));
 }
 
+/**
+ * A result's median. Latency tables are tables of medians: a device harness that printed only
+ * averages (older LiteRT benchmark_model builds) cannot fill one without passing an average off as
+ * a median.
+ */
+export function medianOf(r: Pick<ModelResult, 'model' | 'latency_ms'>): number {
+  if (r.latency_ms.median === undefined) {
+    throw new UsageError(`${r.model}: the harness printed only an average, and latency tables hold medians: use a harness build that prints one (benchmark_model builds since about TensorFlow Lite 2.19 print 'median=' on their statistics lines)`);
+  }
+  return r.latency_ms.median;
+}
+
 /** One ratio per model: the median of per-round ratios when interleaved, else the ratio of medians. */
 function ratioOf(r: ModelResult, referenceRounds: number[] | undefined, referenceMedian: number): { ratio: number; ci?: [number, number] } {
   if (referenceRounds) {
     const s = latencyStats(sameRoundRatios(r.latency_ms.samples, referenceRounds));
     return { ratio: s.median, ci: s.median_ci95 };
   }
-  return { ratio: r.latency_ms.median / referenceMedian };
+  return { ratio: medianOf(r) / referenceMedian };
 }
 
 /** `count` copies of one prepared model, named `NAME<tag>1` ..., each to be timed in its own session. */
@@ -187,7 +204,7 @@ export function combineSessions(sessions: ModelResult[], name: string): ModelRes
     ...first,
     model: name,
     runs: sessions.reduce((s, r) => s + r.runs, 0),
-    latency_ms: { ...first.latency_ms, median: geometricMean(sessions.map((r) => r.latency_ms.median)), samples: geometricMeanByRound(sessions.map((r) => r.latency_ms.samples)) },
+    latency_ms: { ...first.latency_ms, median: geometricMean(sessions.map(medianOf)), samples: geometricMeanByRound(sessions.map((r) => r.latency_ms.samples)) },
   };
 }
 
@@ -226,7 +243,7 @@ export async function timeAgainstReference(models: PreparedModel[], reference: s
     const rounds = interleaved ? ref.samples : undefined;
     group.forEach((m, i) => {
       const r = combineSessions(sessionsOf[i].map((s) => byName.get(s.source.name)!), m.source.name);
-      ratios.set(m.source.name, { ...ratioOf(r, rounds, ref.median), runs: r.runs });
+      ratios.set(m.source.name, { ...ratioOf(r, rounds, medianOf({ model: reference, latency_ms: ref })), runs: r.runs });
     });
     onGroup?.(start + group.length);
   }
@@ -252,7 +269,7 @@ export async function buildLut(req: LutBuildRequest): Promise<Lut> {
     (done) => report(done, 0),
   );
   const trainingDone = (done: number) => report(blocks.length, done);
-  const referenceMs = median(timed.references.map((r) => r.latency_ms.median));
+  const referenceMs = median(timed.references.map(medianOf));
   const entries: LutEntry[] = blocks.map((b) => {
     const t = timed.ratios.get(b.prepared.source.name)!;
     return { ...b.entry, ratio: t.ratio, ratio_ci95: t.ci, median_ms: t.ratio * referenceMs, runs: t.runs };
@@ -307,7 +324,7 @@ function ioElements(graph: Graph): number {
 export async function measurePoints(family: ModelFamily<unknown>, points: Point[], resolution: number, reference: string, settings: MeasureSettings, prefix: string, onGroup?: (done: number) => void) {
   const prepared = points.map((p, i) => prepareModel({ spec: pointEntry(family, p, `${prefix}_${i}`), resolution }, 1));
   const timed = await timeAgainstReference(prepared, reference, resolution, settings, onGroup);
-  const referenceMs = median(timed.references.map((r) => r.latency_ms.median));
+  const referenceMs = median(timed.references.map(medianOf));
   return points.map((point, i) => ({ point, ratio: timed.ratios.get(`${prefix}_${i}`)!.ratio, referenceMs }));
 }
 

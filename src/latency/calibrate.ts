@@ -3,6 +3,7 @@
  * prediction's ratio into milliseconds at this moment's speed of the machine.
  */
 import { profile } from '../profile/profile.js';
+import { medianOf } from './build.js';
 import type { Lut } from './lut.js';
 
 export async function calibrate(lut: Lut, options: { device?: string; threads?: number } = {}): Promise<number> {
@@ -16,5 +17,5 @@ export async function calibrate(lut: Lut, options: { device?: string; threads?: 
     singleSession: false,
     plan: { runs: 30 },
   });
-  return results.results[0].latency_ms.median;
+  return medianOf(results.results[0]);
 }

@@ -31,6 +31,11 @@ export interface ModelSource {
    * W8A8 with the same inputs; its bridge does not read QDQ graphs).
    */
   int8?: { floatOnnx: Uint8Array; rgb: Uint8Array[]; tensors: Float32Array[]; ranges: Record<string, [number, number]> };
+  /**
+   * The same model as .tflite bytes, for backends that run LiteRT; written on first call (most runs
+   * never need it). Absent for models eformer cannot write as .tflite (a user's ONNX file).
+   */
+  tflite?: () => Uint8Array;
 }
 
 /** The most input values eformer fills for one run, over all of a model's inputs: 2^27 (512 MiB of float32), far beyond any vision model's input. */

@@ -16,6 +16,9 @@ import { entryFromConfigFile, entryFromHfConfig, findModel, type ModelEntry } fr
 import { encodeOnnx } from '../onnx/encode.js';
 import { DEFAULT_OPSET, initializerElements, lowerToOnnx, type OnnxGraph } from '../onnx/lower.js';
 import { countMetadata, MAX_INPUT_ELEMENTS, modelInput, type ModelSource } from '../onnx/read.js';
+import { lowerToTflite, type TflitePrecision } from '../tflite/lower.js';
+import type { TfliteModel } from '../tflite/model.js';
+import { writeTflite } from '../tflite/write.js';
 import { readCheckpoint } from '../weights/checkpoint.js';
 import { encodeSafetensors } from '../weights/safetensors.js';
 import { loadStateDict } from './load.js';
@@ -191,9 +194,49 @@ export function graphBytes(built: BuiltModel, graph: Graph, opset: number, extra
   return { bytes, onnx };
 }
 
+export interface TfliteOptions {
+  /** fp32 (default), or fp16 weights stored as LiteRT's float16 quantisation writes them (float16 constants + DEQUANTIZE). */
+  precision?: TflitePrecision;
+  /** Deployment passes to run; `[]` lowers the graph exactly as PyTorch computes it. */
+  passes?: readonly Pass[];
+  /** The model's counts, when the caller has them already (they go into the metadata). */
+  counts?: CountRecord;
+  /** The graph after the passes, when the caller has it already. */
+  deployed?: Graph;
+}
+
+/** What a .tflite file says about itself (its metadata entries): as the ONNX file's metadata_props and the Core ML model's. */
+export function tfliteMetadata(built: BuiltModel, counts: CountRecord, precision: string): [string, string][] {
+  return [
+    ['model', built.entry.name],
+    ['resolution', String(built.resolution)],
+    ['params_toolbox', String(counts.params.toolbox)],
+    ['macs_toolbox', String(counts.macs.toolbox)],
+    ['eformer', VERSION],
+    ['weights', built.weights],
+    ['precision', precision],
+  ];
+}
+
+/**
+ * A built model (weights present) as .tflite bytes: the deployment passes, then the channels-last
+ * TFLite lowering (tflite/lower.ts) and its FlatBuffer writer. The input is NHWC [1, R, R, 3].
+ */
+export function tfliteBytes(built: BuiltModel, options: TfliteOptions = {}): { bytes: Uint8Array; model: TfliteModel; deployed: Graph } {
+  const deployed = options.deployed ?? deployGraph(built.graph, options.passes ?? DEPLOY_PASSES);
+  const precision = options.precision ?? 'fp32';
+  const model = lowerToTflite(deployed, {
+    precision,
+    description: `${built.entry.name} at ${built.resolution}x${built.resolution}, exported by eformer ${VERSION}`,
+    metadata: tfliteMetadata(built, options.counts ?? countBuilt(built), precision),
+  });
+  return { bytes: writeTflite(model), model, deployed };
+}
+
 /** The built model as backends and runtimes take it: bytes plus the graph's own input signature. */
 export function modelSource(built: BuiltModel, bytes: Uint8Array): ModelSource {
-  return { name: built.entry.name, onnx: bytes, inputs: built.graph.inputs.map(modelInput) };
+  let tflite: Uint8Array | undefined;
+  return { name: built.entry.name, onnx: bytes, inputs: built.graph.inputs.map(modelInput), tflite: () => (tflite ??= tfliteBytes(built).bytes) };
 }
 
 /** How many classes the model scores: the last dimension of its (first) output. */

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { DeviceBackend, DeviceMeasurement, DeviceRunOptions } from '../backends/backend.js';
 import { backendOptions as declaredOptions } from '../backends/index.js';
 import { DeviceError, UsageError } from '../core/errors.js';
-import { latencyStats, summaryStats } from '../core/stats.js';
+import { centralLatency, latencyStats, summaryStats } from '../core/stats.js';
+import { aggregateOpTimes, scaleToMedian } from './breakdown.js';
 import { label } from '../devices/device.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
 import { type Measured, modelResult, type PreparedModel, resultsFile } from './result.js';
@@ -23,6 +24,8 @@ export interface DeviceRequest {
   runs?: number;
   timeoutSeconds?: number;
   backendOptions: Readonly<Record<string, unknown>>;
+  /** --breakdown on a backend whose harness profiles ops: this many profiled runs, apart from the timed ones. */
+  breakdownRuns?: number;
   progress?: (event: { phase: 'measure'; id: string; done: number; total: number }) => void;
 }
 
@@ -56,6 +59,7 @@ export async function profileOnDevice(backend: DeviceBackend, models: PreparedMo
     runs: req.runs ?? DEVICE_DEFAULTS.runs,
     timeoutSeconds: req.timeoutSeconds ?? DEVICE_DEFAULTS.timeoutSeconds,
     backendOptions: req.backendOptions,
+    breakdownRuns: req.breakdownRuns,
   };
   const device = await backend.selectDevice(req.device, { timeoutSeconds: options.timeoutSeconds });
   const results: ModelResult[] = [];
@@ -67,7 +71,16 @@ export async function profileOnDevice(backend: DeviceBackend, models: PreparedMo
       req.progress?.({ phase: 'measure', id: m.source.name, done: 0, total: 1 });
       const measured = await backend.measure(device, m.source, { ...options, workDir });
       const where = { platform: device.platform, id: device.id, name: device.name, model: device.model, os: device.os };
-      results.push(modelResult(m.facts, asMeasured(backend.id, measured, options), { device: where, load_ms: measured.loadMs, first_run_ms: measured.firstRunMs }));
+      const stats = asMeasured(backend.id, measured, options);
+      const extra = {
+        device: where,
+        load_ms: measured.loadMs,
+        first_run_ms: measured.firstRunMs,
+        ...(measured.memoryMb ? { memory_mb: measured.memoryMb } : {}),
+        // The profiler slows every op: its times are shares, scaled to the latency measured without it.
+        ...(measured.opProfile ? { breakdown: scaleToMedian(aggregateOpTimes(measured.opProfile, m.namer ?? (() => undefined)), centralLatency(stats.stats), stats.stats.statistic) } : {}),
+      };
+      results.push(modelResult(m.facts, stats, extra));
       req.progress?.({ phase: 'measure', id: m.source.name, done: 1, total: 1 });
     }
   } catch (err) {

@@ -6,10 +6,10 @@
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import type { BackendSession, SessionBackend, SessionOptions } from '../backends/backend.js';
+import type { BackendSession, DeviceBackend, SessionBackend, SessionOptions } from '../backends/backend.js';
 import { checkBackendOptions, findBackend } from '../backends/index.js';
 import { UsageError } from '../core/errors.js';
-import { latencyStats, sameRoundRatios } from '../core/stats.js';
+import { centralLatency, latencyStats, sameRoundRatios, statisticName } from '../core/stats.js';
 import type { ModelRequest } from '../pipeline/index.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
 import { aggregateTrace, parseTrace, scaleToMedian } from './breakdown.js';
@@ -68,7 +68,8 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
   const backend = findBackend(req.backend ?? 'ort-cpu');
   const backendOptions = req.backendOptions ?? {};
   checkBackendOptions(backend, backendOptions);
-  if (backend.kind === 'device') checkDeviceRequest(backend.id, req);
+  if (backend.kind === 'device') checkDeviceRequest(backend, req);
+  else if (req.breakdown && backend.breakdown === false) throw new UsageError(`--breakdown is not available on ${backend.id}: its runtime writes no per-op profile eformer reads`);
   const precisions = req.precisions;
   if (precisions?.includes('int8')) checkInt8(backend, req);
   await backend.ensureAvailable();
@@ -117,12 +118,14 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
       runs: req.plan?.runs,
       timeoutSeconds: req.timeoutSeconds,
       backendOptions,
+      breakdownRuns: req.breakdown ? (req.breakdownRuns ?? 20) : undefined,
       progress: req.progress,
     });
-    // A harness times one model at a time: the speed-up is the ratio of the medians.
+    // A harness times one model at a time: the speed-up is the ratio of the medians (of the averages, where it prints no median).
     for (const r of file.results) {
       const twin = r.int8 && file.results.find((f) => f.model === r.int8!.fp32_model);
-      if (twin) r.int8!.speedup = twin.latency_ms.median / r.latency_ms.median;
+      if (twin && statisticName(twin.latency_ms) !== statisticName(r.latency_ms)) continue;
+      if (twin) r.int8!.speedup = centralLatency(twin.latency_ms) / centralLatency(r.latency_ms);
       if (twin) r.int8!.paired = false;
     }
     return file;
@@ -210,9 +213,10 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
 }
 
 /** What only an in-process, interleaving backend can do. */
-function checkDeviceRequest(id: string, req: ProfileRequest): void {
+function checkDeviceRequest(backend: DeviceBackend, req: ProfileRequest): void {
+  const id = backend.id;
   if (req.reference) throw new UsageError(`--reference needs a backend that interleaves models run by run (ort-cpu, ort-web), not ${id}`);
-  if (req.breakdown) throw new UsageError(`--breakdown is not available on ${id}`);
+  if (req.breakdown && !backend.breakdown) throw new UsageError(`--breakdown is not available on ${id}`);
   if (req.plan?.minTime !== undefined) {
     throw new UsageError(`${id} runs a fixed number of runs on the device: use --runs, not --min-time`);
   }

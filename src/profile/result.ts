@@ -47,6 +47,8 @@ export async function preparePrecisions(req: ModelRequest, batch: number, precis
       source: {
         ...modelSource(built, graphBytes(built, q.graph, INT8_OPSET, int8Metadata(r)).bytes),
         name,
+        // The float model's .tflite is not this model: LiteRT backends get no int8 twin until eformer writes int8 .tflite.
+        tflite: undefined,
         // Backends that convert the model themselves (Core ML) quantise the float graph with the same calibration.
         int8: { floatOnnx: fp32.source.onnx, rgb: q.calibration.rgb, tensors: q.calibration.tensors, ranges: Object.fromEntries([...q.minmax].map(([t, v]) => [t, [v.min, v.max]])) },
       },

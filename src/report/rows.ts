@@ -4,7 +4,7 @@
  * Markdown, CSV and HTML reports) show everything.
  */
 import { paperMs } from './format.js';
-import { MIN_RUNS_FOR_CI } from '../core/stats.js';
+import { centralLatency, MIN_RUNS_FOR_CI } from '../core/stats.js';
 import { type ModelResult, paperLatency, type ResultsFile } from '../results/results.js';
 
 export interface SummaryRow {
@@ -15,6 +15,8 @@ export interface SummaryRow {
   params_m: string;
   macs_g: string;
   median_ms: string;
+  /** Only for results that stand for their average (a harness that printed no median). */
+  avg_ms: string;
   ci95_pct: string;
   p90_ms: string;
   ci95_ms: string;
@@ -53,6 +55,7 @@ export const COLUMNS: Column[] = [
   { key: 'params_m', title: 'params M' },
   { key: 'macs_g', title: 'MACs G' },
   { key: 'median_ms', title: 'median' },
+  { key: 'avg_ms', title: 'average', sparse: true },
   { key: 'ci95_pct', title: 'CI95' },
   { key: 'p90_ms', title: 'p90 ms', wide: true },
   { key: 'ci95_ms', title: '95% CI of median ms', wide: true },
@@ -95,9 +98,9 @@ function aloneDiffers(r: ModelResult): string | undefined {
   const alone = r.single_session?.latency_ms;
   const ci = r.latency_ms.median_ci95;
   if (!alone || !ci) return undefined;
-  const aloneCi = alone.median_ci95 ?? [alone.median, alone.median];
+  const aloneCi = alone.median_ci95 ?? [centralLatency(alone), centralLatency(alone)];
   if (aloneCi[1] >= ci[0] && aloneCi[0] <= ci[1]) return undefined;
-  return `alone ${(alone.median / r.latency_ms.median).toFixed(2)}x`;
+  return `alone ${(centralLatency(alone) / centralLatency(r.latency_ms)).toFixed(2)}x`;
 }
 
 /** Each result's row; `source` names the results file it came from when there are several. */
@@ -105,7 +108,8 @@ export function summaryRow(r: ModelResult, source = ''): SummaryRow {
   const s = r.latency_ms;
   const ci = s.median_ci95;
   const fewRuns = !s.from_summary && s.samples.length < MIN_RUNS_FOR_CI;
-  const harness = s.from_summary ? `P50 from the harness${s.quantile_rule?.startsWith('nearest-rank') ? ' (nearest-rank)' : ''}` : '';
+  const average = s.statistic === 'mean';
+  const harness = !s.from_summary ? '' : average ? 'average from the harness (no median printed)' : `P50 from the harness${s.quantile_rule?.startsWith('nearest-rank') ? ' (nearest-rank)' : ''}`;
   return {
     source,
     model: r.model,
@@ -114,7 +118,8 @@ export function summaryRow(r: ModelResult, source = ''): SummaryRow {
     params_m: f(r.params && r.params.toolbox / 1e6, 2),
     macs_g: f(r.macs && r.macs.toolbox / 1e9, 3),
     median_ms: f(s.median, 3),
-    ci95_pct: ci ? `±${(((ci[1] - ci[0]) / 2 / s.median) * 100).toFixed(1)}%` : '-',
+    avg_ms: average ? f(s.mean, 3) : '-',
+    ci95_pct: ci ? `±${(((ci[1] - ci[0]) / 2 / centralLatency(s)) * 100).toFixed(1)}%` : '-',
     p90_ms: f(s.p90, 3),
     ci95_ms: ci ? `${f(ci[0], 3)}-${f(ci[1], 3)}` : '-',
     cov_pct: f(s.cov === undefined ? undefined : s.cov * 100, 1),
@@ -123,7 +128,7 @@ export function summaryRow(r: ModelResult, source = ''): SummaryRow {
     int8_speedup: r.int8?.speedup === undefined ? '-' : `${r.int8.speedup.toFixed(2)}x`,
     int8_sqnr: r.int8 ? (r.int8.sqnr_db === null ? 'exact' : r.int8.sqnr_db.toFixed(1)) : '-',
     int8_cosine: r.int8 ? r.int8.cosine.toFixed(5) : '-',
-    single_ms: f(r.single_session?.latency_ms.median, 3),
+    single_ms: f(r.single_session && centralLatency(r.single_session.latency_ms), 3),
     device: r.device ? r.device.name : '-',
     load_ms: f(r.load_ms, 1),
     first_ms: f(r.first_run_ms, 3),
@@ -169,6 +174,9 @@ export function environmentLines(files: ResultsFile[], sources: readonly string[
 export function legend(rows: SummaryRow[]): string[] {
   const notes = rows.map((r) => r.note).join(', ');
   const lines: string[] = ['median: ms; CI95: half the width of its 95% confidence interval, as a share of it.'];
+  if (/average from the harness/.test(notes)) {
+    lines.push('average: ms, the harness\'s own average, for rows whose harness printed no median (older benchmark_model builds): such a row stands for its average, and the gate compares it only with averages.');
+  }
   if (/CNN/.test(notes)) lines.push("CNN: the papers' MobileNetV2 comparison models (not the gate's baseline).");
   if (/NOISY/.test(notes)) lines.push('NOISY: coefficient of variation above 10%; the machine was busy or the run too short, so treat the median with care.');
   if (/few runs/.test(notes)) lines.push(`few runs: under ${MIN_RUNS_FOR_CI} runs, so no confidence interval of the median.`);

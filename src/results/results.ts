@@ -4,7 +4,7 @@
  */
 import { UsageError } from '../core/errors.js';
 import { readInputText } from '../core/fs.js';
-import type { LatencyStats } from '../core/stats.js';
+import { type LatencyStats, statisticName } from '../core/stats.js';
 import { checkFields, count, flag, integer, interval, list, milliseconds, name, nonNegative, nonNegativeMs, nullable, number, oneOf, optional, ratio, record, scalar, text } from './fields.js';
 
 export const RESULTS_SCHEMA = 'eformer.results/1';
@@ -24,8 +24,12 @@ export interface BreakdownRow {
 /** Where the time goes, from the runtime's own per-node profile (`profile --breakdown`). */
 export interface Breakdown {
   runs: number;
-  /** The un-profiled median latency the `ms` columns are scaled to. */
+  /** The un-profiled median latency the `ms` columns are scaled to (the average, where `scaled_to` says so). */
   median_ms: number;
+  /** Absent: the median. 'mean' when the result stands for its average (a harness that printed no median). */
+  scaled_to?: 'median' | 'mean';
+  /** Whose profile the shares come from, when not onnxruntime's. */
+  profiler?: string;
   /** Mean sum of node kernel times per run, ms. */
   node_ms: number;
   /** Median of the profiler's own `model_run` durations, ms. */
@@ -74,6 +78,11 @@ export interface ModelResult {
   /** Device backends: loading (and compiling) the model, and its first prediction, in ms. */
   load_ms?: number;
   first_run_ms?: number;
+  /**
+   * Memory the device harness attributes to the model, MB, where it reports any (LiteRT's
+   * benchmark_model: the footprint added by initialisation and by the whole run), and how it was measured.
+   */
+  memory_mb?: { init?: number; overall?: number; peak?: number; source: string };
   runs: number;
   warmup_runs: number;
   latency_ms: LatencyStats;
@@ -133,10 +142,14 @@ export function readResults(path: string, flag?: string): ResultsFile {
 
 /** Latency statistics: every figure a report or the gate reads. */
 const statsRule = record({
-  median: milliseconds,
+  statistic: optional(oneOf('median', 'mean')),
+  // Which of these must be present depends on `statistic` and `from_summary` (checkStatistics).
+  median: optional(milliseconds),
   mean: milliseconds,
-  p90: milliseconds,
-  p99: milliseconds,
+  p90: optional(milliseconds),
+  p99: optional(milliseconds),
+  p5: optional(milliseconds),
+  p95: optional(milliseconds),
   min: milliseconds,
   max: milliseconds,
   std: optional(nonNegativeMs),
@@ -189,6 +202,7 @@ const resultRule = record({
   device: optional(deviceRule),
   load_ms: optional(nonNegativeMs),
   first_run_ms: optional(nonNegativeMs),
+  memory_mb: optional(record({ init: optional(number('megabytes')), overall: optional(number('megabytes')), peak: optional(number('megabytes')), source: text })),
   runs: integer(1),
   warmup_runs: optional(count),
   latency_ms: statsRule,
@@ -199,6 +213,8 @@ const resultRule = record({
     record({
       runs: integer(1),
       median_ms: milliseconds,
+      scaled_to: optional(oneOf('median', 'mean')),
+      profiler: optional(text),
       node_ms: nonNegativeMs,
       model_run_ms: nonNegativeMs,
       by_op: list(breakdownRow),
@@ -241,11 +257,30 @@ export function checkResults(data: unknown, path = 'results'): ResultsFile {
   d.results.forEach((r, i) => {
     const at = `results[${i}]`;
     for (const [s, where] of [[r.latency_ms, `${at}.latency_ms`], ...(r.single_session ? [[r.single_session.latency_ms, `${at}.single_session.latency_ms`] as const] : [])] as const) {
-      if (s.min > s.median || s.median > s.max) bad(where, `has min ${s.min} > median ${s.median} or median > max ${s.max}`);
+      checkStatistics(s, where, bad);
+      const central = s.statistic === 'mean' ? s.mean : s.median!;
+      const name = statisticName(s);
+      if (s.min > central || central > s.max) bad(where, `has min ${s.min} > ${name} ${central} or ${name} > max ${s.max}`);
       if (s.samples.length === 0 && !s.from_summary) bad(`${where}.samples`, 'is empty (and the figures are not a harness summary)');
     }
   });
   return d as ResultsFile;
+}
+
+/**
+ * `statistic` names the figure a result stands for. An average stands only for a harness summary
+ * that printed no median (LiteRT's older benchmark_model builds), and never travels with a median
+ * it could be mistaken for. A harness summary may lack the percentiles; eformer's own statistics
+ * always have them.
+ */
+function checkStatistics(s: LatencyStats, at: string, bad: (where: string, what: string) => never): void {
+  if (s.statistic === 'mean') {
+    if (!s.from_summary || s.samples.length > 0) bad(`${at}.statistic`, 'is "mean" for figures computed from runs (only a harness summary without a median is compared by its average)');
+    if (s.median !== undefined) bad(`${at}.median`, 'is given beside statistic "mean": a result compares its median or its average, not both');
+    return;
+  }
+  if (s.median === undefined) bad(`${at}.median`, 'is missing (only a harness summary with statistic "mean" has none)');
+  if (!s.from_summary) for (const key of ['p90', 'p99'] as const) if (s[key] === undefined) bad(`${at}.${key}`, 'is missing (figures computed from runs always have it)');
 }
 
 /** The paper's latency and where it was measured, from this or an older results file. */

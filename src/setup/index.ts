@@ -1,12 +1,17 @@
 /** `eformer setup FEATURE`: install what an optional feature needs. */
 import { UsageError } from '../core/errors.js';
-import { setupCoreml, type Wait } from '../coreml/setup.js';
+import { installRequirements, setupCoreml, type Wait } from '../coreml/setup.js';
+import { LITERT_REQUIREMENTS } from '../tflite/litert.js';
 
 export type { Wait };
 
 /** Features that have a set-up step, with what it does. */
 export const features: Record<string, { description: string; run: (log: (line: string) => void, wait?: Wait) => Promise<unknown> }> = {
   coreml: { description: "makes .eformer/venv with the Core ML bridge's pinned coremltools", run: (log, wait) => setupCoreml(undefined, log, wait) },
+  litert: {
+    description: "adds LiteRT's interpreter (the pinned ai-edge-litert) to .eformer/venv, for export --tflite --verify",
+    run: (log, wait) => installRequirements({ file: LITERT_REQUIREMENTS, what: 'ai-edge-litert and its dependencies: under a minute', forWhom: "LiteRT's interpreter" }, undefined, log, wait),
+  },
 };
 
 export async function setup(feature: string, log: (line: string) => void, wait?: Wait): Promise<void> {

@@ -8,9 +8,9 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DeviceError, MissingToolError } from '../../core/errors.js';
 import { chooseDevice, type Device, label } from '../../devices/device.js';
-import { runTool, type Step, type ToolOutput, toolVersion } from '../../devices/tool.js';
+import { runTool, toolVersion } from '../../devices/tool.js';
 import type { DeviceBackend, DeviceRunOptions } from '../backend.js';
-import { ADB_INSTALL, adbFailure, listAndroidDevices } from './devices.js';
+import { ADB_INSTALL, adbFailure, adbOn, deviceWorkDir, listAndroidDevices } from '../../devices/android.js';
 import { parsePerfTest, PerfTestOutputError, perfTestFailure } from './perf-test.js';
 
 const PERF_TEST = 'onnxruntime_perf_test';
@@ -27,12 +27,6 @@ function findPerfTest(given: string | undefined): string {
   if (!path) throw new MissingToolError(`ort-android needs an ${PERF_TEST} built for the device: ${PERF_TEST_HOWTO}`);
   if (!existsSync(path)) throw new MissingToolError(`${PERF_TEST} not found at ${path}: ${PERF_TEST_HOWTO}`);
   return path;
-}
-
-/** `adb -s SERIAL ...` for one step on one device, failing as one line that names both. */
-function adbOn(device: Device, timeoutSeconds: number) {
-  return (step: string, args: string[], explain: Step['explain'] = adbFailure): Promise<ToolOutput> =>
-    runTool('adb', ['-s', device.id, ...args], { device: label(device), step, timeoutSeconds, install: ADB_INSTALL, explain });
 }
 
 /** The one shell command that runs perf_test in the work folder. */
@@ -99,7 +93,7 @@ export const ortAndroid: DeviceBackend = {
     const library = join(dirname(perfTest), 'libonnxruntime.so');
     const withLibrary = existsSync(library);
     const adb = adbOn(device, options.timeoutSeconds);
-    const dir = `/data/local/tmp/eformer-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const dir = deviceWorkDir(randomBytes(4).toString('hex'));
     const onnx = join(options.workDir, 'model.onnx');
     writeFileSync(onnx, model.onnx);
 

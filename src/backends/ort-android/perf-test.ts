@@ -18,6 +18,7 @@
  */
 import type { SummaryStats } from '../../core/stats.js';
 import { lastLine } from '../../core/text.js';
+import { deviceCrash } from '../../devices/android.js';
 
 export interface PerfTestReport {
   /** Latencies of the timed runs, ms. */
@@ -115,25 +116,11 @@ export function parsePerfTest(stdout: string): PerfTestReport {
   return { summary, loadMs, firstRunMs, threads: threads ? Number(threads) : undefined, quantileRule: PERF_TEST_QUANTILES };
 }
 
-// A process killed by signal N exits with 128 + N in the device's shell (Linux numbering).
-const SIGNALS: Record<number, { name: string; text: RegExp }> = {
-  132: { name: 'SIGILL', text: /Illegal instruction/ },
-  134: { name: 'SIGABRT', text: /Aborted/ },
-  135: { name: 'SIGBUS', text: /Bus error/ },
-  136: { name: 'SIGFPE', text: /Floating point exception/ },
-  137: { name: 'SIGKILL', text: /^Killed\b/m },
-  139: { name: 'SIGSEGV', text: /Segmentation fault/ },
-};
-
 /** Why a perf_test run failed, from its exit code and output (stdout and stderr). */
 export function perfTestFailure(output: string, exitCode: number | undefined): string {
-  const signal = (exitCode !== undefined ? SIGNALS[exitCode] : undefined) ?? Object.values(SIGNALS).find((s) => s.text.test(output));
-  if (signal) {
-    // An abort is usually an uncaught onnxruntime exception, and its message is the reason.
-    const reason = signal.name === 'SIGABRT' ? lastLine(output.split('\n').filter((l) => !signal.text.test(l)).join('\n')) : '';
-    const hint = signal.name === 'SIGKILL' ? ' (the phone may have run out of memory)' : '';
-    return `onnxruntime_perf_test crashed (${signal.name})${hint}${reason ? `: ${reason}` : ''}`;
-  }
+  // An abort is usually an uncaught onnxruntime exception, and its message is the reason.
+  const crash = deviceCrash('onnxruntime_perf_test', output, exitCode);
+  if (crash) return crash;
   const link = /CANNOT LINK EXECUTABLE.*$/m.exec(output)?.[0];
   if (link) return `onnxruntime_perf_test cannot start: ${link.trim()} (put libonnxruntime.so next to --perf-test)`;
   if (exitCode === 126) return `onnxruntime_perf_test cannot run on this device (built for another CPU or Android version?): ${lastLine(output)}`;

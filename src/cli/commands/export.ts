@@ -10,6 +10,14 @@ import { wrapText } from '../../core/table.js';
 import { statusLine } from '../progress.js';
 import { addInt8Flags, addModelFlags, checkModelFlags, type Int8Flags, int8Options, integer, type ModelFlags } from '../flags.js';
 import { int8Lines } from '../../report/int8.js';
+import type { TfliteCheck } from '../../tflite/litert.js';
+
+/** One line for a .tflite check: the logits against onnxruntime's, and what XNNPACK took. */
+function tfliteCheckLine(c: TfliteCheck): string {
+  const figure = c.relativeError === null ? 'non-finite' : `${c.relativeError.toExponential(2)} of the largest logit (max |diff| ${c.absoluteError?.toExponential(2)})`;
+  const d = c.delegation;
+  return `LiteRT (XNNPACK) vs onnxruntime: ${figure}, top-5 ${c.top5Agree ? 'agree' : 'DIFFER'}; ${d.delegated}/${d.ops} ops delegated in ${d.partitions} partition${d.partitions === 1 ? '' : 's'}; tolerance ${c.tolerance?.toExponential(0)}: ${c.pass ? 'ok' : 'FAILED'} (${c.seconds.toFixed(1)} s)`;
+}
 
 interface ExportOptions extends ModelFlags, Int8Flags {
   model?: string;
@@ -20,6 +28,7 @@ interface ExportOptions extends ModelFlags, Int8Flags {
   int8?: boolean;
   fold: boolean;
   coreml?: boolean;
+  tflite?: boolean;
   coremlFormat: 'mlprogram' | 'neuralnetwork';
   precision?: 'fp16' | 'fp32';
   minTarget?: string;
@@ -32,31 +41,38 @@ interface ExportOptions extends ModelFlags, Int8Flags {
 const entryOf = (name: string) => zoo.find((m) => m.name === name);
 
 export function register(program: Command): void {
-  const cmd = program.command('export').description('build a model from its TypeScript spec and write DIR/NAME.onnx (atomically)');
+  const cmd = program.command('export').description('build a model from its TypeScript spec and write DIR/NAME.onnx, DIR/NAME.tflite and/or a Core ML model (atomically)');
   addModelFlags(cmd, false)
     .option('--onnx', 'write ONNX')
     .option('-o, --out-dir <dir>', 'output folder (created if missing)', '.')
     .option('--opset <n>', `ONNX opset, 17 to 21 (default ${DEFAULT_OPSET}; ${INT8_OPSET} with --int8, for its native Gelu)`, integer('--opset'))
     .option('--seed <n>', 'seed of the random weights used without a checkpoint', integer('--seed', 0), 0)
     .option('--no-fold', 'export the graph exactly as PyTorch computes it (no BN / layer-scale / bias folding)')
+    .option('--tflite', 'write DIR/NAME.tflite for LiteRT, channels-last (NHWC input), every op one that XNNPACK runs')
     .option('--coreml', 'also write a Core ML model through coremltools (see `eformer setup coreml`)')
     .addOption(new Option('--coreml-format <format>', 'ML Program (.mlpackage) or NeuralNetwork (.mlmodel)').choices(['mlprogram', 'neuralnetwork']).default('mlprogram'))
-    .addOption(new Option('--precision <p>', 'Core ML compute precision (default fp16 for mlprogram, fp32 for neuralnetwork)').choices(['fp16', 'fp32']))
+    .addOption(
+      new Option('--precision <p>', 'Core ML: the compute precision (default fp16 for mlprogram, fp32 for neuralnetwork); TFLite: fp16 stores the weights as float16 dequantised at load (default fp32)').choices([
+        'fp16',
+        'fp32',
+      ]),
+    )
     .option('--min-target <target>', 'minimum deployment target, iOS16 or later (default iOS16; iOS17 with --int8)')
     .addOption(new Option('--input-type <type>', 'an ImageType input with ImageNet normalisation folded in, or a plain tensor').choices(['image', 'tensor']).default('image'))
     .addOption(new Option('--quantize <mode>', 'coremltools weight compression (ML Program only)').choices(['int8', 'palettize4', 'palettize6']))
     .option('--timeout <s>', 'seconds before the Core ML bridge is stopped', integer('--timeout'), 600)
-    .option('--verify', "check the Core ML model's numbers against onnxruntime (eformer's MIL interpreter; on macOS also Core ML itself): exit 1 beyond the tolerance")
+    .option('--verify', "check the numbers against onnxruntime: Core ML in eformer's MIL interpreter (on macOS also Core ML itself), TFLite in LiteRT's interpreter with XNNPACK (`eformer setup litert`); exit 1 beyond the tolerance")
     .option('--int8', 'static int8 quantisation: NAME.int8.onnx in QDQ form (per-channel int8 weights, uint8 activations calibrated), a Core ML W8A8 model with --coreml; prints its fidelity against the float model');
   addInt8Flags(cmd, { byLayer: true, seed: true })
     .action(async (opts: ExportOptions) => {
       checkModelFlags(opts, false);
-      if (!opts.onnx && !opts.coreml) throw new UsageError('nothing to export: add --onnx and/or --coreml');
+      if (!opts.onnx && !opts.coreml && !opts.tflite) throw new UsageError('nothing to export: add --onnx, --tflite and/or --coreml');
       const int8 = int8Options(opts, Boolean(opts.int8), opts.seed, '--int8');
       const status = statusLine();
       const result = await exportModel({
         progress: status && ((step) => status.update(step)),
         onnx: opts.onnx,
+        tflite: opts.tflite ? { precision: opts.precision, verify: opts.verify, timeout: opts.timeout } : undefined,
         coreml: opts.coreml
           ? { format: opts.coremlFormat, precision: opts.precision, minTarget: opts.minTarget, inputType: opts.inputType, quantize: opts.quantize, timeout: opts.timeout, verify: opts.verify }
           : undefined,
@@ -73,6 +89,11 @@ export function register(program: Command): void {
       }).finally(() => status?.done());
       const opset = opts.opset ?? (int8 ? INT8_OPSET : DEFAULT_OPSET);
       if (result.onnx) console.log(wrapText(`wrote ${result.onnx.path} (${(result.onnx.bytes / 1e6).toFixed(1)} MB, opset ${opset})`));
+      if (result.tflite) {
+        const t = result.tflite;
+        console.log(wrapText(`wrote ${t.path} (${(t.bytes / 1e6).toFixed(1)} MB, ${t.precision}, ${t.ops} ops, ${t.transposes} TRANSPOSE)`));
+        if (result.tfliteCheck) console.log(`  ${tfliteCheckLine(result.tfliteCheck)}`);
+      }
       if (result.int8) console.log(int8Lines(result.int8).join('\n'));
       const c = result.coreml;
       if (c) {
@@ -100,6 +121,7 @@ export function register(program: Command): void {
         if (before) console.log(`  ${opts.quantize}: ${(before / 1e6).toFixed(1)} MB before, ${(c.bytes / 1e6).toFixed(1)} MB after`);
       }
       console.log(countTable([result.counts], entryOf));
+      if (result.tfliteCheck && !result.tfliteCheck.pass) throw new CheckFailed(`--verify: the TFLite model is wrong: ${result.tfliteCheck.problem}`);
       if (result.numerics && !result.numerics.pass) throw new CheckFailed(`--verify: the Core ML model is wrong: ${result.numerics.problem}`);
     });
 }

@@ -76,14 +76,14 @@ export function register(program: Command): void {
     .addOption(new Option('-b, --backend <id>', `where to run: ${backends.map((b) => `${b.id} (${b.description})`).join('; ')}`).choices(backends.map((b) => b.id)).default('ort-cpu'))
     .option('-t, --threads <n>', "intra-op threads (default: all cores; on a device, the runtime's choice)", integer('--threads'))
     .addOption(new Option('--graph-opt <level>', 'onnxruntime graph optimisation level').choices(['disabled', 'basic', 'extended', 'all']).default('all'))
-    .option('--ep <provider>', 'execution provider: cpu (default) and what onnxruntime-node bundles; wasm on ort-web; cpu, xnnpack, nnapi on ort-android');
+    .option('--ep <provider>', 'execution provider: cpu (default) and what onnxruntime-node bundles; wasm on ort-web; cpu, xnnpack, nnapi on ort-android; cpu (XNNPACK) on litert; the delegate xnnpack (default), gpu or nnapi on litert-android');
   addBackendFlags(cmd)
     .option('--batch <n>', 'batch size', integer('--batch'), 1)
     .option('--warmup <n>', 'fixed warm-up runs (default: until latency settles; device backends: 10)', integer('--warmup', 0))
     .option('--runs <n>', `timed runs per model, at most ${MAX_RUNS} (default: adaptive, see --min-time; device backends: 100)`, integer('--runs', 1, MAX_RUNS))
     .option('--min-time <s>', 'seconds of timed runs per model when --runs is not given (default: 2)', positiveSeconds('--min-time'))
     .option('--no-single-session', 'skip timing each model alone with thread spinning on (the as-deployed figure)')
-    .option('--breakdown', "per-op breakdown from onnxruntime's own profiler (separate sessions, after timing)")
+    .option('--breakdown', "per-op breakdown from the runtime's own profiler, in separate runs after timing (onnxruntime's; on litert-android, benchmark_model's --enable_op_profiling)")
     .option('--json <file>', 'write the results JSON (schema eformer.results/1) to FILE')
     .addOption(new Option('--format <format>', 'what to print').choices(PRINTABLE).default('table'))
     .option('-q, --quiet', 'no progress bar')

@@ -29,6 +29,7 @@ const HEADER = [
   'quantile_rule', 'reference', 'ratio_to_reference', 'single_session_median_ms', 'threads', 'paper_top1', 'paper_latency_ms', 'paper_latency_device',
   'device_id', 'device_name', 'load_ms', 'first_run_ms', 'execution_provider',
   'precision', 'int8_fp32_model', 'int8_speedup', 'int8_sqnr_db', 'int8_cosine', 'int8_top1_agreement', 'int8_calibration',
+  'statistic',
 ];
 
 /** One row per result with every figure, for spreadsheets and scripts. */
@@ -48,6 +49,7 @@ export const csvFormat: ReportFormat = {
           r.device?.id, r.device?.name, ms(r.load_ms), ms(r.first_run_ms), r.settings?.execution_provider,
           r.precision, r.int8?.fp32_model, ratio(r.int8?.speedup), r.int8?.sqnr_db === undefined || r.int8.sqnr_db === null ? undefined : Number(r.int8.sqnr_db.toFixed(2)),
           ratio(r.int8?.cosine), r.int8?.top1_agreement, r.int8?.calibration,
+          s.statistic ?? 'median',
         ].map(quote).join(','),
       );
     }

@@ -5,6 +5,7 @@
  * every string from the results files is escaped wherever it lands.
  */
 import { html, type Html } from '../../core/html.js';
+import { centralLatency } from '../../core/stats.js';
 import type { ModelResult, ResultsFile } from '../../results/results.js';
 import { chartFrame, htmlPage } from '../chart.js';
 import { columnsFor, environmentLines, labelledResults, summaryRow } from '../rows.js';
@@ -55,7 +56,8 @@ const isInt8 = (r: ModelResult) => r.precision === 'int8';
  * model's published top-1: its own accuracy is not measured, and its label says so.
  */
 function accuracyPanel(backend: string, points: Point[], families: string[]): Html {
-  const xs = points.map((p) => p.r.latency_ms.median);
+  const latency = (p: Point) => centralLatency(p.r.latency_ms);
+  const xs = points.map(latency);
   const ys = points.map((p) => p.r.paper!.top1);
   const { px, py, axes } = chartFrame({
     width: W,
@@ -63,14 +65,14 @@ function accuracyPanel(backend: string, points: Point[], families: string[]): Ht
     margin: M,
     x: [0, Math.max(...xs) * 1.1],
     y: [Math.floor(Math.min(...ys) - 1), Math.ceil(Math.max(...ys) + 1)],
-    xLabel: `measured median latency (ms, ${backend})`,
+    xLabel: `measured ${points.some((p) => p.r.latency_ms.statistic === 'mean') ? 'latency: median, or average where the harness printed no median' : 'median latency'} (ms, ${backend})`,
     yLabel: 'ImageNet-1k top-1 (%, paper)',
   });
   const colour = (r: ModelResult) => (r.baseline ? '#888' : PALETTE[families.indexOf(familyOf(r)) % PALETTE.length]);
-  const at = (p: Point) => ({ x: px(p.r.latency_ms.median), y: py(p.r.paper!.top1) });
+  const at = (p: Point) => ({ x: px(latency(p)), y: py(p.r.paper!.top1) });
   // Each family's float models joined in latency order, as the papers' figures do: within one backend and one file.
   const lines = [...new Set(points.filter((p) => !p.r.baseline && !isInt8(p.r)).map((p) => `${familyOf(p.r)}\u0000${p.source}`))].map((key) => {
-    const members = points.filter((p) => !p.r.baseline && !isInt8(p.r) && `${familyOf(p.r)}\u0000${p.source}` === key).sort((a, b) => a.r.latency_ms.median - b.r.latency_ms.median);
+    const members = points.filter((p) => !p.r.baseline && !isInt8(p.r) && `${familyOf(p.r)}\u0000${p.source}` === key).sort((a, b) => latency(a) - latency(b));
     return members.length > 1 ? html`<polyline class="family" stroke="${colour(members[0].r)}" points="${members.map((p) => `${at(p).x},${at(p).y}`).join(' ')}"/>` : html``;
   });
   const text = (p: Point) => `${p.r.model}${p.r.baseline ? ' (CNN)' : ''}${isInt8(p.r) ? ' (float top-1)' : ''}${p.source ? ` ${p.source}` : ''}`;
@@ -78,7 +80,7 @@ function accuracyPanel(backend: string, points: Point[], families: string[]): Ht
   const marks = points.map((p, i) => {
     const { x, y } = at(p);
     const label = labels[i];
-    const title = html`<title>${p.r.model} on ${backend}: ${p.r.latency_ms.median.toFixed(3)} ms; top-1 ${p.r.paper!.top1}% (paper${isInt8(p.r) ? ", the float model's" : ''})</title>`;
+    const title = html`<title>${p.r.model} on ${backend}: ${latency(p).toFixed(3)} ms; top-1 ${p.r.paper!.top1}% (paper${isInt8(p.r) ? ", the float model's" : ''})</title>`;
     const mark = p.r.baseline
       ? html`<rect x="${x - 5}" y="${y - 5}" width="10" height="10" class="baseline">${title}</rect>`
       : html`<circle cx="${x}" cy="${y}" r="5" ${isInt8(p.r) ? html`stroke="${colour(p.r)}" class="model int8"` : html`fill="${colour(p.r)}" class="model"`}>${title}</circle>`;
@@ -114,7 +116,7 @@ function breakdownBars(r: ModelResult): Html {
     html`<div class="bar-row"><span class="bar-label">${row.key}</span><span class="bar${extra}" style="width:${(row.percent * 4).toFixed(1)}px"></span><span class="bar-value">${value}</span></div>`;
   const rows = b.by_stage.map((row) => bar(row, html``, `${row.percent.toFixed(1)}% · ${row.ms.toFixed(3)} ms`));
   const ops = b.by_op.slice(0, 8).map((row) => bar(row, html` op`, `${row.percent.toFixed(1)}%`));
-  return html`<h3>${r.model} on ${r.backend}: where the time goes</h3><p>Shares from the runtime's profiler (${b.runs} runs; profiled node time ${b.node_ms.toFixed(3)} ms per run), milliseconds scaled to the measured median of ${b.median_ms.toFixed(3)} ms.</p><div class="bars"><div><h4>by stage and part</h4>${rows}</div><div><h4>by op type</h4>${ops}</div></div>`;
+  return html`<h3>${r.model} on ${r.backend}: where the time goes</h3><p>Shares from ${b.profiler ?? "the runtime's profiler"} (${b.runs} runs; profiled node time ${b.node_ms.toFixed(3)} ms per run), milliseconds scaled to the measured ${b.scaled_to === 'mean' ? 'average' : 'median'} of ${b.median_ms.toFixed(3)} ms.</p><div class="bars"><div><h4>by stage and part</h4>${rows}</div><div><h4>by op type</h4>${ops}</div></div>`;
 }
 
 export const htmlFormat: ReportFormat = {

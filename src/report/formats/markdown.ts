@@ -15,7 +15,7 @@ export const markdownFormat: ReportFormat = {
     for (const r of files.flatMap((f) => f.results)) {
       const b = r.breakdown;
       if (!b) continue;
-      lines.push('', `**${cell(r.model)}**: where the time goes (runtime profiler, ${b.runs} runs; ms scaled to the measured median ${b.median_ms.toFixed(3)} ms)`, '');
+      lines.push('', `**${cell(r.model)}**: where the time goes (runtime profiler, ${b.runs} runs; ms scaled to the measured ${b.scaled_to === 'mean' ? 'average' : 'median'} ${b.median_ms.toFixed(3)} ms)`, '');
       lines.push('| stage and part | ms/run | % |', '| --- | --- | --- |');
       for (const row of b.by_stage) lines.push(`| ${cell(row.key)} | ${row.ms.toFixed(3)} | ${row.percent.toFixed(1)} |`);
       lines.push('', '| op type | ms/run | % | kernels/run |', '| --- | --- | --- | --- |');

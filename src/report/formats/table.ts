@@ -20,7 +20,7 @@ export function breakdownTables(files: ResultsFile[], top = 8): string {
     out.push(renderTable([`${r.model}${severalBackends ? ` on ${r.backend}` : ''}: by op type`, 'ms/run', '%', 'by stage and part', 'ms/run', '%'], rows));
     out.push(
       wrapText(
-        `shares from the runtime's profiler (${b.runs} runs; it slows runs down: node time ${b.node_ms.toFixed(3)} ms, model_run ${b.model_run_ms.toFixed(3)} ms), ms scaled to the measured median ${b.median_ms.toFixed(3)} ms`,
+        `shares from the runtime's profiler (${b.runs} runs; it slows runs down: node time ${b.node_ms.toFixed(3)} ms, model_run ${b.model_run_ms.toFixed(3)} ms), ms scaled to the measured ${b.scaled_to === 'mean' ? 'average' : 'median'} ${b.median_ms.toFixed(3)} ms`,
       ),
     );
   }

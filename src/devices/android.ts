@@ -2,10 +2,10 @@
  * Android devices as adb sees them: `adb devices -l`, then `getprop` on each reachable device for
  * what adb's own listing cannot say (the real model name, the Android version, phone or tablet).
  */
-import { DeviceError } from '../../core/errors.js';
-import { lastLine } from '../../core/text.js';
-import type { Device } from '../../devices/device.js';
-import { runTool } from '../../devices/tool.js';
+import { DeviceError } from '../core/errors.js';
+import { lastLine } from '../core/text.js';
+import { type Device, label } from './device.js';
+import { runTool, type Step, type ToolOutput } from './tool.js';
 
 export const ADB_INSTALL = 'install the Android platform tools (apt-get install -y adb) or put adb on PATH';
 
@@ -105,7 +105,8 @@ export function withProperties(device: Device, props: Record<string, string>): D
   const release = props['ro.build.version.release'];
   const characteristics = props['ro.build.characteristics'] ?? '';
   const kind = device.kind === 'emulator' ? 'emulator' : /\btablet\b/.test(characteristics) ? 'tablet' : /\bwatch\b/.test(characteristics) ? 'watch' : /\btv\b/.test(characteristics) ? 'tv' : 'phone';
-  return { ...device, model, name: model ?? device.name, os: release ? `Android ${release}` : device.os, kind };
+  const abi = props['ro.product.cpu.abi'] || undefined;
+  return { ...device, model, name: model ?? device.name, os: release ? `Android ${release}` : device.os, kind, ...(abi ? { abi } : {}) };
 }
 
 export async function listAndroidDevices(timeoutSeconds = 30): Promise<Device[]> {
@@ -128,4 +129,38 @@ export async function listAndroidDevices(timeoutSeconds = 30): Promise<Device[]>
     out.push(withProperties(d, props));
   }
   return out;
+}
+
+/** `adb -s SERIAL ...` for one step on one device, failing as one line that names both. */
+export function adbOn(device: Device, timeoutSeconds: number) {
+  return (step: string, args: string[], explain: Step['explain'] = adbFailure): Promise<ToolOutput> =>
+    runTool('adb', ['-s', device.id, ...args], { device: label(device), step, timeoutSeconds, install: ADB_INSTALL, explain });
+}
+
+/** A work folder of its own under /data/local/tmp (the one place adb's shell may run binaries) for one run. */
+export function deviceWorkDir(suffix: string): string {
+  return `/data/local/tmp/eformer-${process.pid}-${suffix}`;
+}
+
+// A process killed by signal N exits with 128 + N in the device's shell (Linux numbering).
+const SIGNALS: Record<number, { name: string; text: RegExp }> = {
+  132: { name: 'SIGILL', text: /Illegal instruction/ },
+  134: { name: 'SIGABRT', text: /Aborted/ },
+  135: { name: 'SIGBUS', text: /Bus error/ },
+  136: { name: 'SIGFPE', text: /Floating point exception/ },
+  137: { name: 'SIGKILL', text: /^Killed\b/m },
+  139: { name: 'SIGSEGV', text: /Segmentation fault/ },
+};
+
+/**
+ * Why a program run in the device's shell died, when a signal killed it: `TOOL crashed (SIGSEGV)`,
+ * with the tool's last line for an abort (usually an uncaught exception's message) and a hint for
+ * SIGKILL (the low-memory killer). Undefined when no signal shows in the exit code or the output.
+ */
+export function deviceCrash(tool: string, output: string, exitCode: number | undefined): string | undefined {
+  const signal = (exitCode !== undefined ? SIGNALS[exitCode] : undefined) ?? Object.values(SIGNALS).find((s) => s.text.test(output));
+  if (!signal) return undefined;
+  const reason = signal.name === 'SIGABRT' ? lastLine(output.split('\n').filter((l) => !signal.text.test(l)).join('\n')) : '';
+  const hint = signal.name === 'SIGKILL' ? ' (the phone may have run out of memory)' : '';
+  return `${tool} crashed (${signal.name})${hint}${reason ? `: ${reason}` : ''}`;
 }
