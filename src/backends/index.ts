@@ -48,10 +48,14 @@ export interface PlatformListing {
   failed?: boolean;
 }
 
-/** Every device backend's devices; a missing or failing tool is reported per platform, not thrown. */
+/**
+ * Every platform's devices; a missing or failing tool is reported per platform, not thrown. Two
+ * backends on one platform (ort-android and litert-android both ask adb) list it once.
+ */
 export async function listDevices(timeoutSeconds = 60): Promise<PlatformListing[]> {
   const out: PlatformListing[] = [];
-  for (const b of backends.filter((x): x is DeviceBackend => x.kind === 'device')) {
+  const devicesBackends = backends.filter((x): x is DeviceBackend => x.kind === 'device');
+  for (const b of devicesBackends.filter((x, i) => devicesBackends.findIndex((y) => y.platform === x.platform) === i)) {
     try {
       out.push({ platform: b.platform, devices: await b.listDevices(timeoutSeconds) });
     } catch (err) {

@@ -9,7 +9,7 @@ export type { Wait };
 export const features: Record<string, { description: string; run: (log: (line: string) => void, wait?: Wait) => Promise<unknown> }> = {
   coreml: { description: "makes .eformer/venv with the Core ML bridge's pinned coremltools", run: (log, wait) => setupCoreml(undefined, log, wait) },
   litert: {
-    description: "adds LiteRT's interpreter (the pinned ai-edge-litert) to .eformer/venv, for export --tflite --verify",
+    description: "adds LiteRT's interpreter (the pinned ai-edge-litert) to .eformer/venv, for `eformer export --tflite --verify` and `eformer profile -b litert`",
     run: (log, wait) => installRequirements({ file: LITERT_REQUIREMENTS, what: 'ai-edge-litert and its dependencies: under a minute', forWhom: "LiteRT's interpreter" }, undefined, log, wait),
   },
 };

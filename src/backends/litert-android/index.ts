@@ -23,7 +23,7 @@ const BENCHMARK_MODEL = 'benchmark_model';
 export const BENCHMARK_MODEL_URL = 'https://storage.googleapis.com/tensorflow-nightly-public/prod/tensorflow/release/lite/tools/nightly/latest/android_aarch64_benchmark_model';
 const HOWTO =
   `download LiteRT's benchmark_model for Android arm64 (${BENCHMARK_MODEL_URL}, the android_aarch64 native binary listed at ` +
-  'https://ai.google.dev/edge/litert/models/measurement), then pass --benchmark-model PATH (or set EFORMER_BENCHMARK_MODEL)';
+  'https://ai.google.dev/edge/litert/models/measurement), then pass it to `eformer profile --benchmark-model PATH` (or set EFORMER_BENCHMARK_MODEL)';
 const ARM64_ABI = 'arm64-v8a';
 
 /** The delegate choice, benchmark_model's flag for it, and how the runtime names it in its log. */
