@@ -3,10 +3,11 @@
 runs it: the default op resolver, which applies the XNNPACK delegate. eformer calls this for
 `export --tflite --verify` and its tests.
 
-    python litert_run.py MODEL.tflite --input X.f32 --shape 1,224,224,3 --out Y.f32 [--threads N]
+    python litert_run.py MODEL.tflite --input X.f32 --shape 1,224,224,3 --out Y.f32 [--count K] [--threads N]
 
-X.f32 is the input tensor exactly as the model takes it, raw little-endian float32 of that shape
-(NHWC for eformer's models). The first output is written to Y.f32 the same way.
+X.f32 holds K input tensors (default 1) exactly as the model takes them, raw little-endian float32
+of that shape one after the other (NHWC for eformer's models). The first output of each run is
+written to Y.f32 the same way, in the same order.
 
 Delegation: after the delegate is applied, the interpreter's node list holds the original operators
 followed by one DELEGATE node per partition XNNPACK took. Which original operators a partition
@@ -90,6 +91,7 @@ def main():
     parser.add_argument('--input', required=True)
     parser.add_argument('--shape', required=True, help='comma-separated dimensions of the input')
     parser.add_argument('--out', required=True)
+    parser.add_argument('--count', type=int, default=1, help='how many inputs X.f32 holds')
     parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args()
 
@@ -101,7 +103,7 @@ def main():
 
     try:
         shape = [int(d) for d in args.shape.split(',')]
-        x = np.fromfile(args.input, dtype='<f4').reshape(shape)
+        xs = np.fromfile(args.input, dtype='<f4').reshape([args.count, *shape])
     except Exception as err:  # noqa: BLE001 - any unreadable input is the caller's mistake
         fail(2, f'cannot read {args.input} as float32 {args.shape}: {err}')
 
@@ -114,19 +116,21 @@ def main():
     load_seconds = time.perf_counter() - start
 
     details = interpreter.get_input_details()[0]
-    if list(details['shape']) != list(x.shape) or x.dtype != details['dtype']:
-        fail(2, f'the input is {x.dtype} {list(x.shape)}; the model takes {np.dtype(details["dtype"]).name} {list(details["shape"])}')
-    try:
-        interpreter.set_tensor(details['index'], x)
-        start = time.perf_counter()
-        interpreter.invoke()
-        seconds = time.perf_counter() - start
-    except Exception as err:  # noqa: BLE001
-        op, line = load_error_line(err)
-        fail(13, f'{op or "?"}: {line}')
+    if list(details['shape']) != shape or details['dtype'] != np.float32:
+        fail(2, f'the input is float32 {shape}; the model takes {np.dtype(details["dtype"]).name} {list(details["shape"])}')
     output = interpreter.get_output_details()[0]
-    y = np.ascontiguousarray(interpreter.get_tensor(output['index']), dtype='<f4')
-    y.tofile(args.out)
+    seconds = 0.0
+    with open(args.out, 'wb') as out:
+        for x in xs:
+            try:
+                interpreter.set_tensor(details['index'], x)
+                start = time.perf_counter()
+                interpreter.invoke()
+                seconds += time.perf_counter() - start
+            except Exception as err:  # noqa: BLE001
+                op, line = load_error_line(err)
+                fail(13, f'{op or "?"}: {line}')
+            out.write(np.ascontiguousarray(interpreter.get_tensor(output['index']), dtype='<f4').tobytes())
 
     ops = interpreter._get_ops_details()  # noqa: SLF001 - the only view of the delegated graph
     originals, taken = partitions(ops)

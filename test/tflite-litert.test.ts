@@ -16,7 +16,8 @@ import { channelsLast, referencePrediction } from '../src/export/index.js';
 import { findPython } from '../src/coreml/python.js';
 import { BuiltinOperator } from '../src/tflite/generated/tflite/builtin-operator.js';
 import { Model } from '../src/tflite/generated/tflite/model.js';
-import { judgeTflite, runLitert, TFLITE_TOLERANCE } from '../src/tflite/litert.js';
+import { judgeTflite, judgeTfliteInt8, runLitert, TFLITE_TOLERANCE } from '../src/tflite/litert.js';
+import { TensorType } from '../src/tflite/generated/tflite/tensor-type.js';
 import { type LayoutMistake, lowerToTflite } from '../src/tflite/lower.js';
 import { cli, maxAbs, maxAbsDiff, root, runOnnx, tempDir, testInput } from './helpers.js';
 
@@ -50,6 +51,21 @@ describe('LiteRT runs the export fully delegated to XNNPACK, within 1e-5 of onnx
     expect(c.relativeError!).toBeLessThanOrEqual(TFLITE_TOLERANCE.fp16);
     expect(c.delegation.delegated).toBe(c.delegation.ops);
   });
+});
+
+describe('--config variants export too', () => {
+  // VCMamba's chunked and parallel scans sum segments as products with constant 0/1 matrices (a
+  // MatMul by a constant: FULLY_CONNECTED), which the default unrolled scan does not use.
+  for (const scan of ['chunked', 'parallel']) {
+    it(`vcmamba_s with scan: ${scan}`, async () => {
+      const dir = tempDir();
+      const config = join(dir, 'config.json');
+      writeFileSync(config, JSON.stringify({ schema: 'eformer.config/1', family: 'vcmamba', name: `vcmamba_s_${scan}`, resolution: 224, config: { widths: [32, 64, 144, 288], depths: [4, 4, 12, 8], mambaBlocks: 4, scan } }));
+      const r = await cli('export', '--config', config, '--tflite', '--verify', '-o', dir);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/(\d+)\/\1 ops delegated in 1 partition; tolerance 1e-5: ok/);
+    });
+  }
 });
 
 describe("each family's fixture checkpoint as .tflite gives the logits of the family's own PyTorch code", () => {
@@ -209,5 +225,105 @@ describe('LiteRT refusing a file: one line naming the model and the op', () => {
     expect((err as { exitCode: number }).exitCode).toBe(70);
     expect((err as Error).message).toMatch(/^LiteRT cannot load efficientformer_l1: op RESHAPE: .*failed to prepare/);
     expect((err as Error).message).not.toContain('\n');
+  });
+});
+
+describe('int8: the same calibration as the ONNX int8 export, int8 weights, activations and int32 biases', () => {
+  const read = (bytes: Uint8Array) => Model.getRootAsModel(new ByteBuffer(bytes));
+
+  it('mobilenetv2_100: every conv int8 (per-channel OHWI / 1HWC weights, int32 biases at input x weight scale), the logits float, SQNR within 1 dB of the ONNX int8 graph, all delegated', async () => {
+    const dir = tempDir();
+    const r = await exportModel({ model: 'mobilenetv2_100', outDir: dir, tflite: { verify: true }, int8: { calibration: { random: 8 } } });
+    const c = r.tfliteCheck!;
+    print(`mobilenetv2_100 int8: SQNR ${c.sqnrDb?.toFixed(2)} dB, ONNX int8 ${c.onnxSqnrDb?.toFixed(2)} dB`);
+    expect(c.problem).toBeUndefined();
+    expect(c.sqnrDb!).toBeGreaterThan(c.onnxSqnrDb! - 1);
+    expect(c.delegation.delegated).toBe(c.delegation.ops);
+    expect(readdirSync(dir)).toEqual(['mobilenetv2_100.int8.tflite']);
+    const m = read(readFileSync(join(dir, 'mobilenetv2_100.int8.tflite')));
+    const sub = m.subgraphs(0)!;
+    const name = (o: number) => BuiltinOperator[m.operatorCodes(sub.operators(o)!.opcodeIndex())!.builtinCode()];
+    let convs = 0;
+    for (let i = 0; i < sub.operatorsLength(); i++) {
+      const op = sub.operators(i)!;
+      if (name(i) !== 'CONV_2D' && name(i) !== 'DEPTHWISE_CONV_2D') continue;
+      convs++;
+      const [x, w, b] = [0, 1, 2].map((k) => sub.tensors(op.inputs(k)!)!);
+      const y = sub.tensors(op.outputs(0)!)!;
+      expect([x.type(), w.type(), b.type(), y.type()]).toEqual([TensorType.INT8, TensorType.INT8, TensorType.INT32, TensorType.INT8]);
+      const wq = w.quantization()!;
+      const channels = w.shape(name(i) === 'CONV_2D' ? 0 : 3)!;
+      expect(wq.scaleLength()).toBe(channels);
+      expect(wq.quantizedDimension()).toBe(name(i) === 'CONV_2D' ? 0 : 3);
+      for (let k = 0; k < wq.zeroPointLength(); k++) expect(wq.zeroPoint(k)).toBe(0n);
+      const inputScale = x.quantization()!.scale(0)!;
+      for (let k = 0; k < channels; k += 7) expect(b.quantization()!.scale(k)).toBeCloseTo(Math.fround(wq.scale(k)! * inputScale), 12);
+    }
+    expect(convs).toBe(52);
+    const versions = Object.fromEntries(Array.from({ length: m.operatorCodesLength() }, (_, i) => [BuiltinOperator[m.operatorCodes(i)!.builtinCode()], m.operatorCodes(i)!.version()]));
+    expect(versions).toMatchObject({ CONV_2D: 3, DEPTHWISE_CONV_2D: 3, ADD: 2, QUANTIZE: 1 });
+    // The classifier: float FULLY_CONNECTED on its int8 weights dequantised (DEQUANTIZE of per-channel int8: version 5).
+    const last = sub.operators(sub.operatorsLength() - 1)!;
+    expect(name(sub.operatorsLength() - 1)).toBe('FULLY_CONNECTED');
+    expect(sub.tensors(last.outputs(0)!)!.type()).toBe(TensorType.FLOAT32);
+    expect(versions.DEQUANTIZE).toBe(5);
+  });
+
+  it('efficientformer_l1: token linears int8 FULLY_CONNECTED (keep_num_dims: version 5), attention, GELU and LayerNorm float, SQNR within 1 dB', async () => {
+    const r = await exportModel({ model: 'efficientformer_l1', outDir: tempDir(), tflite: { verify: true }, int8: { calibration: { random: 8 } } });
+    const c = r.tfliteCheck!;
+    print(`efficientformer_l1 int8: SQNR ${c.sqnrDb?.toFixed(2)} dB, ONNX int8 ${c.onnxSqnrDb?.toFixed(2)} dB`);
+    expect(c.pass, c.problem).toBe(true);
+  });
+
+  it('the check fails on biases at the wrong scale (every int8 conv\'s int32 bias doubled in the file)', async () => {
+    const built = buildWithRandomWeights({ model: 'mobilenetv2_100' });
+    const dir = tempDir();
+    const r = await exportModel({ model: 'mobilenetv2_100', outDir: dir, int8: { calibration: { random: 8 } }, tflite: {} });
+    const bytes = readFileSync(r.tflite!.path);
+    const m = read(bytes);
+    const sub = m.subgraphs(0)!;
+    // The biases as if quantised at half the scale the kernels add them at.
+    for (let i = 0; i < sub.operatorsLength(); i++) {
+      const op = sub.operators(i)!;
+      if (m.operatorCodes(op.opcodeIndex())!.builtinCode() !== BuiltinOperator.CONV_2D) continue;
+      const data = m.buffers(sub.tensors(op.inputs(2)!)!.buffer())!.dataArray()!;
+      const bias = new Int32Array(data.buffer, data.byteOffset, data.length / 4);
+      for (let k = 0; k < bias.length; k++) bias[k] *= 2;
+    }
+    const file = join(dir, 'wrong.tflite');
+    writeFileSync(file, bytes);
+    const { int8 } = await import('../src/int8/index.js').then(async (q) => ({ int8: await q.quantizeInt8(onnxBytes(built).deployed, built.entry.family.preprocessing, { calibration: { random: 8 } }) }));
+    const inputs = int8.calibration.tensors.map((t) => channelsLast(t, int8.calibration.shape));
+    const data = new Float32Array(inputs.length * inputs[0].data.length);
+    inputs.forEach((x, k) => data.set(x.data, k * x.data.length));
+    const run = await runLitert(file, { data, shape: inputs[0].shape }, await python(), { model: 'mobilenetv2_100', count: inputs.length });
+    const check = judgeTfliteInt8(run, int8.floatLogits, int8.report.sqnr_db);
+    print(`doubled biases: SQNR ${check.sqnrDb?.toFixed(2)} dB against ${check.onnxSqnrDb?.toFixed(2)}`);
+    expect(check.pass).toBe(false);
+    expect(check.problem).toMatch(/more than 1 dB below the ONNX int8 graph's/);
+  });
+});
+
+describe('interrupting --verify', () => {
+  it("SIGTERM while LiteRT runs the file: exit 143, the runner's work folder removed, the .tflite complete", async () => {
+    const { spawn } = await import('node:child_process');
+    const dir = tempDir();
+    const tmp = tempDir('eformer-tmpdir-');
+    const child = spawn(process.execPath, [join(root, 'bin/eformer.js'), 'export', '-m', 'efficientformer_l1', '--tflite', '--verify', '-o', dir], { cwd: root, env: { ...process.env, TMPDIR: tmp }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 12000 && child.exitCode === null; i++) {
+      if (readdirSync(tmp).some((f) => f.startsWith('eformer-litert-'))) {
+        child.kill('SIGTERM');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await exited).toBe(143);
+    // (onnxruntime-node leaves its own .ses and mat-debug-PID.log in $TMPDIR whenever a session runs.)
+    expect(readdirSync(tmp).filter((f) => f.startsWith('eformer-'))).toEqual([]);
+    expect(readdirSync(dir)).toEqual(['efficientformer_l1.tflite']);
+    const written = readFileSync(join(dir, 'efficientformer_l1.tflite'));
+    expect(Buffer.compare(written, tfliteBytes(buildWithRandomWeights({ model: 'efficientformer_l1' })).bytes)).toBe(0);
   });
 });

@@ -12,7 +12,7 @@ import { BuiltinOperator } from '../src/tflite/generated/tflite/builtin-operator
 import { Model } from '../src/tflite/generated/tflite/model.js';
 import { TensorType } from '../src/tflite/generated/tflite/tensor-type.js';
 import { afterTranspose, NHWC, reshapeLayout, transposeData, transposePerm } from '../src/tflite/layout.js';
-import { toFloat16 } from '../src/tflite/lower.js';
+import { toFloat16 } from '../src/tflite/float16.js';
 import { cli, root, tempDir } from './helpers.js';
 
 const read = (bytes: Uint8Array) => Model.getRootAsModel(new ByteBuffer(bytes));
@@ -248,6 +248,16 @@ describe('eformer export --tflite', () => {
     expect(readdirSync(dir)).toEqual(['mobilenetv2_100.tflite']);
     expect(r.stdout.replace(/\s+/g, ' ')).toMatch(/wrote .*mobilenetv2_100\.tflite \(14\.0 MB, fp32, \d+ ops, 0 TRANSPOSE\)/);
     expect(sha(readFileSync(join(dir, 'mobilenetv2_100.tflite')))).toBe(sha(tfliteBytes(buildWithRandomWeights({ model: 'mobilenetv2_100' })).bytes));
+  });
+
+  it('fp16 and int8 files are byte-identical from run to run too', async () => {
+    const run = async (args: string[]) => {
+      const dir = tempDir();
+      const r = await cli('export', '-m', 'mobilenetv2_100', '--tflite', ...args, '-o', dir);
+      expect(r.code, r.stderr).toBe(0);
+      return readdirSync(dir).map((f) => sha(readFileSync(join(dir, f))));
+    };
+    for (const args of [['--precision', 'fp16'], ['--int8', '--calib-random', '4']]) expect(await run(args)).toEqual(await run(args));
   });
 
   it('with --onnx both files; nothing to export names --tflite', async () => {

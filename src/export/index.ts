@@ -11,7 +11,7 @@ import { VERSION } from '../core/version.js';
 import { convertToCoreml, type CoremlOptions, type CoremlResult, type ReferencePrediction } from '../coreml/bridge.js';
 import { checkNumerics, type NumericCheck } from '../coreml/interpret.js';
 import { findPython } from '../coreml/python.js';
-import { judgeTflite, runLitert, type TfliteCheck } from '../tflite/litert.js';
+import { judgeTflite, judgeTfliteInt8, runLitert, type TfliteCheck } from '../tflite/litert.js';
 import type { TflitePrecision } from '../tflite/lower.js';
 import { INT8_OPSET, type Int8Options, type Int8Report, type Int8Result, int8Metadata, quantizeInt8, sqnrDb } from '../int8/index.js';
 import { runOnnx } from '../onnx/runtime.js';
@@ -53,7 +53,7 @@ export interface ModelExportRequest extends ExportRequest {
 }
 
 export interface TfliteExportResult extends ExportResult {
-  precision: TflitePrecision;
+  precision: TflitePrecision | 'int8';
   ops: number;
   /** TRANSPOSE operators in the file (where attention heads are formed or undone). */
   transposes: number;
@@ -74,17 +74,17 @@ export interface ModelExportResult {
 
 /**
  * Checks, weights, the ONNX bytes and the counts: what every export starts from. The output folder
- * and the ONNX and TFLite files (NAME`onnxSuffix`.onnx, NAME.tflite) are checked first, but the folder is created only once
+ * and the ONNX and TFLite files (NAME`onnxSuffix`.onnx, NAME`tfliteSuffix`.tflite) are checked first, but the folder is created only once
  * the model is built, so a bad checkpoint leaves no folder.
  */
-function prepareExport(req: ExportRequest, onnxSuffix?: string, tflite = false) {
+function prepareExport(req: ExportRequest, onnxSuffix?: string, tfliteSuffix?: string) {
   const outDir = req.outDir ?? '.';
   // A bad name or size fails before the folder is touched.
   const entry = resolveEntry(req);
   entry.family.checkResolution(entry.config, resolutionOf(req, entry), entry.name);
   const inputs = ([[req.ckpt, '--ckpt'], [req.config, '--config'], [req.hfConfig, '--hf-config']] as const).filter(([path]) => path).map(([path, flag]) => ({ path: path!, flag }));
   const onnxFile = onnxSuffix === undefined ? undefined : { path: join(outDir, `${entry.name}${onnxSuffix}.onnx`), flag: '--out-dir' };
-  const tfliteFile = tflite ? { path: join(outDir, `${entry.name}.tflite`), flag: '--out-dir' } : undefined;
+  const tfliteFile = tfliteSuffix === undefined ? undefined : { path: join(outDir, `${entry.name}${tfliteSuffix}.tflite`), flag: '--out-dir' };
   checkOutputs([{ path: outDir, flag: '--out-dir', kind: 'folder' }, onnxFile, tfliteFile], inputs);
   const built = buildWithWeights(req);
   const { bytes, deployed } = onnxBytes(built, req);
@@ -123,9 +123,9 @@ export async function exportModel(req: ModelExportRequest): Promise<ModelExportR
   if (req.int8 && req.coreml?.quantize) throw new UsageError('give --int8 (weights and activations) or --quantize (weights only), not both');
   if (req.int8 && req.coreml?.precision === 'fp32') throw new UsageError("--int8 for Core ML quantises an fp16 program (coremltools' activation quantisation makes fp16 scales): drop --precision fp32");
   req.progress?.(`building ${req.model ?? 'the model'}`);
-  const { outDir, built, bytes, deployed, counts } = prepareExport(req, req.onnx ? (req.int8 ? '.int8' : '') : undefined, Boolean(req.tflite));
+  const { outDir, built, bytes, deployed, counts } = prepareExport(req, req.onnx ? (req.int8 ? '.int8' : '') : undefined, req.tflite ? (req.int8 ? '.int8' : '') : undefined);
   // Calibration reads the user's images and runs the model: it fails, if it does, before any folder is made.
-  const int8 = req.int8 ? await quantizeInt8(deployed, built.entry.family.preprocessing, { ...req.int8, trainedWeights: Boolean(req.ckpt), progress: req.progress }) : undefined;
+  const int8 = req.int8 ? await quantizeInt8(deployed, built.entry.family.preprocessing, { ...req.int8, trainedWeights: Boolean(req.ckpt), progress: req.progress, tflite: Boolean(req.tflite) }) : undefined;
   return intoFolder(outDir, async () => {
     const result: ModelExportResult = { counts, ...(int8 ? { int8: int8.report } : {}) };
     // The int8 graph's file, also what --verify judges a W8A8 package beside.
@@ -137,7 +137,7 @@ export async function exportModel(req: ModelExportRequest): Promise<ModelExportR
       await writeFileAtomicAsync(path, written);
       result.onnx = { path, bytes: written.length, counts };
     }
-    if (req.tflite) Object.assign(result, await exportTflite(built, deployed, bytes, counts, outDir, req.tflite, req.progress));
+    if (req.tflite) Object.assign(result, await exportTflite(built, deployed, bytes, counts, outDir, req.tflite, int8, req.progress));
     if (req.coreml) {
       const extension = req.coreml.format === 'neuralnetwork' ? 'mlmodel' : 'mlpackage';
       req.progress?.(int8 ? 'converting to Core ML and quantising it W8A8 (coremltools)' : 'converting to Core ML (coremltools)');
@@ -182,7 +182,11 @@ async function int8Sqnr(built: BuiltModel, int8Bytes: Uint8Array, reference: Awa
   return sqnrDb([reference.logits], [outputs[built.graph.outputNames[0]]]);
 }
 
-/** DIR/NAME.tflite from the deployed graph, and with `verify` its run in LiteRT against onnxruntime's logits for the same picture. */
+/**
+ * DIR/NAME.tflite from the deployed graph (NAME.int8.tflite with int8), and with `verify` its run in
+ * LiteRT: a float model against onnxruntime's logits for the same picture, an int8 one against the
+ * float graph's logits on the calibration inputs (SQNR, beside the ONNX int8 graph's).
+ */
 async function exportTflite(
   built: BuiltModel,
   deployed: Graph,
@@ -190,20 +194,29 @@ async function exportTflite(
   counts: CountRecord,
   outDir: string,
   options: NonNullable<ModelExportRequest['tflite']>,
+  int8: Int8Result | undefined,
   progress?: (step: string) => void,
 ): Promise<Pick<ModelExportResult, 'tflite' | 'tfliteCheck'>> {
-  const precision = options.precision ?? 'fp32';
-  const { bytes, model } = tfliteBytes(built, { precision, counts, deployed });
-  const path = join(outDir, `${built.entry.name}.tflite`);
+  const precision = int8 ? 'int8' : (options.precision ?? 'fp32');
+  const metadata: [string, string][] = int8 ? [['int8_calibration', int8Metadata(int8.report).int8_calibration]] : [];
+  const { bytes, model } = tfliteBytes(built, { precision: options.precision, counts, deployed, int8: int8?.tflite, metadata });
+  const path = join(outDir, `${built.entry.name}${int8 ? '.int8' : ''}.tflite`);
   progress?.(`writing ${basename(path)} (${(bytes.length / 1e6).toFixed(0)} MB)`);
   await writeFileAtomicAsync(path, bytes);
   const tflite: TfliteExportResult = { path, bytes: bytes.length, counts, precision, ops: model.operators.length, transposes: model.operators.filter((o) => o.op === BuiltinOperator.TRANSPOSE).length };
   if (!options.verify) return { tflite };
   progress?.('checking the TFLite numbers (LiteRT, XNNPACK)');
-  const reference = await referencePrediction(built, onnx);
   const python = await findPython();
+  if (int8) {
+    const inputs = int8.calibration.tensors.map((t) => channelsLast(t, int8.calibration.shape));
+    const data = new Float32Array(inputs.reduce((n, i) => n + i.data.length, 0));
+    inputs.forEach((input, k) => data.set(input.data, k * input.data.length));
+    const run = await runLitert(path, { data, shape: inputs[0].shape }, python, { model: built.entry.name, timeoutSeconds: options.timeout, count: inputs.length });
+    return { tflite, tfliteCheck: judgeTfliteInt8(run, int8.floatLogits, int8.report.sqnr_db) };
+  }
+  const reference = await referencePrediction(built, onnx);
   const run = await runLitert(path, channelsLast(reference.tensor, reference.shape), python, { model: built.entry.name, timeoutSeconds: options.timeout });
-  return { tflite, tfliteCheck: judgeTflite(run, reference.logits, precision) };
+  return { tflite, tfliteCheck: judgeTflite(run, reference.logits, precision as TflitePrecision) };
 }
 
 /** An NCHW tensor as NHWC: the input a channels-last .tflite takes. */

@@ -8,7 +8,8 @@ import type { Graph, Node } from '../graph/ir.js';
 import type { Preprocessing } from '../images/preprocess.js';
 import { calibrate, type CalibrationMethod, calibrationSet, type CalibrationSet, type CalibrationSource } from './calibrate.js';
 import { int8Logits, type LayerFidelity, layerFidelity, meanCosine, sqnrDb, top1Agreement } from './fidelity.js';
-import { DEFAULT_POLICY, linearsAsMatMuls, planQuantization, type QuantizePolicy, quantizeGraph, type Range } from './quantize.js';
+import type { TfliteInt8 } from '../tflite/lower.js';
+import { activationQuant, DEFAULT_POLICY, linearsAsMatMuls, planQuantization, type QuantizePolicy, quantizeGraph, quantizeWeights, type Range } from './quantize.js';
 
 export { CALIBRATION_METHODS, type CalibrationMethod, calibrationSet, type CalibrationSet, type CalibrationSource, DEFAULT_RANDOM_INPUTS } from './calibrate.js';
 export { meanCosine, sqnrDb, top1Agreement, type LayerFidelity } from './fidelity.js';
@@ -25,6 +26,8 @@ export interface Int8Options {
   trainedWeights?: boolean;
   policy?: QuantizePolicy;
   progress?: (step: string) => void;
+  /** Also plan an int8 TFLite model (Result.tflite), calibrated in the same pass. */
+  tflite?: boolean;
 }
 
 /** What every int8 export reports (and results files keep, see results.ts `int8`). */
@@ -51,6 +54,10 @@ export interface Int8Result {
   calibration: CalibrationSet;
   /** Plain min/max of every calibrated tensor (the Core ML check compares its own with these). */
   minmax: Map<string, Range>;
+  /** With `tflite`: what the TFLite lowering needs to write the int8 model (see tfliteInt8). */
+  tflite?: TfliteInt8;
+  /** The float graph's logits for each calibration input (what fidelity is measured against). */
+  floatLogits: Float32Array[];
 }
 
 /**
@@ -98,8 +105,12 @@ export async function quantizeInt8(deployed: Graph, preprocessing: Preprocessing
   options.progress?.('int8: reading the calibration inputs');
   const set = await calibrationSet(options.calibration, preprocessing, graph.inputs[0].shape);
   const plan = planQuantization(graph, keepFloat, options.policy ?? DEFAULT_POLICY);
+  // The TFLite model keeps Linears as FULLY_CONNECTED: its plan is made on the deployed graph, whose
+  // tensors the MatMul form keeps under the same names, so one calibration serves both.
+  const tflitePlan = options.tflite ? planQuantization(deployed, keepFloat, options.policy ?? DEFAULT_POLICY) : undefined;
+  const tensors = [...new Set([...plan.tensors, ...(tflitePlan?.tensors ?? [])])];
   options.progress?.(`int8: calibrating on ${set.tensors.length} inputs (${method})`);
-  const calibration = await calibrate(graph, plan.tensors, set, method);
+  const calibration = await calibrate(graph, tensors, set, method);
   const { graph: quantized, layers } = quantizeGraph(graph, plan, calibration.ranges);
   options.progress?.('int8: measuring fidelity');
   const logits = await int8Logits(quantized, set);
@@ -127,5 +138,30 @@ export async function quantizeInt8(deployed: Graph, preprocessing: Preprocessing
     report.layers = await layerFidelity(graph, quantized, layers, set);
   }
   report.seconds = (performance.now() - start) / 1000;
-  return { graph: quantized, report, calibration: set, minmax: calibration.minmax };
+  return { graph: quantized, report, calibration: set, minmax: calibration.minmax, floatLogits: calibration.logits, ...(tflitePlan ? { tflite: tfliteInt8(deployed, tflitePlan, calibration.ranges) } : {}) };
+}
+
+/**
+ * The int8 TFLite model's plan: the same layers the ONNX int8 graph quantises (same policy, same
+ * --keep-float) but the last, their weights int8 per output channel (symmetric, as the ONNX pass makes them),
+ * and the int8 quantisation of each activation they read or write: the same scale as the ONNX
+ * graph's uint8 one, the zero point moved by 128 (TFLite's int8 is asymmetric signed).
+ */
+function tfliteInt8(deployed: Graph, plan: ReturnType<typeof planQuantization>, ranges: Map<string, Range>): TfliteInt8 {
+  // The layer that writes the logits keeps its int8 weights but computes in float, as the ONNX graph's
+  // QGemm writes float: TFLite's int8 FULLY_CONNECTED writes int8, and 8 bits would cap the logits' precision.
+  const layers = new Map(
+    plan.nodes.map((n) => {
+      const w = deployed.params.get(n.inputs[1])!;
+      const { q, scales } = quantizeWeights(w.data as Float32Array, w.viewShape, 0);
+      return [n.name, { weight: q, scales, ...(deployed.outputs.includes(plan.outputOf.get(n)!) ? { floatActivations: true } : {}) }];
+    }),
+  );
+  const activations = new Map(
+    plan.tensors.map((t) => {
+      const { scale, zeroPoint } = activationQuant(ranges.get(t)!);
+      return [t, { scale, zeroPoint: zeroPoint - 128 }];
+    }),
+  );
+  return { layers, adds: new Set(plan.adds.map((n) => n.name)), activations, outputs: new Map([...plan.outputOf].map(([n, v]) => [n.name, v])) };
 }

@@ -16,7 +16,7 @@ import { entryFromConfigFile, entryFromHfConfig, findModel, type ModelEntry } fr
 import { encodeOnnx } from '../onnx/encode.js';
 import { DEFAULT_OPSET, initializerElements, lowerToOnnx, type OnnxGraph } from '../onnx/lower.js';
 import { countMetadata, MAX_INPUT_ELEMENTS, modelInput, type ModelSource } from '../onnx/read.js';
-import { lowerToTflite, type TflitePrecision } from '../tflite/lower.js';
+import { lowerToTflite, type TfliteInt8, type TflitePrecision } from '../tflite/lower.js';
 import type { TfliteModel } from '../tflite/model.js';
 import { writeTflite } from '../tflite/write.js';
 import { readCheckpoint } from '../weights/checkpoint.js';
@@ -203,6 +203,10 @@ export interface TfliteOptions {
   counts?: CountRecord;
   /** The graph after the passes, when the caller has it already. */
   deployed?: Graph;
+  /** An int8 model: the layers int8/ planned and calibrated (quantizeInt8 with `tflite`); `precision` is then ignored. */
+  int8?: TfliteInt8;
+  /** More metadata entries (the int8 calibration, say). */
+  metadata?: [string, string][];
 }
 
 /** What a .tflite file says about itself (its metadata entries): as the ONNX file's metadata_props and the Core ML model's. */
@@ -224,11 +228,12 @@ export function tfliteMetadata(built: BuiltModel, counts: CountRecord, precision
  */
 export function tfliteBytes(built: BuiltModel, options: TfliteOptions = {}): { bytes: Uint8Array; model: TfliteModel; deployed: Graph } {
   const deployed = options.deployed ?? deployGraph(built.graph, options.passes ?? DEPLOY_PASSES);
-  const precision = options.precision ?? 'fp32';
+  const precision = options.int8 ? 'fp32' : (options.precision ?? 'fp32');
   const model = lowerToTflite(deployed, {
     precision,
+    int8: options.int8,
     description: `${built.entry.name} at ${built.resolution}x${built.resolution}, exported by eformer ${VERSION}`,
-    metadata: tfliteMetadata(built, options.counts ?? countBuilt(built), precision),
+    metadata: [...tfliteMetadata(built, options.counts ?? countBuilt(built), options.int8 ? 'int8' : precision), ...(options.metadata ?? [])],
   });
   return { bytes: writeTflite(model), model, deployed };
 }

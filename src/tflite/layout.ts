@@ -11,6 +11,8 @@
  * written only where an operator needs an axis order the tensor does not have.
  */
 
+import type { Graph } from '../graph/ir.js';
+
 export type Layout = readonly number[];
 
 export const identity = (rank: number): number[] => Array.from({ length: rank }, (_, i) => i);
@@ -131,4 +133,75 @@ export function transposeData<T extends Float32Array | Int8Array | Int32Array | 
     }
   }
   return out;
+}
+
+/**
+ * For each value, the layouts its readers take, best first: a conv, pool or resize takes NHWC, a
+ * matmul row-major operands (its right one also with the last two axes swapped), softmax, layer norm
+ * and linear any layout with their axis last; transposes, elementwise ops, slices, splits and
+ * reshapes that only add or drop size-1 axes pass their outputs' wishes on to their inputs.
+ * Computed backwards over the graph; the first reader that has a wish decides.
+ */
+export function preferences(graph: Graph): Map<string, Layout[]> {
+  const wanted = new Map<string, Layout[]>();
+  const wish = (value: string, layouts: Layout[]) => {
+    if (layouts.length && !wanted.has(value) && !graph.params.has(value)) wanted.set(value, layouts);
+  };
+  const shape = (v: string) => graph.values.get(v)!.shape;
+  for (const node of [...graph.nodes].reverse()) {
+    const out = wanted.get(node.outputs[0]) ?? [];
+    const rank = shape(node.inputs[0]).length;
+    const lastAxis = (ls: Layout[]) => [...ls.filter((l) => l[l.length - 1] === rank - 1), identity(rank)];
+    switch (node.op) {
+      case 'Conv':
+      case 'AvgPool':
+      case 'Upsample':
+        if (rank === 4) wish(node.inputs[0], [NHWC]);
+        break;
+      case 'MatMul': {
+        const r = shape(node.outputs[0]).length;
+        if (shape(node.inputs[0]).length === r) wish(node.inputs[0], [identity(r)]);
+        if (shape(node.inputs[1]).length === r) wish(node.inputs[1], [identity(r), [...identity(r - 2), r - 1, r - 2]]);
+        break;
+      }
+      case 'Softmax':
+      case 'LayerNorm':
+      case 'Linear':
+        wish(node.inputs[0], lastAxis(out));
+        break;
+      case 'Transpose':
+        wish(node.inputs[0], out.map((l) => beforeTranspose(l, node.perm)));
+        break;
+      case 'Split': {
+        const lists = node.outputs.map((o) => wanted.get(o) ?? []);
+        wish(node.inputs[0], lists[0].filter((l) => lists.every((list) => list.some((m) => sameLayout(m, l)))));
+        break;
+      }
+      case 'Reshape': {
+        const inShape = shape(node.inputs[0]);
+        const outShape = shape(node.outputs[0]);
+        const sameBig = inShape.filter((d) => d !== 1).join() === outShape.filter((d) => d !== 1).join();
+        if (sameBig) wish(node.inputs[0], out.flatMap((l) => reshapeLayout(outShape, inShape, l) ?? []).length ? out.map((l) => reshapeLayout(outShape, inShape, l)!).filter(Boolean) : []);
+        break;
+      }
+      case 'Gelu':
+      case 'Relu':
+      case 'Relu6':
+      case 'Sigmoid':
+      case 'Exp':
+      case 'Scale':
+      case 'Slice':
+        wish(node.inputs[0], out);
+        break;
+      case 'Add':
+      case 'Sub':
+      case 'Mul':
+      case 'Max':
+        for (const i of node.inputs) if (shape(i).length === shape(node.outputs[0]).length) wish(i, out);
+        break;
+      default:
+        break;
+    }
+  }
+  return wanted;
 }

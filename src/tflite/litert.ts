@@ -39,14 +39,23 @@ export interface LitertRun {
   report: LitertReport;
 }
 
-/** Run `file` on `input` (the model's own input tensor, NHWC) with the Python at `python`. */
-export async function runLitert(file: string, input: { data: Float32Array; shape: number[] }, python: { path: string; source: string }, options: { model: string; threads?: number; timeoutSeconds?: number }): Promise<LitertRun> {
+/**
+ * Run `file` on `input` (the model's own input tensor, NHWC) with the Python at `python`; with
+ * `count`, `input.data` holds that many inputs of `input.shape` one after the other, and `output`
+ * their outputs in the same order.
+ */
+export async function runLitert(
+  file: string,
+  input: { data: Float32Array; shape: number[] },
+  python: { path: string; source: string },
+  options: { model: string; threads?: number; timeoutSeconds?: number; count?: number },
+): Promise<LitertRun> {
   const work = makeWorkDir('eformer-litert-');
   try {
     const x = join(work, 'input.f32');
     const y = join(work, 'output.f32');
     writeFileSync(x, new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.byteLength));
-    const args = [LITERT_RUNNER, file, '--input', x, '--shape', input.shape.join(','), '--out', y, '--threads', String(options.threads ?? 1)];
+    const args = [LITERT_RUNNER, file, '--input', x, '--shape', input.shape.join(','), '--out', y, '--count', String(options.count ?? 1), '--threads', String(options.threads ?? 1)];
     const { execa } = await import('execa');
     const r = await execa(python.path, args, { reject: false, timeout: (options.timeoutSeconds ?? 600) * 1000, env: { PYTHONWARNINGS: 'ignore', TF_CPP_MIN_LOG_LEVEL: '2' } });
     const message = lastLine(r.stderr.split('\n').filter((l) => !/^INFO: /.test(l)).join('\n'));
@@ -80,6 +89,9 @@ function loadError(model: string, message: string): Error {
 
 export interface TfliteCheck {
   precision: 'fp32' | 'fp16' | 'int8';
+  /** int8: SQNR (dB) of LiteRT's logits against the float graph's on the calibration inputs, and the ONNX int8 graph's. */
+  sqnrDb?: number;
+  onnxSqnrDb?: number;
   /** max |LiteRT - onnxruntime| over max |onnxruntime| of the logits (null: non-finite values). */
   relativeError: number | null;
   absoluteError: number | null;
@@ -90,6 +102,48 @@ export interface TfliteCheck {
   pass: boolean;
   problem?: string;
   seconds: number;
+}
+
+/** An int8 model may lose at most this much SQNR against the ONNX int8 export of the same calibration. */
+export const INT8_SQNR_MARGIN_DB = 1;
+
+/**
+ * An int8 model's logits on the calibration inputs (`run`, all of them one after the other) against
+ * the float graph's: SQNR no worse than the ONNX int8 graph's minus INT8_SQNR_MARGIN_DB, and every
+ * operator delegated to XNNPACK.
+ */
+export function judgeTfliteInt8(run: LitertRun, floatLogits: Float32Array[], onnxSqnrDb: number): TfliteCheck {
+  const n = floatLogits[0].length;
+  let signal = 0;
+  let noise = 0;
+  let finite = run.output.length === n * floatLogits.length;
+  floatLogits.forEach((ref, k) => {
+    for (let i = 0; i < n && finite; i++) {
+      const y = run.output[k * n + i];
+      if (!Number.isFinite(y)) finite = false;
+      signal += ref[i] * ref[i];
+      noise += (ref[i] - y) ** 2;
+    }
+  });
+  const sqnrDb = finite ? 10 * Math.log10(signal / noise) : undefined;
+  const outside = run.report.delegation.outside;
+  let problem: string | undefined;
+  if (sqnrDb === undefined) problem = 'LiteRT gives non-finite logits';
+  else if (sqnrDb < onnxSqnrDb - INT8_SQNR_MARGIN_DB) problem = `its SQNR against the float model, ${sqnrDb.toFixed(1)} dB, is more than ${INT8_SQNR_MARGIN_DB} dB below the ONNX int8 graph's ${onnxSqnrDb.toFixed(1)} dB`;
+  else if (outside.length) problem = `${outside.length} of ${run.report.delegation.ops} ops run outside XNNPACK (${[...new Set(outside.map((o) => o.op))].join(', ')})`;
+  const first = run.output.subarray(0, n);
+  return {
+    precision: 'int8',
+    sqnrDb,
+    onnxSqnrDb,
+    relativeError: null,
+    absoluteError: null,
+    top5Agree: finite && top5(first) === top5(floatLogits[0]),
+    delegation: run.report.delegation,
+    pass: !problem,
+    problem,
+    seconds: run.report.seconds + run.report.load_seconds,
+  };
 }
 
 const top5 = (v: Float32Array) => [...v.keys()].sort((a, b) => v[b] - v[a] || a - b).slice(0, 5).join();

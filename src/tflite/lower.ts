@@ -22,7 +22,8 @@ import { UsageError } from '../core/errors.js';
 import type { Graph, Node, Param } from '../graph/ir.js';
 import { precomputeAttentionBias } from '../graph/passes/attention-bias.js';
 import { precomputeParameterOps } from '../graph/passes/precompute-parameter-ops.js';
-import { afterTranspose, beforeTranspose, identity, isIdentity, type Layout, NHWC, onlyUnitAxesMove, physicalShape, reshapeLayout, sameLayout, transposeData, transposePerm } from './layout.js';
+import { toFloat16 } from './float16.js';
+import { afterTranspose, identity, isIdentity, type Layout, NHWC, onlyUnitAxesMove, physicalShape, preferences, reshapeLayout, sameLayout, transposeData, transposePerm } from './layout.js';
 import { type Activation, BuiltinOperator, bytesOf, type OperatorOptions, type TfliteModel, type TfliteTensor, TensorType } from './model.js';
 
 export type TflitePrecision = 'fp32' | 'fp16';
@@ -33,18 +34,45 @@ export type TflitePrecision = 'fp32' | 'fp16';
  */
 export type LayoutMistake = 'conv-weights-oihw' | 'head-flatten-nchw' | 'resize-without-half-pixel';
 
+/** Quantisation of an int8 tensor: real = scale * (q - zeroPoint). */
+export interface Int8Quant {
+  scale: number;
+  zeroPoint: number;
+}
+
+/**
+ * What an int8 model is made from, computed by int8/ from eformer's calibration (shared with the
+ * ONNX int8 export): which layers run in int8 and the quantisation of what they read and write.
+ */
+export interface TfliteInt8 {
+  /**
+   * Conv and Linear nodes run in int8, with their weights int8 per output channel (axis 0 of the IR
+   * weight, symmetric); `floatActivations`: the layer computes in float on its dequantised int8 weights.
+   */
+  layers: ReadonlyMap<string, { weight: Int8Array; scales: Float32Array; floatActivations?: boolean }>;
+  /** Adds of two int8 tensors, run in int8. */
+  adds: ReadonlySet<string>;
+  /** The value each int8 layer's output is quantised at (after a ReLU folded into it), by node name. */
+  outputs: ReadonlyMap<string, string>;
+  /** int8 quantisation (asymmetric) of every value an int8 op reads or writes. */
+  activations: ReadonlyMap<string, Int8Quant>;
+}
+
 export interface TfliteLowerOptions {
   /** fp16: float constants stored as float16, each followed by a DEQUANTIZE to float32 (LiteRT's float16 quantisation). */
   precision?: TflitePrecision;
+  /** int8: these layers run in int8 (see TfliteInt8); everything else stays float, with QUANTIZE/DEQUANTIZE where the two meet. */
+  int8?: TfliteInt8;
   description?: string;
   metadata?: [string, string][];
   mistake?: LayoutMistake;
 }
 
-/** An IR value as the TFLite graph holds it. */
+/** An IR value as the TFLite graph holds it: float32, or int8 with its quantisation. */
 interface Held {
   tensor: number;
   layout: Layout;
+  quant?: Int8Quant;
 }
 
 type FloatData = Float32Array;
@@ -57,8 +85,10 @@ class Lowering {
   readonly tensors: TfliteTensor[] = [];
   readonly operators: TfliteModel['operators'] = [];
   private readonly held = new Map<string, Held>();
-  /** Materialised copies of a value in another layout, by `value|layout`. */
+  /** Materialised copies of a value in another layout, by `value|layout|type`. */
   private readonly copies = new Map<string, number>();
+  /** A value converted between float32 and int8, by `value|type`. */
+  private readonly converted = new Map<string, Held>();
   /** Constant tensors by a key naming their contents. */
   private readonly constants = new Map<string, number>();
   /** Layouts each value's readers take, first choice first (see `preferences`). */
@@ -183,11 +213,12 @@ class Lowering {
     return t;
   }
 
-  /** The output tensor of `node` (its first output), held in `layout`. */
-  private output(node: Node, layout: Layout, index = 0): number {
+  /** The output tensor of `node` (its first output by default), held in `layout`; int8 with `quant`. */
+  private output(node: Node, layout: Layout, index = 0, quant?: Int8Quant): number {
     const value = node.outputs[index];
-    const tensor = this.activation(value, physicalShape(this.shape(value), layout));
-    this.held.set(value, { tensor, layout });
+    const shape = physicalShape(this.shape(value), layout);
+    const tensor = this.addTensor(quant ? { name: value, shape, type: TensorType.INT8, quantization: { scale: [quant.scale], zeroPoint: [quant.zeroPoint] } } : { name: value, shape, type: TensorType.FLOAT32 });
+    this.held.set(value, { tensor, layout, quant });
     return tensor;
   }
 
@@ -200,15 +231,59 @@ class Lowering {
     return h;
   }
 
-  /** `value` held in `layout`: as it is, or through a RESHAPE (only size-1 axes move) or a TRANSPOSE. */
-  private inLayout(value: string, layout: Layout): number {
+  /**
+   * `value` as a float32 tensor (`int8` false) or an int8 one, held in its own layout: as it is, or
+   * through a DEQUANTIZE, or a QUANTIZE with the value's calibrated quantisation.
+   */
+  private typed(value: string, int8: boolean): Held {
     const h = this.heldOf(value);
+    if (Boolean(h.quant) === int8) return h;
+    const key = `${value}|${int8 ? 'int8' : 'float'}`;
+    const known = this.converted.get(key);
+    if (known) return known;
+    const quant = int8 ? this.quantOf(value) : undefined;
+    const shape = this.tensors[h.tensor].shape;
+    const tensor = this.addTensor(quant ? { name: `${value}:int8`, shape, type: TensorType.INT8, quantization: { scale: [quant.scale], zeroPoint: [quant.zeroPoint] } } : { name: `${value}:float`, shape, type: TensorType.FLOAT32 });
+    this.emit(int8 ? BuiltinOperator.QUANTIZE : BuiltinOperator.DEQUANTIZE, [h.tensor], [tensor]);
+    const out = { tensor, layout: h.layout, quant };
+    this.converted.set(key, out);
+    return out;
+  }
+
+  /** `value` held as float32 (dequantised if it is int8), in its own layout. */
+  private floatHeld(value: string): Held {
+    return this.typed(value, false);
+  }
+
+  /** The calibrated int8 quantisation of `value`. */
+  private quantOf(value: string): Int8Quant {
+    const q = this.options.int8?.activations.get(value);
+    if (!q) throw new Error(`tflite lowering: no int8 quantisation for ${value}`);
+    return q;
+  }
+
+  /**
+   * `value` held in `layout`, float32 by default or int8: as it is, or through a RESHAPE (only size-1
+   * axes move) or a TRANSPOSE (int8 data moves as int8, keeping its quantisation).
+   */
+  private inLayout(value: string, layout: Layout, int8 = false): number {
+    return this.moved(value, this.typed(value, int8), layout);
+  }
+
+  /** `value` held in `layout` in whatever type it is held in (data movement keeps int8 as int8). */
+  private inOwnType(value: string, layout: Layout): Held {
+    const h = this.heldOf(value);
+    return { tensor: this.moved(value, h, layout), layout, quant: h.quant };
+  }
+
+  private moved(value: string, h: Held, layout: Layout): number {
     if (sameLayout(h.layout, layout)) return h.tensor;
-    const key = `${value}|${layout.join()}`;
+    const key = `${value}|${layout.join()}|${h.quant ? 'int8' : 'float'}`;
     const known = this.copies.get(key);
     if (known !== undefined) return known;
     const shape = this.shape(value);
-    const out = this.activation(`${value}:${layout.join('')}`, physicalShape(shape, layout));
+    const source = this.tensors[h.tensor];
+    const out = this.addTensor({ ...source, name: `${value}:${layout.join('')}`, shape: physicalShape(shape, layout), data: undefined });
     if (onlyUnitAxesMove(shape, h.layout, layout)) {
       this.emit(BuiltinOperator.RESHAPE, [h.tensor, this.intConstant(physicalShape(shape, layout))], [out]);
     } else {
@@ -249,11 +324,37 @@ class Lowering {
   }
 
   /** The output tensor of a node that may carry a fused activation (registered under the activation's output too). */
-  private fusedOutput(node: Node, layout: Layout): number {
-    const tensor = this.output(node, layout);
+  private fusedOutput(node: Node, layout: Layout, quant?: Int8Quant): number {
+    const tensor = this.output(node, layout, 0, quant);
     const fusion = this.fusions.get(node);
-    if (fusion) this.alias(fusion.result, { tensor, layout });
+    if (fusion) this.alias(fusion.result, { tensor, layout, quant });
     return tensor;
+  }
+
+  /** The int8 plan of a layer that runs on int8 activations, if it does. */
+  private int8Layer(node: Node) {
+    const layer = this.options.int8?.layers.get(node.name);
+    return layer && !layer.floatActivations ? layer : undefined;
+  }
+
+  /**
+   * A float layer's weights: float32 (or float16) constants, or for an int8 model's layer that computes
+   * in float, its int8 weights dequantised by a DEQUANTIZE (XNNPACK unpacks it once, at load).
+   */
+  private floatWeight(node: Node, key: string, name: string, shape: number[], data: () => Float32Array, int8Data: (q: Int8Array) => Int8Array, axis: number): number {
+    const layer = this.options.int8?.layers.get(node.name);
+    if (!layer) return this.floatConstant(key, name, shape, data());
+    const known = this.constants.get(`${key}|dequantized`);
+    if (known !== undefined) return known;
+    const q = this.int8Weight(`${key}|int8`, name, shape, int8Data(layer.weight), layer.scales, axis);
+    const tensor = this.step(`${name}:dequantized`, shape, BuiltinOperator.DEQUANTIZE, [q]);
+    this.constants.set(`${key}|dequantized`, tensor);
+    return tensor;
+  }
+
+  /** An int8 layer's output quantisation (at the value after a ReLU folded into it, as calibrated). */
+  private outputQuant(node: Node): Int8Quant {
+    return this.quantOf(this.options.int8!.outputs.get(node.name) ?? node.outputs[0]);
   }
 
   // ---- lowering, one IR op at a time -----------------------------------------------------------
@@ -294,7 +395,7 @@ class Lowering {
       case 'Reshape':
         return this.reshape(node);
       case 'Transpose':
-        return this.alias(node.outputs[0], { tensor: this.heldOf(node.inputs[0]).tensor, layout: afterTranspose(this.heldOf(node.inputs[0]).layout, node.perm) });
+        return this.alias(node.outputs[0], { ...this.heldOf(node.inputs[0]), layout: afterTranspose(this.heldOf(node.inputs[0]).layout, node.perm) });
       case 'Split':
         return this.split(node);
       case 'Slice':
@@ -318,12 +419,12 @@ class Lowering {
   }
 
   private unary(node: Node, op: BuiltinOperator, options?: OperatorOptions): void {
-    const h = this.heldOf(node.inputs[0]);
+    const h = this.floatHeld(node.inputs[0]);
     this.emit(op, [h.tensor], [this.output(node, h.layout)], options);
   }
 
   private scale(node: Extract<Node, { op: 'Scale' }>): void {
-    const h = this.heldOf(node.inputs[0]);
+    const h = this.floatHeld(node.inputs[0]);
     this.emit(BuiltinOperator.MUL, [h.tensor, this.scalar(node.factor)], [this.output(node, h.layout)], plain);
   }
 
@@ -336,8 +437,13 @@ class Lowering {
     const rank = this.shape(node.outputs[0]).length;
     const lead = isParam(a) ? b : a;
     const layout = this.widened(lead, rank);
-    const operand = (v: string) => (isParam(v) ? this.paramOperand(v, layout) : this.widenedTensor(v, rank, layout));
     const options: OperatorOptions | undefined = op === BuiltinOperator.MAXIMUM ? undefined : { kind: 'elementwise', activation: this.fusedActivation(node) };
+    if (this.options.int8?.adds.has(node.name)) {
+      // A residual of two int8 layers' outputs: an int8 ADD (both operands are activations of the output's shape).
+      this.emit(op, [this.inLayout(a, layout, true), this.inLayout(b, layout, true)], [this.fusedOutput(node, layout, this.quantOf(node.outputs[0]))], options);
+      return;
+    }
+    const operand = (v: string) => (isParam(v) ? this.paramOperand(v, layout) : this.widenedTensor(v, rank, layout));
     this.emit(op, [operand(a), operand(b)], [this.fusedOutput(node, layout)], options);
   }
 
@@ -359,7 +465,7 @@ class Lowering {
     const name = `${value}:rank${rank}`;
     if (!this.held.has(name)) {
       const t = this.activation(name, physicalShape(wide, own));
-      this.emit(BuiltinOperator.RESHAPE, [this.heldOf(value).tensor, this.intConstant(physicalShape(wide, own))], [t]);
+      this.emit(BuiltinOperator.RESHAPE, [this.floatHeld(value).tensor, this.intConstant(physicalShape(wide, own))], [t]);
       this.held.set(name, { tensor: t, layout: own });
       this.graph.values.set(name, { name, shape: wide, dtype: 'float32' });
     }
@@ -368,7 +474,7 @@ class Lowering {
 
   private softplus(node: Node): void {
     // softplus(x) = max(x, 0) + log(1 + exp(-|x|)): exp never overflows (onnxruntime computes it stably too).
-    const h = this.heldOf(node.inputs[0]);
+    const h = this.floatHeld(node.inputs[0]);
     const shape = physicalShape(this.shape(node.inputs[0]), h.layout);
     const step = (name: string, op: BuiltinOperator, inputs: number[], options?: OperatorOptions) => this.step(`${node.outputs[0]}/${name}`, shape, op, inputs, options);
     const abs = step('abs', BuiltinOperator.ABS, [h.tensor]);
@@ -434,7 +540,7 @@ class Lowering {
       s[c] = gamma[c] / Math.sqrt(variance[c] + node.eps);
       t[c] = beta[c] - mean[c] * s[c];
     }
-    const h = this.heldOf(node.inputs[0]);
+    const h = this.floatHeld(node.inputs[0]);
     const rank = this.shape(node.inputs[0]).length;
     const view = identity(rank).map((a) => (a === 1 ? channels : 1));
     const perChannel = (key: string, data: Float32Array) => {
@@ -457,30 +563,47 @@ class Lowering {
     const cin = inShape[1];
     if (kh !== kw || kh !== node.kernel) throw this.unsupported(node, `a ${kh}x${kw} kernel`);
     const pointwise = node.kernel === 1 && node.stride === 1 && node.pad === 0 && node.groups === 1;
-    // A 1x1 conv over a map held channels-first (an attention map, heads as channels) is a matmul over the channels there.
+    // A 1x1 conv over a map held channels-first (an attention map, heads as channels) is a matmul over
+    // the channels there; it stays float (XNNPACK's int8 BATCH_MATMUL takes no zero point on the right).
     if (pointwise && isIdentity(this.heldOf(x).layout) && !this.options.mistake) return this.pointwiseMatmul(node);
-    const input = this.inLayout(x, RANK4_NHWC);
-    const bias = b === undefined ? this.floatConstant(`zeros:${cout}`, `${node.name}:bias`, [cout], new Float32Array(cout)) : this.paramOperand(b, [0]);
+    const int8 = this.int8Layer(node);
+    const input = this.inLayout(x, RANK4_NHWC, Boolean(int8));
     const { padding, padded } = this.convPadding(node, input, inShape, outShape, node.kernel, node.stride, node.pad);
     const activation = this.fusedActivation(node);
     const depthwise = node.groups === cin && cinPerGroup === 1 && node.groups > 1;
+    // Filters: [Cout, 1, k, k] -> [1, k, k, Cout] for depthwise; [Cout, Cin/g, k, k] -> [Cout, k, k, Cin/g]
+    // (OHWI) otherwise, grouped convs keeping their groups (CONV_2D version 6).
+    const [perm, shape, channelAxis] = depthwise ? [[1, 2, 3, 0], [1, kh, kw, cout], 3] : [[0, 2, 3, 1], [cout, kh, kw, cinPerGroup], 0];
+    const layoutKey = depthwise ? '1HWC' : 'OHWI';
+    const oihw = this.options.mistake === 'conv-weights-oihw' && !depthwise;
+    const filter = int8
+      ? this.int8Weight(`${w}|${layoutKey}|int8`, w, shape, oihw ? int8.weight : transposeData(int8.weight, weight.viewShape, perm), int8.scales, channelAxis)
+      : this.floatWeight(node, `${w}|${layoutKey}`, w, shape, () => (oihw ? weight.data : transposeData(weight.data, weight.viewShape, perm)), (q) => (oihw ? q : transposeData(q, weight.viewShape, perm)), channelAxis);
+    const bias = int8 ? this.int32Bias(node, b, cout, input, int8.scales) : b === undefined ? this.floatConstant(`zeros:${cout}`, `${node.name}:bias`, [cout], new Float32Array(cout)) : this.paramOperand(b, [0]);
+    const out = this.fusedOutput(node, RANK4_NHWC, int8 ? this.outputQuant(node) : undefined);
     if (depthwise) {
-      // [Cout, 1, k, k] -> [1, k, k, Cout]
-      const data = transposeData(weight.data, [cout, 1, kh, kw], [1, 2, 3, 0]);
-      const filter = this.floatConstant(`${w}|1HWC`, w, [1, kh, kw, cout], data);
-      this.emit(BuiltinOperator.DEPTHWISE_CONV_2D, [padded, filter, bias], [this.fusedOutput(node, RANK4_NHWC)], {
-        kind: 'depthwise',
-        padding,
-        stride: node.stride,
-        depthMultiplier: cout / cin,
-        activation,
-      });
-      return;
+      this.emit(BuiltinOperator.DEPTHWISE_CONV_2D, [padded, filter, bias], [out], { kind: 'depthwise', padding, stride: node.stride, depthMultiplier: cout / cin, activation });
+    } else {
+      this.emit(BuiltinOperator.CONV_2D, [padded, filter, bias], [out], { kind: 'conv', padding, stride: node.stride, activation });
     }
-    // [Cout, Cin/g, k, k] -> [Cout, k, k, Cin/g] (grouped convs keep their groups: CONV_2D version 6).
-    const ohwi = this.options.mistake === 'conv-weights-oihw' ? weight.data : transposeData(weight.data, [cout, cinPerGroup, kh, kw], [0, 2, 3, 1]);
-    const filter = this.floatConstant(`${w}|OHWI`, w, [cout, kh, kw, cinPerGroup], ohwi);
-    this.emit(BuiltinOperator.CONV_2D, [padded, filter, bias], [this.fusedOutput(node, RANK4_NHWC)], { kind: 'conv', padding, stride: node.stride, activation });
+  }
+
+  /** An int8 weight, symmetric per output channel along `axis` (zero points 0, as XNNPACK requires). */
+  private int8Weight(key: string, name: string, shape: number[], data: Int8Array, scales: Float32Array, axis: number): number {
+    const known = this.constants.get(key);
+    if (known !== undefined) return known;
+    const tensor = this.addTensor({ name: `${name}:int8`, shape, type: TensorType.INT8, data: bytesOf(data), quantization: { scale: [...scales], zeroPoint: new Array<number>(scales.length).fill(0), axis } });
+    this.constants.set(key, tensor);
+    return tensor;
+  }
+
+  /** An int8 layer's bias: int32 at scale input_scale x weight_scale[c] per output channel, which is what the integer kernels add. */
+  private int32Bias(node: Node, bias: string | undefined, channels: number, input: number, weightScales: Float32Array): number {
+    const inputScale = this.tensors[input].quantization!.scale[0];
+    const scales = Array.from(weightScales, (s) => Math.fround(s * inputScale));
+    const data = bias === undefined ? new Float32Array(channels) : this.param(bias).data;
+    const q = Int32Array.from(data, (v, c) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.round(v / scales[c]))));
+    return this.addTensor({ name: `${bias ?? `${node.name}:bias`}:int32`, shape: [channels], type: TensorType.INT32, data: bytesOf(q), quantization: { scale: scales, zeroPoint: new Array<number>(channels).fill(0), axis: 0 } });
   }
 
   /**
@@ -499,7 +622,8 @@ class Lowering {
     if (pad === 0) return { padding: 'VALID', padded: input };
     if (same(h, oh) && same(w, ow)) return { padding: 'SAME', padded: input };
     const shape = [inShape[0], h + 2 * pad, w + 2 * pad, inShape[1]];
-    const padded = this.activation(`${node.outputs[0]}/pad`, shape);
+    // An int8 input pads with its zero point, which is real 0.
+    const padded = this.addTensor({ ...this.tensors[input], name: `${node.outputs[0]}/pad`, shape });
     this.emit(BuiltinOperator.PAD, [input, this.intConstant([0, 0, pad, pad, pad, pad, 0, 0], [4, 2])], [padded]);
     return { padding: 'VALID', padded };
   }
@@ -511,7 +635,7 @@ class Lowering {
     const weight = this.param(w);
     const cout = weight.viewShape[0];
     const flat = this.activation(`${node.outputs[0]}/flat`, [batch, cin, h * wd]);
-    this.emit(BuiltinOperator.RESHAPE, [this.heldOf(x).tensor, this.intConstant([batch, cin, h * wd])], [flat]);
+    this.emit(BuiltinOperator.RESHAPE, [this.floatHeld(x).tensor, this.intConstant([batch, cin, h * wd])], [flat]);
     const matrix = this.floatConstant(`${w}|matrix`, w, [1, cout, cin], weight.data);
     const product = this.activation(`${node.outputs[0]}/matmul`, [batch, cout, h * wd]);
     this.emit(BuiltinOperator.BATCH_MATMUL, [matrix, flat], [product], { kind: 'batchMatMul', adjX: false, adjY: false });
@@ -534,9 +658,11 @@ class Lowering {
     const layout = this.lastAxisLayout(x, rank - 1);
     const weight = this.param(w);
     const out = weight.viewShape[0];
-    const filter = this.floatConstant(`${w}|OI`, w, weight.viewShape, weight.data);
-    const bias = b === undefined ? this.floatConstant(`zeros:${out}`, `${node.name}:bias`, [out], new Float32Array(out)) : this.paramOperand(b, [0]);
-    this.emit(BuiltinOperator.FULLY_CONNECTED, [this.inLayout(x, layout), filter, bias], [this.fusedOutput(node, layout)], {
+    const int8 = this.int8Layer(node);
+    const input = this.inLayout(x, layout, Boolean(int8));
+    const filter = int8 ? this.int8Weight(`${w}|OI|int8`, w, weight.viewShape, int8.weight, int8.scales, 0) : this.floatWeight(node, `${w}|OI`, w, weight.viewShape, () => weight.data, (q) => q, 0);
+    const bias = int8 ? this.int32Bias(node, b, out, input, int8.scales) : b === undefined ? this.floatConstant(`zeros:${out}`, `${node.name}:bias`, [out], new Float32Array(out)) : this.paramOperand(b, [0]);
+    this.emit(BuiltinOperator.FULLY_CONNECTED, [input, filter, bias], [this.fusedOutput(node, layout, int8 ? this.outputQuant(node) : undefined)], {
       kind: 'fullyConnected',
       keepNumDims: rank > 2,
       activation: this.fusedActivation(node),
@@ -546,7 +672,8 @@ class Lowering {
   /** MatMul as BATCH_MATMUL: batch axes leading in both; B may come with its last two axes swapped (adj_y). */
   private matmul(node: Node): void {
     const [a, b] = node.inputs;
-    if (this.graph.params.has(a) || this.graph.params.has(b)) throw this.unsupported(node, 'a MatMul with a constant operand');
+    if (!this.graph.params.has(a) && this.graph.params.get(b)?.viewShape.length === 2) return this.matmulByConstant(node);
+    if (this.graph.params.has(a) || this.graph.params.has(b)) throw this.unsupported(node, 'a MatMul with a constant operand other than a matrix on the right');
     const rank = this.shape(node.outputs[0]).length;
     const rowMajor = identity(rank);
     const swapped = [...rowMajor.slice(0, -2), rank - 1, rank - 2];
@@ -556,6 +683,21 @@ class Lowering {
     const left = this.widenedTensor(a, rank, rowMajor);
     const right = this.widenedTensor(b, rank, adjY ? swapped : rowMajor);
     this.emit(BuiltinOperator.BATCH_MATMUL, [left, right], [this.output(node, rowMajor)], { kind: 'batchMatMul', adjX: false, adjY });
+  }
+
+  /**
+   * x @ M for a constant matrix M [K, N] (VCMamba's chunked scan sums segments so): a FULLY_CONNECTED
+   * with M transposed as its [N, K] weights, over x's last axis wherever x holds it physically last.
+   */
+  private matmulByConstant(node: Node): void {
+    const [x, m] = node.inputs;
+    const matrix = this.param(m);
+    const [k, n] = matrix.viewShape;
+    const rank = this.shape(x).length;
+    const layout = this.lastAxisLayout(x, rank - 1);
+    const weights = this.floatConstant(`${m}|NK`, m, [n, k], transposeData(matrix.data, [k, n], [1, 0]));
+    const zeros = this.floatConstant(`zeros:${n}`, `${node.name}:bias`, [n], new Float32Array(n));
+    this.emit(BuiltinOperator.FULLY_CONNECTED, [this.inLayout(x, layout), weights, zeros], [this.output(node, layout)], { kind: 'fullyConnected', keepNumDims: rank > 2, activation: 'NONE' });
   }
 
   // ---- data movement -----------------------------------------------------------------------------
@@ -583,10 +725,10 @@ class Lowering {
         }
       }
     }
-    const input = this.inLayout(x, inLayout);
+    const { tensor: input, quant } = this.inOwnType(x, inLayout);
     const physical = physicalShape(outShape, outLayout!);
-    if (physical.join() === this.tensors[input].shape.join()) return this.alias(node.outputs[0], { tensor: input, layout: outLayout! });
-    this.emit(BuiltinOperator.RESHAPE, [input, this.intConstant(physical)], [this.output(node, outLayout!)]);
+    if (physical.join() === this.tensors[input].shape.join()) return this.alias(node.outputs[0], { tensor: input, layout: outLayout!, quant });
+    this.emit(BuiltinOperator.RESHAPE, [input, this.intConstant(physical)], [this.output(node, outLayout!, 0, quant)]);
   }
 
   /** A layout every reader of every output takes, when there is one (see `preferences`). */
@@ -601,11 +743,11 @@ class Lowering {
     const shared = this.sharedWanted(node.outputs, rank);
     // Transposing once here beats transposing every part after it.
     const layout = shared && !onlyUnitAxesMove(this.shape(x), this.heldOf(x).layout, shared) ? shared : this.heldOf(x).layout;
-    const input = this.inLayout(x, layout);
+    const { tensor: input, quant } = this.inOwnType(x, layout);
     const axis = layout.indexOf(node.axis < 0 ? node.axis + rank : node.axis);
     const even = node.sizes.every((s) => s === node.sizes[0]);
     if (even && node.sizes.length >= 2 && node.sizes.length <= 4) {
-      const outputs = node.outputs.map((_, k) => this.output(node, layout, k));
+      const outputs = node.outputs.map((_, k) => this.output(node, layout, k, quant));
       this.emit(BuiltinOperator.SPLIT, [this.intConstant([axis], []), input], outputs, { kind: 'split', numSplits: node.sizes.length });
       return;
     }
@@ -618,7 +760,7 @@ class Lowering {
       const size = shape.map((s, d) => (d === axis ? node.sizes[k] : s));
       start += node.sizes[k];
       if (!this.read.has(value)) return;
-      this.emit(BuiltinOperator.SLICE, [input, this.intConstant(begin), this.intConstant(size)], [this.output(node, layout, k)]);
+      this.emit(BuiltinOperator.SLICE, [input, this.intConstant(begin), this.intConstant(size)], [this.output(node, layout, k, quant)]);
     });
   }
 
@@ -634,7 +776,7 @@ class Lowering {
     const shape = this.tensors[h.tensor].shape;
     const begin = shape.map((_, d) => (d === physicalAxis ? start : 0));
     const size = shape.map((s, d) => (d === physicalAxis ? length : s));
-    this.emit(BuiltinOperator.SLICE, [h.tensor, this.intConstant(begin), this.intConstant(size)], [this.output(node, h.layout)]);
+    this.emit(BuiltinOperator.SLICE, [h.tensor, this.intConstant(begin), this.intConstant(size)], [this.output(node, h.layout, 0, h.quant)]);
   }
 
   private concat(node: Extract<Node, { op: 'Concat' }>): void {
@@ -666,7 +808,7 @@ class Lowering {
   }
 
   private reduce(node: Node, op: BuiltinOperator, axes: number[], keepDims: boolean): void {
-    const h = this.heldOf(node.inputs[0]);
+    const h = this.floatHeld(node.inputs[0]);
     const rank = h.layout.length;
     const irAxes = axes.map((a) => (a < 0 ? a + rank : a));
     const physicalAxes = irAxes.map((a) => h.layout.indexOf(a)).sort((p, q) => p - q);
@@ -751,7 +893,7 @@ class Lowering {
     if (own[rank - 1] === axis) {
       const zeros = this.floatConstant(`zeros:${picks.length}`, `${node.name}:bias`, [picks.length], new Float32Array(picks.length));
       const weights = this.floatConstant(`${indicesName}|selection`, `${indicesName}:selection`, [picks.length, n], matrix);
-      this.emit(BuiltinOperator.FULLY_CONNECTED, [this.heldOf(x).tensor, weights, zeros], [this.output(node, own)], { kind: 'fullyConnected', keepNumDims: true, activation: 'NONE' });
+      this.emit(BuiltinOperator.FULLY_CONNECTED, [this.floatHeld(x).tensor, weights, zeros], [this.output(node, own)], { kind: 'fullyConnected', keepNumDims: true, activation: 'NONE' });
       return;
     }
     const layout = own[rank - 2] === axis && own.slice(0, rank - 2).every((a, i) => a === i) ? own : [...identity(rank).filter((a) => a !== axis && a !== rank - 1), axis, rank - 1];
@@ -760,119 +902,6 @@ class Lowering {
     const selection = this.floatConstant(`${indicesName}|selection-left`, `${indicesName}:selection`, [...batch, picks.length, n], matrix);
     this.emit(BuiltinOperator.BATCH_MATMUL, [selection, input], [this.output(node, layout)], { kind: 'batchMatMul', adjX: false, adjY: false });
   }
-}
-
-/**
- * For each value, the layouts its readers take, best first: a conv, pool or resize takes NHWC, a
- * matmul row-major operands (its right one also with the last two axes swapped), softmax, layer norm
- * and linear any layout with their axis last; transposes, elementwise ops, slices, splits and
- * reshapes that only add or drop size-1 axes pass their outputs' wishes on to their inputs.
- * Computed backwards over the graph; the first reader that has a wish decides.
- */
-function preferences(graph: Graph): Map<string, Layout[]> {
-  const wanted = new Map<string, Layout[]>();
-  const wish = (value: string, layouts: Layout[]) => {
-    if (layouts.length && !wanted.has(value) && !graph.params.has(value)) wanted.set(value, layouts);
-  };
-  const shape = (v: string) => graph.values.get(v)!.shape;
-  for (const node of [...graph.nodes].reverse()) {
-    const out = wanted.get(node.outputs[0]) ?? [];
-    const rank = shape(node.inputs[0]).length;
-    const lastAxis = (ls: Layout[]) => [...ls.filter((l) => l[l.length - 1] === rank - 1), identity(rank)];
-    switch (node.op) {
-      case 'Conv':
-      case 'AvgPool':
-      case 'Upsample':
-        if (rank === 4) wish(node.inputs[0], [NHWC]);
-        break;
-      case 'MatMul': {
-        const r = shape(node.outputs[0]).length;
-        if (shape(node.inputs[0]).length === r) wish(node.inputs[0], [identity(r)]);
-        if (shape(node.inputs[1]).length === r) wish(node.inputs[1], [identity(r), [...identity(r - 2), r - 1, r - 2]]);
-        break;
-      }
-      case 'Softmax':
-      case 'LayerNorm':
-      case 'Linear':
-        wish(node.inputs[0], lastAxis(out));
-        break;
-      case 'Transpose':
-        wish(node.inputs[0], out.map((l) => beforeTranspose(l, node.perm)));
-        break;
-      case 'Split': {
-        const lists = node.outputs.map((o) => wanted.get(o) ?? []);
-        wish(node.inputs[0], lists[0].filter((l) => lists.every((list) => list.some((m) => sameLayout(m, l)))));
-        break;
-      }
-      case 'Reshape': {
-        const inShape = shape(node.inputs[0]);
-        const outShape = shape(node.outputs[0]);
-        const sameBig = inShape.filter((d) => d !== 1).join() === outShape.filter((d) => d !== 1).join();
-        if (sameBig) wish(node.inputs[0], out.flatMap((l) => reshapeLayout(outShape, inShape, l) ?? []).length ? out.map((l) => reshapeLayout(outShape, inShape, l)!).filter(Boolean) : []);
-        break;
-      }
-      case 'Gelu':
-      case 'Relu':
-      case 'Relu6':
-      case 'Sigmoid':
-      case 'Exp':
-      case 'Scale':
-      case 'Slice':
-        wish(node.inputs[0], out);
-        break;
-      case 'Add':
-      case 'Sub':
-      case 'Mul':
-      case 'Max':
-        for (const i of node.inputs) if (shape(i).length === shape(node.outputs[0]).length) wish(i, out);
-        break;
-      default:
-        break;
-    }
-  }
-  return wanted;
-}
-
-/** float32 -> IEEE float16 bits, round to nearest even (what numpy's astype(float16) does). */
-export function toFloat16(data: Float32Array): Uint16Array {
-  const out = new Uint16Array(data.length);
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  for (let i = 0; i < data.length; i++) {
-    f[0] = data[i];
-    const x = u[0];
-    const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    let mant = x & 0x7fffff;
-    if (exp === 0xff) {
-      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
-      continue;
-    }
-    const e = exp - 127 + 15;
-    if (e >= 0x1f) {
-      out[i] = sign | 0x7c00;
-      continue;
-    }
-    if (e <= 0) {
-      if (e < -10) {
-        out[i] = sign;
-        continue;
-      }
-      mant |= 0x800000;
-      const shift = 14 - e;
-      let half = mant >>> shift;
-      const rest = mant & ((1 << shift) - 1);
-      const halfway = 1 << (shift - 1);
-      if (rest > halfway || (rest === halfway && half & 1)) half++;
-      out[i] = sign | half;
-      continue;
-    }
-    let half = (e << 10) | (mant >>> 13);
-    const rest = mant & 0x1fff;
-    if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
-    out[i] = sign | half;
-  }
-  return out;
 }
 
 /**

@@ -10,13 +10,19 @@ import { wrapText } from '../../core/table.js';
 import { statusLine } from '../progress.js';
 import { addInt8Flags, addModelFlags, checkModelFlags, type Int8Flags, int8Options, integer, type ModelFlags } from '../flags.js';
 import { int8Lines } from '../../report/int8.js';
-import type { TfliteCheck } from '../../tflite/litert.js';
+import { INT8_SQNR_MARGIN_DB, type TfliteCheck } from '../../tflite/litert.js';
 
 /** One line for a .tflite check: the logits against onnxruntime's, and what XNNPACK took. */
 function tfliteCheckLine(c: TfliteCheck): string {
-  const figure = c.relativeError === null ? 'non-finite' : `${c.relativeError.toExponential(2)} of the largest logit (max |diff| ${c.absoluteError?.toExponential(2)})`;
   const d = c.delegation;
-  return `LiteRT (XNNPACK) vs onnxruntime: ${figure}, top-5 ${c.top5Agree ? 'agree' : 'DIFFER'}; ${d.delegated}/${d.ops} ops delegated in ${d.partitions} partition${d.partitions === 1 ? '' : 's'}; tolerance ${c.tolerance?.toExponential(0)}: ${c.pass ? 'ok' : 'FAILED'} (${c.seconds.toFixed(1)} s)`;
+  const delegated = `${d.delegated}/${d.ops} ops delegated in ${d.partitions} partition${d.partitions === 1 ? '' : 's'}`;
+  const verdict = `${c.pass ? 'ok' : 'FAILED'} (${c.seconds.toFixed(1)} s)`;
+  if (c.precision === 'int8') {
+    const sqnr = c.sqnrDb === undefined ? 'non-finite' : `SQNR ${c.sqnrDb.toFixed(1)} dB`;
+    return `LiteRT (XNNPACK) int8 vs the float model on the calibration inputs: ${sqnr} (the ONNX int8 graph: ${c.onnxSqnrDb?.toFixed(1)} dB; at most ${INT8_SQNR_MARGIN_DB} dB less allowed); ${delegated}: ${verdict}`;
+  }
+  const figure = c.relativeError === null ? 'non-finite' : `${c.relativeError.toExponential(2)} of the largest logit (max |diff| ${c.absoluteError?.toExponential(2)})`;
+  return `LiteRT (XNNPACK) vs onnxruntime: ${figure}, top-5 ${c.top5Agree ? 'agree' : 'DIFFER'}; ${delegated}; tolerance ${c.tolerance?.toExponential(0)}: ${verdict}`;
 }
 
 interface ExportOptions extends ModelFlags, Int8Flags {
@@ -62,7 +68,7 @@ export function register(program: Command): void {
     .addOption(new Option('--quantize <mode>', 'coremltools weight compression (ML Program only)').choices(['int8', 'palettize4', 'palettize6']))
     .option('--timeout <s>', 'seconds before the Core ML bridge is stopped', integer('--timeout'), 600)
     .option('--verify', "check the numbers against onnxruntime: Core ML in eformer's MIL interpreter (on macOS also Core ML itself), TFLite in LiteRT's interpreter with XNNPACK (`eformer setup litert`); exit 1 beyond the tolerance")
-    .option('--int8', 'static int8 quantisation: NAME.int8.onnx in QDQ form (per-channel int8 weights, uint8 activations calibrated), a Core ML W8A8 model with --coreml; prints its fidelity against the float model');
+    .option('--int8', 'static int8 quantisation: NAME.int8.onnx in QDQ form (per-channel int8 weights, uint8 activations calibrated), NAME.int8.tflite with --tflite (int8 activations, the same calibration), a Core ML W8A8 model with --coreml; prints its fidelity against the float model');
   addInt8Flags(cmd, { byLayer: true, seed: true })
     .action(async (opts: ExportOptions) => {
       checkModelFlags(opts, false);
@@ -94,6 +100,7 @@ export function register(program: Command): void {
         console.log(wrapText(`wrote ${t.path} (${(t.bytes / 1e6).toFixed(1)} MB, ${t.precision}, ${t.ops} ops, ${t.transposes} TRANSPOSE)`));
         if (result.tfliteCheck) console.log(`  ${tfliteCheckLine(result.tfliteCheck)}`);
       }
+      if (result.int8 && !result.onnx && !result.coreml) console.log("  (the int8 figures below are the ONNX int8 graph's from the same calibration; --verify measures the .tflite itself in LiteRT)");
       if (result.int8) console.log(int8Lines(result.int8).join('\n'));
       const c = result.coreml;
       if (c) {
