@@ -10,6 +10,7 @@
  *   a phone or Mac and reads the figures back: the harness owns warm-up and timing, eformer owns
  *   the model, the tools and the parsing.
  */
+import type { AbsentFigures, MemoryFigures, ModelCost } from '../core/memory.js';
 import type { Probe } from '../core/probe.js';
 import type { SummaryStats } from '../core/stats.js';
 import type { Device } from '../devices/device.js';
@@ -93,6 +94,12 @@ export interface SessionBackend extends BackendBase {
   /** How to take turns when interleaving several models (default: run by run). */
   readonly turn?: Turn;
   open(model: ModelSource, options: SessionOptions): Promise<BackendSession>;
+  /**
+   * Load time, first inference, peak memory and file size of `model`, measured cold in a process
+   * of its own (so the figures are the model's, not the interleaved run's). Absent: the backend
+   * cannot, and profile records why.
+   */
+  coldStart?(model: ModelSource, options: SessionOptions): Promise<ModelCost>;
 }
 
 export interface DeviceRunOptions {
@@ -134,8 +141,12 @@ export interface DeviceMeasurement {
   firstRunMs?: number;
   /** Facts about how this run was set up (threads the runtime chose, compute units). */
   settings?: Record<string, string | number | boolean>;
-  /** Memory the harness attributes to the model, MB, and how it measured it. */
-  memoryMb?: { init?: number; overall?: number; peak?: number; source: string };
+  /** Peak memory the harness attributes to the model, MB, and how it measured it. */
+  memoryMb?: MemoryFigures;
+  /** The size of the model file the harness loaded, bytes. */
+  modelBytes?: number;
+  /** Why a figure above is missing (the harness does not print it, or printed a meaningless value). */
+  absent?: AbsentFigures;
   /** With breakdownRuns: the per-op profile of a separate profiled run (which slows the runs down, so it is kept apart). */
   opProfile?: { profiler: string; runs: number; runMs: number; ops: OpTime[] };
 }

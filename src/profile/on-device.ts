@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { DeviceBackend, DeviceMeasurement, DeviceRunOptions } from '../backends/backend.js';
 import { backendOptions as declaredOptions } from '../backends/index.js';
 import { DeviceError, UsageError } from '../core/errors.js';
+import { absentUnlessGiven } from '../core/memory.js';
 import { centralLatency, latencyStats, summaryStats } from '../core/stats.js';
 import { aggregateOpTimes, scaleToMedian } from './breakdown.js';
 import { label } from '../devices/device.js';
@@ -74,9 +75,10 @@ export async function profileOnDevice(backend: DeviceBackend, models: PreparedMo
       const stats = asMeasured(backend.id, measured, options);
       const extra = {
         device: where,
-        load_ms: measured.loadMs,
-        first_run_ms: measured.firstRunMs,
-        ...(measured.memoryMb ? { memory_mb: measured.memoryMb } : {}),
+        ...absentUnlessGiven(
+          { load_ms: measured.loadMs, first_run_ms: measured.firstRunMs, memory_mb: measured.memoryMb, model_bytes: measured.modelBytes, absent: measured.absent },
+          `${backend.id}'s harness does not report it`,
+        ),
         // The profiler slows every op: its times are shares, scaled to the latency measured without it.
         ...(measured.opProfile ? { breakdown: scaleToMedian(aggregateOpTimes(measured.opProfile, m.namer ?? (() => undefined)), centralLatency(stats.stats), stats.stats.statistic) } : {}),
       };

@@ -4,6 +4,7 @@
  */
 import { UsageError } from '../core/errors.js';
 import { readInputText } from '../core/fs.js';
+import type { AbsentFigures, MemoryFigures } from '../core/memory.js';
 import { type LatencyStats, statisticName } from '../core/stats.js';
 import { checkFields, count, flag, integer, interval, list, milliseconds, name, nonNegative, nonNegativeMs, nullable, number, oneOf, optional, ratio, record, scalar, text } from './fields.js';
 
@@ -75,14 +76,16 @@ export interface ModelResult {
   settings: { threads: number; graph_optimization: string; execution_provider: string; spinning: boolean; interleaved: boolean; [key: string]: string | number | boolean };
   /** The phone, tablet or Mac a device backend measured on. */
   device?: { platform: string; id: string; name: string; model?: string; os?: string };
-  /** Device backends: loading (and compiling) the model, and its first prediction, in ms. */
+  /** Loading the model (session creation, or compiling and loading), ms, measured apart from the timed runs. */
   load_ms?: number;
+  /** The first inference after loading, ms. */
   first_run_ms?: number;
-  /**
-   * Memory the device harness attributes to the model, MB, where it reports any (LiteRT's
-   * benchmark_model: the footprint added by initialisation and by the whole run), and how it was measured.
-   */
-  memory_mb?: { init?: number; overall?: number; peak?: number; source: string };
+  /** Peak memory attributable to the model, MB, and how the backend measured it. */
+  memory_mb?: MemoryFigures;
+  /** The size of the model file the backend loaded, bytes. */
+  model_bytes?: number;
+  /** Why any of load_ms, first_run_ms, memory_mb or model_bytes is missing (a figure a backend cannot give is never 0). */
+  absent?: AbsentFigures;
   runs: number;
   warmup_runs: number;
   latency_ms: LatencyStats;
@@ -202,7 +205,9 @@ const resultRule = record({
   device: optional(deviceRule),
   load_ms: optional(nonNegativeMs),
   first_run_ms: optional(nonNegativeMs),
-  memory_mb: optional(record({ init: optional(number('megabytes')), overall: optional(number('megabytes')), peak: optional(number('megabytes')), source: text })),
+  memory_mb: optional(record({ peak: number('a positive number of megabytes', (n) => n > 0 && n < 2 ** 40), load: optional(number('a number of megabytes', (n) => n >= 0 && n < 2 ** 40)), source: text }, scalar)),
+  model_bytes: optional(integer(1)),
+  absent: optional(record({ load_ms: optional(text), first_run_ms: optional(text), memory_mb: optional(text), model_bytes: optional(text) })),
   runs: integer(1),
   warmup_runs: optional(count),
   latency_ms: statsRule,

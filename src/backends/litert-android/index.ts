@@ -112,6 +112,26 @@ async function runBenchmark(adb: ReturnType<typeof adbOn>, device: Device, model
   return { report, output, delegation: delegationSettings(mine) };
 }
 
+/**
+ * benchmark_model's memory lines in the results' terms: the footprint added over the whole run is the
+ * model's peak, the one added by initialisation its load; the sampled peak (the whole process) is
+ * kept beside them, and stands in only when no delta was printed. A delta of 0 measures nothing.
+ */
+export function memoryFigures(m: BenchmarkModelReport['memoryMb']): Pick<DeviceMeasurement, 'memoryMb' | 'absent'> {
+  if (m?.overall !== undefined && m.overall > 0) {
+    return {
+      memoryMb: {
+        peak: m.overall,
+        ...(m.init !== undefined && m.init >= 0 ? { load: m.init } : {}),
+        ...(m.peak !== undefined ? { sampled_peak: m.peak } : {}),
+        source: `${BENCHMARK_MODEL}'s footprint delta from the tool's start: overall (peak) and init (load)`,
+      },
+    };
+  }
+  if (m?.peak !== undefined) return { memoryMb: { peak: m.peak, source: `${BENCHMARK_MODEL}'s sampled peak footprint of its whole process (it printed no delta)` } };
+  return { absent: { memory_mb: m ? `${BENCHMARK_MODEL} printed a footprint delta of ${m.overall ?? 0} MB, which measures nothing` : `this ${BENCHMARK_MODEL} printed no memory footprint` } };
+}
+
 export const litertAndroid: DeviceBackend = {
   kind: 'device',
   id: 'litert-android',
@@ -156,7 +176,8 @@ export const litertAndroid: DeviceBackend = {
     const adb = adbOn(device, options.timeoutSeconds);
     await checkArm64(device, adb);
     const file = join(options.workDir, `${model.name.replace(/[^\w.-]/g, '_')}.tflite`);
-    writeFileSync(file, model.tflite());
+    const tflite = model.tflite();
+    writeFileSync(file, tflite);
     const dir = deviceWorkDir(randomBytes(4).toString('hex'));
     await adb('create a work folder on the device', ['shell', `mkdir -p ${dir}`]);
     try {
@@ -177,8 +198,11 @@ export const litertAndroid: DeviceBackend = {
           ...delegation,
           ...(report.threads !== undefined && report.threads > 0 ? { threads: report.threads } : {}),
         },
-        ...(report.memoryMb ? { memoryMb: { ...report.memoryMb, source: "benchmark_model's footprint delta from the tool's start (init, overall) and sampled peak" } } : {}),
+        modelBytes: tflite.byteLength,
+        ...memoryFigures(report.memoryMb),
       };
+      if (report.initMs === undefined) measured.absent = { ...measured.absent, load_ms: `this ${BENCHMARK_MODEL} printed no initialisation time` };
+      if (report.firstRunMs === undefined) measured.absent = { ...measured.absent, first_run_ms: `this ${BENCHMARK_MODEL} printed no first inference time` };
       if (options.breakdownRuns !== undefined) {
         // A separate run: the profiler slows every op, so its times are shares, never the latency.
         const profiled = await runBenchmark(adb, device, model.name, benchmarkCommand(dir, options, options.breakdownRuns), delegate);

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DeviceError, MissingToolError } from '../../core/errors.js';
+import { megabytes } from '../../core/memory.js';
 import { chooseDevice, type Device, label } from '../../devices/device.js';
 import { runTool, toolVersion } from '../../devices/tool.js';
 import type { DeviceBackend, DeviceRunOptions } from '../backend.js';
@@ -112,6 +113,15 @@ export const ortAndroid: DeviceBackend = {
         warmupRuns: this.fixedWarmupRuns ?? 1,
         loadMs: report.loadMs,
         firstRunMs: report.firstRunMs,
+        modelBytes: model.onnx.byteLength,
+        ...(report.peakBytes !== undefined
+          ? { memoryMb: { peak: megabytes(report.peakBytes), source: "onnxruntime_perf_test's Peak working set size: the whole process's peak resident set (runtime and binary included)" } }
+          : {}),
+        absent: {
+          ...(report.peakBytes === undefined ? { memory_mb: `this ${PERF_TEST} printed no Peak working set size` } : {}),
+          ...(report.loadMs === undefined ? { load_ms: `this ${PERF_TEST} printed no session creation time` } : {}),
+          ...(report.firstRunMs === undefined ? { first_run_ms: `this ${PERF_TEST} printed no first inference time` } : {}),
+        },
         settings: { perf_test: basename(perfTest), ...(report.threads !== undefined ? { threads: report.threads } : {}) },
       };
     } finally {

@@ -8,6 +8,7 @@
  *   Total inference requests: 5 / Runs:5          (oldest: "Total iterations: 1000")
  *   Min Latency: 0.0958204 s                      (oldest: "Min Latency is 0.0559777 sec")
  *   P50 / P90 / P95 / P99 / P999 Latency ...
+ *   Peak working set size: 36696064 bytes         (2021 builds: "Peak working set size:36696064")
  * Units are printed with each figure, and C++ streams print small values in scientific notation.
  *
  * Only the run's own summary counts: a figure's first unindented appearance. Anything indented
@@ -27,6 +28,8 @@ export interface PerfTestReport {
   loadMs?: number;
   /** The first inference (perf_test's one warm-up run), ms (likewise). */
   firstRunMs?: number;
+  /** "Peak working set size": the whole perf_test process's peak resident set, bytes (builds before 1.4 do not print it). */
+  peakBytes?: number;
   /** Intra-op threads, when perf_test was told a number. */
   threads?: number;
   /** How perf_test computes its percentiles. */
@@ -113,7 +116,10 @@ export function parsePerfTest(stdout: string): PerfTestReport {
   }
   if (missing.length) throw new PerfTestOutputError(`missing ${missing.join(', ')}${missing.some((m) => m.includes('Latency')) ? ' (was it run with -s? older builds print no per-run statistics)' : ''}`);
   const threads = /Setting intra_op_num_threads to (\d+)/.exec(stdout)?.[1];
-  return { summary, loadMs, firstRunMs, threads: threads ? Number(threads) : undefined, quantileRule: PERF_TEST_QUANTILES };
+  // Printed in bytes ("Peak working set size: 36696064 bytes"; 2021 builds drop the unit and the space).
+  const peak = /^Peak working set size:\s*(\d+)(?:\s*bytes)?\s*$/m.exec(stdout)?.[1];
+  const peakBytes = peak !== undefined && Number(peak) > 0 && Number.isSafeInteger(Number(peak)) ? Number(peak) : undefined;
+  return { summary, loadMs, firstRunMs, peakBytes, threads: threads ? Number(threads) : undefined, quantileRule: PERF_TEST_QUANTILES };
 }
 
 /** Why a perf_test run failed, from its exit code and output (stdout and stderr). */
