@@ -57,6 +57,11 @@ export interface SessionOptions {
 export interface BackendSession {
   /** One inference; returns its wall time in milliseconds, measured as close to the runtime as possible. */
   run(): Promise<number>;
+  /**
+   * For a backend that cannot start a cold process of its own: what opening this session cost
+   * (load, first run) and the memory it holds now. Read after the timed runs, before close().
+   */
+  cost?(): Promise<ModelCost>;
   /** Release the session; when profiling was on, returns the runtime's trace file. */
   close(): Promise<string | undefined>;
 }

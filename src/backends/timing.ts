@@ -45,7 +45,7 @@ export interface Timing {
 }
 
 /** Where a profile run is: building and loading a model, warming up, measuring, timing it alone, profiling its kernels. */
-export type ProgressPhase = 'prepare' | 'warmup' | 'measure' | 'alone' | 'breakdown';
+export type ProgressPhase = 'prepare' | 'warmup' | 'measure' | 'alone' | 'cold' | 'breakdown';
 
 export type Progress = (event: { phase: ProgressPhase; id: string; done: number; total: number }) => void;
 

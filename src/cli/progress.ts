@@ -51,7 +51,7 @@ export function progressBar(ids: string[], quiet: boolean): Progress | undefined
       if (fraction >= 1) line.done();
       return;
     }
-    const what = { prepare: 'building and loading', alone: 'timing alone, as deployed:', breakdown: 'profiling kernels of' }[phase];
+    const what = { prepare: 'building and loading', alone: 'timing alone, as deployed:', cold: 'loading cold, for load time and memory:', breakdown: 'profiling kernels of' }[phase];
     if (done >= 1 && where(id) === `${ids.length}/${ids.length}`) line.done();
     else line.update(`${what} ${id} (${where(id)})`);
   };

@@ -232,6 +232,8 @@ export async function timeAgainstReference(models: PreparedModel[], reference: s
       prepared: [...copies, ...Array.from({ length: sessions }, (_, k) => sessionsOf.map((s) => s[k])).flat()],
       resolution,
       singleSession: false,
+      // A table needs latencies only: no cold process per block.
+      coldStart: false,
       plan: { runs: runs ?? LUT_DEFAULTS.runs },
     });
     file ??= results;

@@ -15,6 +15,8 @@ export async function calibrate(lut: Lut, options: { device?: string; threads?: 
     threads,
     device: options.device ?? lut.device?.id,
     singleSession: false,
+    // A table needs latencies only: no cold process per block.
+    coldStart: false,
     plan: { runs: 30 },
   });
   return medianOf(results.results[0]);

@@ -6,6 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { ModelInput } from './read.js';
+import { fill } from './fill.js';
 import { onnxruntime } from './runtime.js';
 
 export type Request =
@@ -14,16 +15,6 @@ export type Request =
   | { id: number; op: 'close'; profiling: boolean };
 
 export type Reply = { id: number; ok: true; value?: number } | { id: number; ok: false; stage: 'open' | 'run' | 'close'; message: string };
-
-/** Deterministic input data: what fills an input does not change CPU latency, but NaNs could. */
-function fill(shape: number[], dtype: 'float32' | 'int64'): Tensor {
-  const ort = onnxruntime();
-  const n = shape.reduce((a, b) => a * b, 1);
-  if (dtype === 'int64') return new ort.Tensor('int64', new BigInt64Array(n), shape);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = Math.sin(i * 0.37);
-  return new ort.Tensor('float32', data, shape);
-}
 
 let session: InferenceSession | undefined;
 let feeds: Record<string, Tensor> = {};

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { BackendSession, DeviceBackend, SessionBackend, SessionOptions } from '../backends/backend.js';
 import { checkBackendOptions, findBackend } from '../backends/index.js';
 import { UsageError } from '../core/errors.js';
+import { absentUnlessGiven, type ModelCost } from '../core/memory.js';
 import { centralLatency, latencyStats, sameRoundRatios, statisticName } from '../core/stats.js';
 import type { ModelRequest } from '../pipeline/index.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
@@ -45,6 +46,8 @@ export interface ProfileRequest {
   executionProvider?: string;
   /** Also time each model alone with spinning on, as apps deploy it (default true). */
   singleSession?: boolean;
+  /** Measure each model's load time, first inference and peak memory in a fresh process (default true). */
+  coldStart?: boolean;
   plan?: Partial<TimingPlan>;
   /** Collect the runtime's per-node profile (in separate sessions, after timing). */
   breakdown?: boolean;
@@ -164,6 +167,7 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
   };
   const sessions: BackendSession[] = [];
   let timings;
+  let opened: (ModelCost | undefined)[] = [];
   try {
     for (const p of prepared) {
       req.progress?.({ phase: 'prepare', id: p.source.name, done: 0, total: 1 });
@@ -175,6 +179,8 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
       req.progress,
       backend.turn,
     );
+    // A backend that cannot start a cold process tells what opening each session cost, before it closes.
+    if (!backend.coldStart && req.coldStart !== false) for (const s of sessions) opened.push(await s.cost?.());
   } finally {
     for (const s of sessions) await s.close();
   }
@@ -188,7 +194,7 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
     return { ...p.facts.int8!, speedup: latencyStats(sameRoundRatios(twin, timings.get(p.source.name)!.samples)).median, paired: true };
   };
   const results: ModelResult[] = [];
-  for (const p of prepared) {
+  for (const [i, p] of prepared.entries()) {
     const t = timings.get(p.source.name)!;
     const stats = latencyStats(t.samples);
     const settings = { threads, graph_optimization: options.graphOptimization, execution_provider: options.executionProvider, spinning: false, interleaved: prepared.length > 1 };
@@ -201,6 +207,7 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
         {
           vs_reference: referenceSamples && req.reference ? pairedRatios(req.reference, t.samples, referenceSamples) : undefined,
           single_session: req.singleSession === false || !own ? undefined : (req.progress?.({ phase: 'alone', id: p.source.name, done: 0, total: 1 }), await singleSession(backend, p, options, plan)),
+          ...(own ? await costOf(backend, p, options, req, opened[i]) : {}),
           breakdown: req.breakdown && own
             ? (req.progress?.({ phase: 'breakdown', id: p.source.name, done: 0, total: 1 }), scaleToMedian(await breakdownOf(backend, p, options, req.breakdownRuns ?? 20), stats.median))
             : undefined,
@@ -236,6 +243,14 @@ export function shardOf<T>(models: T[], shard?: { index: number; count: number }
 function pairedRatios(reference: string, samples: number[], referenceSamples: number[]): ModelResult['vs_reference'] {
   const ratios = sameRoundRatios(samples, referenceSamples);
   return { model: reference, median: latencyStats(ratios).median, ratios };
+}
+
+/** Load time, first inference, peak memory and file size, from a cold process of the model's own; reasons where there are none. */
+async function costOf(backend: SessionBackend, p: PreparedModel, options: SessionOptions, req: ProfileRequest, opened: ModelCost | undefined): Promise<ModelCost> {
+  if (req.coldStart === false) return absentUnlessGiven({}, 'not measured (--no-cold-start)');
+  if (!backend.coldStart) return absentUnlessGiven(opened ?? {}, `${backend.id} cannot measure it`);
+  req.progress?.({ phase: 'cold', id: p.source.name, done: 0, total: 1 });
+  return backend.coldStart(p.source, { ...options, spinning: true });
 }
 
 /** The model alone, one live session, spinning on: the latency an app sees. */

@@ -8,10 +8,12 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { InternalError, MissingToolError, UsageError } from '../../core/errors.js';
 import { makeWorkDir, removeWorkDir } from '../../core/fs.js';
 import { findPython } from '../../coreml/python.js';
 import type { BackendSession, ModelSource, SessionBackend, SessionOptions } from '../backend.js';
+import { COLD_START_RUNS, coldStartInChild } from '../cold-start.js';
 import { LITERT_SETUP } from '../../tflite/litert.js';
 import { LitertWorker, WorkerRequestError } from './worker.js';
 
@@ -131,4 +133,20 @@ export const litert: SessionBackend = {
       },
     };
   },
+
+  /** A fresh Python process loads the .tflite with the worker's settings and reports what it cost. */
+  async coldStart(model: ModelSource, options: SessionOptions) {
+    const python = await findPython();
+    const tflite = model.tflite!();
+    return coldStartInChild({
+      model: model.name,
+      file: tflite,
+      extension: '.tflite',
+      command: python.path,
+      args: (path) => [COLD_START_SCRIPT, path, String(options.threads ?? cpus().length), String(COLD_START_RUNS)],
+      timeoutSeconds: options.timeoutSeconds ?? 600,
+    });
+  },
 };
+
+const COLD_START_SCRIPT = fileURLToPath(new URL('../../../python/litert_cold_start.py', import.meta.url));

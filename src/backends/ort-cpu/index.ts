@@ -1,11 +1,13 @@
 /** The embedded desktop runtime: onnxruntime-node, in this process (each session in a thread of its own). */
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { MissingToolError, UsageError } from '../../core/errors.js';
 import { firstLine } from '../../core/text.js';
 import { logSeverityLevel, onnxruntime } from '../../onnx/runtime.js';
 import { openThreadSession, SessionThreadError, type ThreadSession } from '../../onnx/session-thread.js';
 import type { BackendSession, ModelSource, SessionBackend, SessionOptions } from '../backend.js';
+import { COLD_START_RUNS, coldStartInChild } from '../cold-start.js';
 
 function newestTrace(prefix: string): string | undefined {
   const dir = dirname(prefix);
@@ -99,4 +101,29 @@ export const ortCpu: SessionBackend = {
       },
     };
   },
+
+  /** A fresh node process opens the model as an app would (spinning on) and reports what it cost. */
+  coldStart(model: ModelSource, options: SessionOptions) {
+    const request = {
+      inputs: model.inputs,
+      runs: COLD_START_RUNS,
+      options: {
+        intraOpNumThreads: options.threads ?? 0,
+        logSeverityLevel: logSeverityLevel(),
+        graphOptimizationLevel: options.graphOptimization,
+        executionProviders: [options.executionProvider],
+      },
+    };
+    return coldStartInChild({
+      model: model.name,
+      file: model.onnx,
+      extension: '.onnx',
+      command: process.execPath,
+      args: (path) => [COLD_START_CHILD, path, JSON.stringify(request)],
+      timeoutSeconds: options.timeoutSeconds ?? 600,
+    });
+  },
 };
+
+/** Compiled code only (dist/), like the session thread: the child is a .js file. */
+const COLD_START_CHILD = fileURLToPath(new URL('../../onnx/cold-start-child.js', import.meta.url));

@@ -15,6 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MissingToolError, UsageError } from '../../core/errors.js';
+import { absentUnlessGiven, megabytes, type ModelCost } from '../../core/memory.js';
 import { writeFileAtomic } from '../../core/fs.js';
 import { firstLine } from '../../core/text.js';
 import { toolVersion } from '../../devices/tool.js';
@@ -34,7 +35,21 @@ export function chromiumPath(): string {
   return process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 }
 
-const PAGE = `<!doctype html><html><head><script src="/ort/ort.wasm.min.js"></script></head><body>eformer ort-web harness</body></html>`;
+/**
+ * Before onnxruntime-web loads, the page keeps every WebAssembly.Memory it makes (threaded builds
+ * create theirs in JavaScript and share it with their workers), with its size at creation: the
+ * runtime's own heap. What it grows beyond that is the model's, and it never shrinks, so its size
+ * at any moment is its peak so far.
+ */
+const MEMORY_WATCH = `globalThis.__eformerMemories=[];WebAssembly.Memory=new Proxy(WebAssembly.Memory,{construct(t,a){const m=Reflect.construct(t,a);__eformerMemories.push({m,initial:m.buffer.byteLength});return m}});`;
+const PAGE = `<!doctype html><html><head><script>${MEMORY_WATCH}</script><script src="/ort/ort.wasm.min.js"></script></head><body>eformer ort-web harness</body></html>`;
+
+/** Runs in the page: the WebAssembly memories' growth beyond their initial sizes, bytes (undefined when none was seen). */
+function pageMemory(): { grown: number; initial: number } | undefined {
+  const seen = (globalThis as any).__eformerMemories as { m: { buffer: ArrayBufferLike }; initial: number }[];
+  if (!seen?.length) return undefined;
+  return seen.reduce((a, x) => ({ grown: a.grown + x.m.buffer.byteLength - x.initial, initial: a.initial + x.initial }), { grown: 0, initial: 0 });
+}
 
 /** Runs in the page: create the session and keep the feeds ready. */
 async function pageInit(args: { url: string; parts: number; threads: number; level: string; profiling: boolean; inputs: { name: string; shape: number[]; dtype: 'float32' | 'int64' }[] }) {
@@ -45,11 +60,12 @@ async function pageInit(args: { url: string; parts: number; threads: number; lev
   const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
   let session;
+  const start = performance.now();
   try {
     session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: args.level, enableProfiling: args.profiling });
   } catch (err) {
     // onnxruntime-web refusing the model is its answer about the input, told apart from the page dying.
-    return { refused: String((err as Error)?.message ?? err), isolated: false, version: undefined };
+    return { loadMs: undefined, refused: String((err as Error)?.message ?? err), isolated: false, version: undefined };
   }
   const feeds: Record<string, unknown> = {};
   for (const input of args.inputs) {
@@ -63,8 +79,9 @@ async function pageInit(args: { url: string; parts: number; threads: number; lev
     for (let i = 0; i < n; i++) data[i] = Math.sin(i * 0.37);
     feeds[input.name] = new ort.Tensor('float32', data, input.shape);
   }
+  const loadMs = performance.now() - start;
   (globalThis as any).__eformer = { session, feeds };
-  return { refused: undefined, isolated: (globalThis as any).crossOriginIsolated as boolean, version: ort.env.versions?.web ?? ort.env.versions?.common };
+  return { loadMs, refused: undefined, isolated: (globalThis as any).crossOriginIsolated as boolean, version: ort.env.versions?.web ?? ort.env.versions?.common };
 }
 
 /** Runs in the page: the first inference, whose failure inside onnxruntime-web is about the model. */
@@ -317,6 +334,7 @@ async function openPage(model: ModelSource, options: SessionOptions): Promise<Ba
   const page = await step('opening a page', chromium.newPage(), limit(options, 'page'));
   pagesOpened++;
   openSessions++;
+  let opened: { loadMs?: number; firstRunMs?: number; loaded?: { grown: number; initial: number } } = {};
   const closePage = async () => {
     await closeQuietly(page);
     if (--openSessions === 0 && browser) {
@@ -348,8 +366,10 @@ async function openPage(model: ModelSource, options: SessionOptions): Promise<Ba
     if (init.refused !== undefined) throw new Refused(init.refused);
     // Without cross-origin isolation WASM silently falls back to one thread: say so instead.
     if (threads > 1 && !init.isolated) throw new MissingToolError('ort-web: the page is not cross-origin isolated, so WASM threads are unavailable');
+    const loaded = await page.evaluate(pageMemory);
     const first = await step('the first inference', page.evaluate(pageFirstRun), limit(options, 'run'));
     if (first.refused !== undefined) throw new Refused(first.refused);
+    opened = { loadMs: init.loadMs, firstRunMs: first.ms, loaded };
     await injectFault(page, 'after the first run');
   } catch (err) {
     await closePage();
@@ -357,6 +377,22 @@ async function openPage(model: ModelSource, options: SessionOptions): Promise<Ba
   }
   const prefix = options.profilePrefix;
   return {
+    /** Loading and the first run as the page timed them; memory as the WebAssembly heap has grown so far. */
+    async cost() {
+      const now = await step('reading the page memory', page.evaluate(pageMemory), limit(options, 'run')).catch(() => undefined);
+      const cost: ModelCost = { load_ms: opened.loadMs, first_run_ms: opened.firstRunMs, model_bytes: model.onnx.byteLength };
+      if (!now) return absentUnlessGiven(cost, 'the page showed no WebAssembly memory to measure');
+      if (now.grown <= 0) return { ...cost, absent: { memory_mb: "onnxruntime-web's WebAssembly memory did not grow beyond its initial size" } };
+      return {
+        ...cost,
+        memory_mb: {
+          peak: megabytes(now.grown),
+          ...(opened.loaded ? { load: megabytes(opened.loaded.grown) } : {}),
+          runtime_heap: megabytes(now.initial),
+          source: "growth of onnxruntime-web's WebAssembly memory beyond its initial size (runtime_heap); it never shrinks, so its size is its peak. The JS heap and the renderer's own memory are not counted",
+        },
+      };
+    },
     async run() {
       try {
         return await step('an inference', page.evaluate(pageRun), limit(options, 'run'));

@@ -30,7 +30,7 @@ interface LutBuildOptions {
 }
 
 /** The status line's words for what the measuring is doing. */
-const PHASES = { prepare: 'loading', warmup: 'warming up', measure: 'measuring', alone: 'timing alone', breakdown: 'profiling' } as const;
+const PHASES = { prepare: 'loading', warmup: 'warming up', measure: 'measuring', alone: 'timing alone', cold: 'loading cold', breakdown: 'profiling' } as const;
 
 const shardOption = (value: string) => {
   const m = /^(\d+)\/(\d+)$/.exec(value.trim());
