@@ -52,6 +52,12 @@ describe('litert: real runs in LiteRT', () => {
       expect(result).toMatchObject({ backend: 'litert', runs: 4, resolution: 96, settings: { threads: 1, execution_provider: 'cpu', interleaved: true } });
       expect(result.latency_ms.samples).toHaveLength(4);
       expect(result.latency_ms.samples.every((ms: number) => ms > 0)).toBe(true);
+      // A cold process per model: its load, first run and the memory it held beyond its start (at least the weights).
+      expect(result.load_ms).toBeGreaterThan(0);
+      expect(result.first_run_ms).toBeGreaterThan(0);
+      expect(result.model_bytes).toBeGreaterThan(1e6);
+      expect(result.memory_mb.peak * 2 ** 20).toBeGreaterThan(result.model_bytes);
+      expect(result.absent).toBeUndefined();
     }
     const report = await cli('report', json, '-f', 'csv');
     expect(report.code, report.stderr).toBe(0);

@@ -87,6 +87,11 @@ describe('ort-web profiling, for real', () => {
     const result = JSON.parse(readFileSync(out, 'utf8')).results[0];
     const b = result.breakdown;
     expect(result.backend).toBe('ort-web');
+    // Load, first run and memory come from the timed page: its WebAssembly heap grew by at least the weights.
+    expect(result.load_ms).toBeGreaterThan(0);
+    expect(result.first_run_ms).toBeGreaterThan(0);
+    expect(result.memory_mb.peak * 2 ** 20).toBeGreaterThan(result.model_bytes);
+    expect(result.memory_mb.runtime_heap).toBeGreaterThan(0);
     expect(b.runs).toBe(20);
     // efficientformerv2_s0 spends most of its time in convolutions (55% on ort-cpu): the profile must say so.
     // onnxruntime-web splits them into Conv and FusedConv (a conv with its activation), and its erf-based Gelu
