@@ -84,7 +84,7 @@ export function register(program: Command): void {
     .option('--runs <n>', `timed runs per model, at most ${MAX_RUNS} (default: adaptive, see --min-time; device backends: 100)`, integer('--runs', 1, MAX_RUNS))
     .option('--min-time <s>', 'seconds of timed runs per model when --runs is not given (default: 2)', positiveSeconds('--min-time'))
     .option('--no-single-session', 'skip timing each model alone with thread spinning on (the as-deployed figure)')
-    .option('--no-cold-start', 'skip loading each model in a fresh process for its load time, first inference and peak memory (ort-cpu, litert)')
+    .option('--no-cold-start', 'skip measuring load time, first inference and peak memory (ort-cpu and litert load each model again in a fresh process for them; ort-web reads its page)')
     .option('--breakdown', "per-op breakdown from the runtime's own profiler, in separate runs after timing (onnxruntime's; on litert-android, benchmark_model's --enable_op_profiling)")
     .option('--json <file>', 'write the results JSON (schema eformer.results/1) to FILE')
     .addOption(new Option('--format <format>', 'what to print').choices(PRINTABLE).default('table'))
