@@ -95,7 +95,7 @@ export function columnsFor(rows: SummaryRow[], wide: boolean): Column[] {
 }
 
 /** The narrow view's columns in the order they give way when a table would not fit 100 columns. */
-export const NARROW_FIRST_LEFT_OUT: readonly (keyof SummaryRow)[] = ['paper_ms', 'paper_top1', 'int8_sqnr', 'single_ms', 'device', 'macs_g', 'params_m', 'ci95_pct'];
+export const NARROW_FIRST_LEFT_OUT: readonly (keyof SummaryRow)[] = ['paper_ms', 'paper_top1', 'int8_sqnr', 'single_ms', 'device', 'macs_g', 'params_m', 'ci95_pct', 'int8_speedup'];
 
 const f = (n: number | undefined, digits: number) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 
