@@ -86,7 +86,7 @@ describe('HTML report: what a person sees is true', () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.goto(`file://${out}`);
     const panels = await page.evaluate(() =>
-      [...document.querySelectorAll('svg')].map((svg) => ({
+      [...document.querySelectorAll('svg:not(.memory)')].map((svg) => ({
         axis: [...svg.querySelectorAll('text')].map((t) => t.textContent ?? '').find((t) => t.startsWith('measured median latency')) ?? '',
         marks: [...svg.querySelectorAll('circle.model, rect.baseline')].map((m) => ({
           title: m.querySelector('title')?.textContent ?? '',
@@ -105,6 +105,17 @@ describe('HTML report: what a person sees is true', () => {
       // A family line joins points of its own panel only: never efficientformerv2_s0 on ort-cpu with it on ort-web.
       for (const line of p.lines) for (const vertex of line) expect(p.marks.map((m) => m.at)).toContain(vertex);
     }
+    // Latency against peak memory: a panel per backend whose results have memory_mb (not ort-web, whose figures are absent), each point labelled by its model.
+    const memory = await page.evaluate(() =>
+      [...document.querySelectorAll('svg.memory')].map((svg) => ({
+        label: svg.getAttribute('aria-label'),
+        points: [...svg.querySelectorAll('.memory-point')].map((m) => m.querySelector('title')?.textContent ?? ''),
+        labels: [...svg.querySelectorAll('text.memory-label')].map((t) => t.textContent ?? ''),
+      })),
+    );
+    expect(memory.map((m) => m.label)).toEqual(['latency against peak memory on ort-cpu', 'latency against peak memory on ort-android']);
+    expect(memory[0].labels.sort()).toEqual(['efficientformerv2_s0', 'efficientformerv2_s0:int8', 'mobilenetv2_100']);
+    expect(memory[1].points).toEqual([expect.stringMatching(/^efficientformerv2_s1 on ort-android: 15\.200 ms; peak 210\.5 MB \(onnxruntime_perf_test's Peak working set size\)$/)]);
     // The int8 model is an open circle whose label says its top-1 is the float model's.
     const cpu = panels[0];
     expect(cpu.marks.filter((m) => m.int8).map((m) => m.title)).toEqual([expect.stringContaining("efficientformerv2_s0:int8 on ort-cpu")]);

@@ -3,12 +3,14 @@
  * `eformer.config.json` kept in the user's repository:
  *
  *   { "reference": "mobilenetv2_100",
- *     "budgets": { "default": { "latency": "5%", "params": 0, "macs": 0 },
- *                  "efficientformer_l1": { "latency": "8%", "params": "1%", "max_latency_ms": 30 } } }
+ *     "budgets": { "default": { "latency": "5%", "params": 0, "macs": 0, "memory": "5%", "load": "10%" },
+ *                  "efficientformer_l1": { "latency": "8%", "params": "1%", "max_latency_ms": 30, "max_memory_mb": 120 } } }
  *
  * `latency` is the largest relative slowdown tolerated (also the minimum effect the gate
  * reports); `params` / `macs` are an absolute count or a percentage; `max_latency_ms` is an
- * absolute ceiling on the current median.
+ * absolute ceiling on the current median. `memory` / `load` are the largest relative growth of
+ * memory_mb.peak / load_ms over the baseline's, and `max_memory_mb` / `max_load_ms` absolute
+ * ceilings on them: none of these is gated unless set.
  */
 import { existsSync } from 'node:fs';
 import { readInputText } from '../core/fs.js';
@@ -22,6 +24,14 @@ export interface Budget {
   params: Allowance;
   macs: Allowance;
   maxLatencyMs?: number;
+  /** Largest tolerated growth of memory_mb.peak over the baseline's, a fraction (unset: not gated). */
+  memory?: number;
+  /** Largest tolerated growth of load_ms over the baseline's, a fraction (unset: not gated). */
+  load?: number;
+  /** Ceiling on the current memory_mb.peak, MB. */
+  maxMemoryMb?: number;
+  /** Ceiling on the current load_ms. */
+  maxLoadMs?: number;
 }
 
 export interface GateConfig {
@@ -54,10 +64,17 @@ export function parseLatencyLimit(value: unknown, what: string): number {
   return a.relative;
 }
 
+/** An absolute ceiling: a positive number of `unit`. */
+export function parseCeiling(value: unknown, what: string, unit: string): number {
+  const n = typeof value === 'number' || (typeof value === 'string' && /^\s*\d+(?:\.\d+)?\s*$/.test(value)) ? Number(value) : NaN;
+  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`${what} must be a positive number of ${unit}, got '${value}'`);
+  return n;
+}
+
 function parseBudget(raw: unknown, where: string): Partial<Budget> {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${where} must be an object`);
   const r = raw as Record<string, unknown>;
-  const known = ['latency', 'params', 'macs', 'max_latency_ms'];
+  const known = ['latency', 'params', 'macs', 'max_latency_ms', 'memory', 'load', 'max_memory_mb', 'max_load_ms'];
   const unknown = Object.keys(r).filter((k) => !known.includes(k));
   if (unknown.length) throw new UsageError(`${where}: unknown budget '${unknown[0]}' (known: ${known.join(', ')})`);
   const out: Partial<Budget> = {};
@@ -69,6 +86,10 @@ function parseBudget(raw: unknown, where: string): Partial<Budget> {
     if (!(n > 0)) throw new UsageError(`${where}.max_latency_ms must be a positive number of milliseconds`);
     out.maxLatencyMs = n;
   }
+  if (r.memory !== undefined) out.memory = parseLatencyLimit(r.memory, `${where}.memory`);
+  if (r.load !== undefined) out.load = parseLatencyLimit(r.load, `${where}.load`);
+  if (r.max_memory_mb !== undefined) out.maxMemoryMb = parseCeiling(r.max_memory_mb, `${where}.max_memory_mb`, 'megabytes');
+  if (r.max_load_ms !== undefined) out.maxLoadMs = parseCeiling(r.max_load_ms, `${where}.max_load_ms`, 'milliseconds');
   return out;
 }
 

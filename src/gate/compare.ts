@@ -10,6 +10,12 @@
  * when the point estimate of the change exceeds the allowed increase (the minimum effect)
  * AND the 95% bootstrap confidence interval of the change lies above zero.
  *
+ * Memory (memory_mb.peak) and load time (load_ms) are noisier than counts and have no runs to
+ * resample: gated only when a budget names them, by a single relative threshold on the two values
+ * (no bootstrap), or an absolute ceiling. A budget on a figure the current results lack cannot be
+ * evaluated and fails, naming the reason they give; a figure the baseline lacks skips the relative
+ * budget, saying so.
+ *
  * Raw medians of two processes are not compared unless asked (`rawMedians`): an A/A comparison
  * of two `profile` runs without a reference gave "+5.9% REGRESSION" here, and the bootstrap CI,
  * which sees only the spread within each run, cannot know about the drift between them.
@@ -174,6 +180,52 @@ function comparedStatistic(base: ModelResult, cur: ModelResult): 'median' | 'ave
   return a;
 }
 
+/** The cost figures a budget may guard: the value gated, and the field of `absent` that says why it is missing. */
+const COSTS = {
+  memory: { figure: 'memory_mb', basis: 'peak MB (memory_mb.peak)', unit: 'MB', value: (r: ModelResult) => r.memory_mb?.peak },
+  load: { figure: 'load_ms', basis: 'load ms', unit: 'ms', value: (r: ModelResult) => r.load_ms },
+} as const;
+
+/** Why `r` has no `figure`, in the results file's words. */
+const absentWhy = (r: ModelResult, figure: 'memory_mb' | 'load_ms') => r.absent?.[figure] ?? 'the results give no reason';
+
+/** The memory and load checks a budget asks for: relative growth over the baseline, and absolute ceilings. */
+function costChecks(b: ModelResult, c: ModelResult, budget: Budget): Check[] {
+  const checks: Check[] = [];
+  for (const metric of ['memory', 'load'] as const) {
+    const cost = COSTS[metric];
+    const [vb, vc] = [cost.value(b), cost.value(c)];
+    const missing = (m: Check['metric'], limit: string): Check => ({
+      metric: m,
+      baseline: vb ?? null,
+      current: null,
+      change: null,
+      basis: cost.basis,
+      limit,
+      outcome: 'missing',
+      note: `the budget cannot be evaluated: the current results have no ${cost.figure} (${absentWhy(c, cost.figure)})`,
+    });
+    const relative = budget[metric];
+    if (relative !== undefined) {
+      const limit = `+${pct(relative)}`;
+      if (vc === undefined) checks.push(missing(metric, limit));
+      else if (vb === undefined) {
+        checks.push({ metric, baseline: null, current: vc, change: null, basis: cost.basis, limit, outcome: 'skipped', note: `skipped: the baseline has no ${cost.figure} (${absentWhy(b, cost.figure)})` });
+      } else {
+        const change = vc / vb - 1;
+        checks.push({ metric, baseline: vb, current: vc, change, basis: cost.basis, limit, outcome: change > relative ? 'regression' : change < -relative ? 'improvement' : 'pass' });
+      }
+    }
+    const ceiling = metric === 'memory' ? budget.maxMemoryMb : budget.maxLoadMs;
+    if (ceiling !== undefined) {
+      const limit = `<= ${ceiling} ${cost.unit}`;
+      if (vc === undefined) checks.push(missing(`${metric}_ceiling`, limit));
+      else checks.push({ metric: `${metric}_ceiling`, baseline: vb ?? null, current: vc, change: vb === undefined ? null : vc / vb - 1, basis: cost.basis, limit, outcome: vc > ceiling ? 'regression' : 'pass' });
+    }
+  }
+  return checks;
+}
+
 function indexByModel(file: ResultsFile, side: string): Map<string, ModelResult> {
   const map = new Map<string, ModelResult>();
   for (const r of file.results) {
@@ -255,7 +307,9 @@ export function gate(baseline: ResultsFile, current: ResultsFile, options: GateO
         outcome: m > budget.maxLatencyMs ? 'regression' : 'pass',
       });
     }
-    models.push({ model, checks, outcome: checks.some((x) => x.outcome === 'regression') ? 'regression' : 'pass' });
+    checks.push(...costChecks(b, c, budget));
+    const outcome = checks.some((x) => x.outcome === 'regression') ? 'regression' : checks.some((x) => x.outcome === 'missing') ? 'missing' : 'pass';
+    models.push({ model, checks, outcome });
   }
   const latency_compared = reference ? `the median of per-round ratios to ${reference}, timed in the same rounds (its own latency is not gated)` : `raw medians (--raw-medians), unsafe: ${RAW_MEDIANS_DRIFT}`;
   return { schema: VERDICT_SCHEMA, reference, latency_compared, ...(reference ? {} : { raw_medians: true as const }), pass: models.every((m) => m.outcome === 'pass'), models, ...(changes.length ? { setup_changes: changes } : {}) };

@@ -3,12 +3,23 @@ import { renderTable, wrapText } from '../core/table.js';
 import { markdownText, escapeMarkup as xml } from '../core/text.js';
 import type { Check, Verdict } from '../results/verdict.js';
 
-const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
-const value = (c: Check, v: number) => (c.metric === 'params' || c.metric === 'macs' ? v.toLocaleString('en-US') : v.toFixed(c.basis.startsWith('median ratio') ? 4 : 3));
+const pct = (x: number | null) => (x === null ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
+/** A side's figure; '-' where it has none (memory and load: the check's note says why). */
+function value(c: Check, v: number | null): string {
+  if (v === null) return '-';
+  if (c.metric === 'params' || c.metric === 'macs') return v.toLocaleString('en-US');
+  if (c.metric.startsWith('memory') || c.metric.startsWith('load')) return v.toFixed(1);
+  return v.toFixed(c.basis.startsWith('median ratio') ? 4 : 3);
+}
 const ci = (c: Check) => (c.ci95 ? `${pct(c.ci95[0]).slice(0, -1)}..${pct(c.ci95[1])}` : '');
-const mark = (c: Check) => (c.outcome === 'regression' ? 'REGRESSION' : c.outcome === 'improvement' ? 'improved' : 'ok');
+const MARKS: Record<Check['outcome'], string> = { regression: 'REGRESSION', improvement: 'improved', pass: 'ok', skipped: 'skipped', missing: 'NOT EVALUATED' };
+const mark = (c: Check) => MARKS[c.outcome];
+/** A check that fails the gate: a regression, or a budget that cannot be evaluated. */
+const fails = (c: Check) => c.outcome === 'regression' || c.outcome === 'missing';
 
-const metric = (c: Check) => (c.metric === 'latency_ceiling' ? 'ceiling' : c.metric);
+const metric = (c: Check) => (c.metric === 'latency_ceiling' ? 'ceiling' : c.metric.replace('_ceiling', ' ceiling'));
+/** Each skipped or unevaluated check, and why: `model memory: the budget cannot be evaluated: ...`. */
+const notes = (verdict: Verdict) => verdict.models.flatMap((m) => m.checks.filter((c) => c.note).map((c) => `${m.model} ${metric(c)}: ${c.note}`));
 const figures = (c: Check) => [value(c, c.baseline), value(c, c.current), pct(c.change), ci(c), c.limit, mark(c)];
 
 function rows(verdict: Verdict, withBasis: boolean): string[][] {
@@ -20,7 +31,7 @@ const HEAD_WITH_BASIS = ['model', 'metric', 'compared', 'baseline', 'current', '
 
 /** What each metric compared, once for the whole table (the same for every model of a run), and what that means. */
 function basisLines(verdict: Verdict): string[] {
-  const bases = [...new Set(verdict.models.flatMap((m) => m.checks.map((c) => `${c.metric === 'latency_ceiling' ? 'ceiling' : c.metric}: ${c.basis}`)))];
+  const bases = [...new Set(verdict.models.flatMap((m) => m.checks.map((c) => `${metric(c)}: ${c.basis}`)))];
   return [`compared: ${bases.join('; ')}`, ...(verdict.latency_compared ? [`latency: ${verdict.latency_compared}`] : [])];
 }
 /** What raw latencies were compared: medians, or (harnesses that print no median) averages. */
@@ -31,7 +42,7 @@ function rawStatistics(verdict: Verdict): string {
 }
 
 export function verdictTable(verdict: Verdict): string {
-  const failed = verdict.models.filter((m) => m.outcome === 'regression').map((m) => m.model);
+  const failed = verdict.models.filter((m) => m.outcome !== 'pass').map((m) => m.model);
   const across = verdict.setup_changes?.length ? [`compared across setups (--allow-setup-change): ${verdict.setup_changes.join('; ')}`] : [];
   // Each model's name on a line of its own above its checks: exact counts, the interval and the
   // limit leave no room for a model column within 100 columns.
@@ -44,7 +55,7 @@ export function verdictTable(verdict: Verdict): string {
     lines.push(wrapText(m.model));
     for (const _ of m.checks) lines.push(table[next++]);
   }
-  return [...lines, ...[...basisLines(verdict), ...across].map((l) => wrapText(l)), verdict.pass ? 'gate passed' : wrapText(`gate FAILED: ${failed.join(', ')}`)].join('\n');
+  return [...lines, ...[...notes(verdict), ...basisLines(verdict), ...across].map((l) => wrapText(l)), verdict.pass ? 'gate passed' : wrapText(`gate FAILED: ${failed.join(', ')}`)].join('\n');
 }
 
 export function verdictMarkdown(verdict: Verdict): string {
@@ -59,6 +70,8 @@ export function verdictMarkdown(verdict: Verdict): string {
     `| ${HEAD_WITH_BASIS.join(' | ')} |`,
     `|${HEAD_WITH_BASIS.map(() => ' --- ').join('|')}|`,
     ...rows(verdict, true).map((r) => `| ${r.map((x) => markdownText(x)).join(' | ')} |`),
+    // A blank line ends the table; each note is text from the files (model names, absent reasons), escaped.
+    ...notes(verdict).flatMap((n) => ['', markdownText(n, true)]),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -67,11 +80,19 @@ export function verdictJunit(verdict: Verdict): string {
   const cases = verdict.models.flatMap((m) =>
     m.checks.map((c) => {
       const text = `${c.basis}: baseline ${value(c, c.baseline)}, current ${value(c, c.current)}, change ${pct(c.change)}${c.ci95 ? ` (95% CI ${ci(c)})` : ''}, limit ${c.limit}`;
-      const body = c.outcome === 'regression' ? `<failure message="${xml(`${m.model} ${c.metric} regressed: ${pct(c.change)}`)}">${xml(text)}</failure>` : `<system-out>${xml(text)}</system-out>`;
+      const body =
+        c.outcome === 'regression'
+          ? `<failure message="${xml(`${m.model} ${c.metric} regressed: ${pct(c.change)}`)}">${xml(text)}</failure>`
+          : c.outcome === 'missing'
+            ? `<failure message="${xml(`${m.model} ${c.metric}: ${c.note}`)}">${xml(text)}</failure>`
+            : c.outcome === 'skipped'
+              ? `<skipped message="${xml(`${m.model} ${c.metric}: ${c.note}`)}"/><system-out>${xml(text)}</system-out>`
+              : `<system-out>${xml(text)}</system-out>`;
       return `    <testcase classname="eformer.gate.${xml(m.model)}" name="${c.metric}">${body}</testcase>`;
     }),
   );
-  const failures = verdict.models.reduce((n, m) => n + m.checks.filter((c) => c.outcome === 'regression').length, 0);
+  const failures = verdict.models.reduce((n, m) => n + m.checks.filter(fails).length, 0);
+  const skipped = verdict.models.reduce((n, m) => n + m.checks.filter((c) => c.outcome === 'skipped').length, 0);
   const properties = verdict.latency_compared ? `    <properties><property name="latency_compared" value="${xml(verdict.latency_compared)}"/></properties>\n` : '';
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="eformer gate" tests="${cases.length}" failures="${failures}">\n${properties}${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n  <testsuite name="eformer gate" tests="${cases.length}" failures="${failures}"${skipped ? ` skipped="${skipped}"` : ''}>\n${properties}${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
 }

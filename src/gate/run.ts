@@ -8,7 +8,7 @@ import { UsageError } from '../core/errors.js';
 import { appendToFile, checkOutputs, INPUT_LIMITS, type InputPath, type OutputPath, readInputFile, sameFile, writeFileAtomic } from '../core/fs.js';
 import { readResults, type ResultsFile } from '../results/results.js';
 import type { Verdict } from '../results/verdict.js';
-import { type Budget, DEFAULT_BUDGETS_FILE, DEFAULT_REFERENCE, parseAllowance, parseLatencyLimit, readGateConfig } from './budgets.js';
+import { type Budget, DEFAULT_BUDGETS_FILE, DEFAULT_REFERENCE, parseAllowance, parseCeiling, parseLatencyLimit, readGateConfig } from './budgets.js';
 import { commonReference, gate, gateReference } from './compare.js';
 import { verdictJunit, verdictMarkdown, verdictTable } from './reports.js';
 
@@ -21,6 +21,10 @@ export interface GateSettings {
   maxParamsIncrease?: string;
   maxMacsIncrease?: string;
   maxLatencyMs?: string;
+  maxMemoryIncrease?: string;
+  maxLoadIncrease?: string;
+  maxMemoryMb?: string;
+  maxLoadMs?: string;
   junit?: string;
   verdict?: string;
   markdown?: string;
@@ -64,6 +68,10 @@ function flagBudgets(f: GateSettings): Partial<Budget> {
     if (!('absolute' in a)) throw new UsageError(`--max-latency-ms takes milliseconds, got '${f.maxLatencyMs}'`);
     b.maxLatencyMs = a.absolute;
   }
+  if (f.maxMemoryIncrease !== undefined) b.memory = parseLatencyLimit(f.maxMemoryIncrease, '--max-memory-increase');
+  if (f.maxLoadIncrease !== undefined) b.load = parseLatencyLimit(f.maxLoadIncrease, '--max-load-increase');
+  if (f.maxMemoryMb !== undefined) b.maxMemoryMb = parseCeiling(f.maxMemoryMb, '--max-memory-mb', 'megabytes');
+  if (f.maxLoadMs !== undefined) b.maxLoadMs = parseCeiling(f.maxLoadMs, '--max-load-ms', 'milliseconds');
   return b;
 }
 
@@ -105,6 +113,8 @@ export interface GateRun {
   lines: string[];
   /** The models that regressed (empty when the gate passed or the baseline was updated). */
   failed: string[];
+  /** The models whose only failure is a budget that cannot be evaluated (a figure absent from the current results). */
+  unevaluated: string[];
 }
 
 export function runGate(baselinePath: string, current: ResultsFile, currentPath: string | undefined, f: GateSettings): GateRun {
@@ -125,7 +135,8 @@ export function runGate(baselinePath: string, current: ResultsFile, currentPath:
     if (currentPath) writeFileAtomic(baselinePath, readInputFile(currentPath, 'current results file', INPUT_LIMITS.json));
     else writeFileAtomic(baselinePath, `${JSON.stringify(current, null, 1)}\n`);
     lines.push(`baseline updated: ${baselinePath}`);
-    return { verdict, warnings, lines, failed: [] };
+    return { verdict, warnings, lines, failed: [], unevaluated: [] };
   }
-  return { verdict, warnings, lines, failed: verdict.models.filter((m) => m.outcome === 'regression').map((m) => m.model) };
+  const named = (outcome: string) => verdict.models.filter((m) => m.outcome === outcome).map((m) => m.model);
+  return { verdict, warnings, lines, failed: named('regression'), unevaluated: named('missing') };
 }

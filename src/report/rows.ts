@@ -4,6 +4,7 @@
  * Markdown, CSV and HTML reports) show everything.
  */
 import { paperMs } from './format.js';
+import { MIB, type CostFigure } from '../core/memory.js';
 import { centralLatency, MIN_RUNS_FOR_CI } from '../core/stats.js';
 import { type ModelResult, paperLatency, type ResultsFile } from '../results/results.js';
 
@@ -30,6 +31,11 @@ export interface SummaryRow {
   device: string;
   load_ms: string;
   first_ms: string;
+  /** memory_mb.peak: the figure the gate guards. */
+  memory_mb: string;
+  /** memory_mb.load, where the backend can tell. */
+  memory_load_mb: string;
+  model_mb: string;
   note: string;
   paper_top1: string;
   paper_ms: string;
@@ -67,8 +73,11 @@ export const COLUMNS: Column[] = [
   { key: 'int8_cosine', title: 'cosine', sparse: true, wide: true },
   { key: 'single_ms', title: 'alone', sparse: true },
   { key: 'device', title: 'device', sparse: true },
-  { key: 'load_ms', title: 'load ms', sparse: true, wide: true },
+  { key: 'load_ms', title: 'load ms', sparse: true },
+  { key: 'memory_mb', title: 'peak MB', sparse: true },
   { key: 'first_ms', title: 'first run ms', sparse: true, wide: true },
+  { key: 'memory_load_mb', title: 'load MB', sparse: true, wide: true },
+  { key: 'model_mb', title: 'model MB', sparse: true, wide: true },
   { key: 'paper_top1', title: 'top-1', sparse: true },
   { key: 'paper_ms', title: 'paper ms', sparse: true },
   { key: 'paper_device', title: 'paper device', sparse: true, wide: true },
@@ -86,7 +95,7 @@ export function columnsFor(rows: SummaryRow[], wide: boolean): Column[] {
 }
 
 /** The narrow view's columns in the order they give way when a table would not fit 100 columns. */
-export const NARROW_FIRST_LEFT_OUT: readonly (keyof SummaryRow)[] = ['paper_ms', 'paper_top1', 'int8_sqnr', 'single_ms', 'device', 'macs_g', 'params_m', 'ci95_pct'];
+export const NARROW_FIRST_LEFT_OUT: readonly (keyof SummaryRow)[] = ['paper_ms', 'paper_top1', 'int8_sqnr', 'single_ms', 'device', 'macs_g', 'params_m', 'ci95_pct', 'int8_speedup'];
 
 const f = (n: number | undefined, digits: number) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 
@@ -132,6 +141,9 @@ export function summaryRow(r: ModelResult, source = ''): SummaryRow {
     device: r.device ? r.device.name : '-',
     load_ms: f(r.load_ms, 1),
     first_ms: f(r.first_run_ms, 3),
+    memory_mb: f(r.memory_mb?.peak, 1),
+    memory_load_mb: f(r.memory_mb?.load, 1),
+    model_mb: f(r.model_bytes === undefined ? undefined : r.model_bytes / MIB, 2),
     note: [r.baseline ? 'CNN' : '', r.noisy ? 'NOISY' : '', fewRuns ? 'few runs' : '', aloneDiffers(r) ?? '', harness].filter(Boolean).join(' '),
     paper_top1: f(r.paper?.top1, 1),
     // As the paper prints it (0.78, 1.6).
@@ -189,5 +201,52 @@ export function legend(rows: SummaryRow[]): string[] {
         "the int8 model's logits against the float model's on its calibration inputs.",
     );
   }
+  return lines;
+}
+
+/** The results file's figure behind each cost column: where to find why a cell is '-'. */
+const COST_COLUMNS: Partial<Record<keyof SummaryRow, CostFigure>> = { load_ms: 'load_ms', first_ms: 'first_run_ms', memory_mb: 'memory_mb', memory_load_mb: 'memory_mb', model_mb: 'model_bytes' };
+
+/** The cost figures as the tables title them. */
+const FIGURE_TITLES: Record<CostFigure, string> = { load_ms: 'load ms', first_run_ms: 'first run ms', memory_mb: 'peak MB', model_bytes: 'model MB' };
+
+/** Why a result's cell in `column` is '-', when its results file says (a figure the backend could not give). */
+export function absentReason(r: ModelResult, column: keyof SummaryRow): string | undefined {
+  const figure = COST_COLUMNS[column];
+  return figure && r[figure] === undefined ? r.absent?.[figure] : undefined;
+}
+
+/**
+ * Why figures are missing, one line per reason and set of figures, naming the results it applies
+ * to: `load ms, peak MB absent for a on ort-web, b on ort-web: <reason>`. Text from the file: each
+ * format escapes it.
+ */
+export function absentNotes(labelled: { result: ModelResult; source: string }[]): string[] {
+  const groups = new Map<string, { figures: string; reason: string; results: string[] }>();
+  for (const { result: r, source } of labelled) {
+    const byReason = new Map<string, string[]>();
+    for (const figure of Object.keys(FIGURE_TITLES) as CostFigure[]) {
+      const reason = r[figure] === undefined ? r.absent?.[figure] : undefined;
+      if (reason !== undefined) byReason.set(reason, [...(byReason.get(reason) ?? []), FIGURE_TITLES[figure]]);
+    }
+    for (const [reason, figures] of byReason) {
+      const key = `${figures.join(', ')}\u0000${reason}`;
+      const group = groups.get(key) ?? { figures: figures.join(', '), reason, results: [] };
+      group.results.push(`${r.model} on ${r.backend}${source ? ` ${source}` : ''}`);
+      groups.set(key, group);
+    }
+  }
+  return [...groups.values()].map((g) => `${g.figures} absent for ${g.results.join(', ')}: ${g.reason}`);
+}
+
+/** What the cost columns mean, and how the memory was measured (text from the file: each format escapes it). */
+export function costLegend(labelled: { result: ModelResult }[]): string[] {
+  const results = labelled.map((l) => l.result);
+  const lines: string[] = [];
+  if (results.some((r) => r.load_ms !== undefined || r.first_run_ms !== undefined)) lines.push('load ms: loading the model (session creation, or compiling and loading), timed apart from the runs; first run ms: its first inference.');
+  const sources = [...new Set(results.flatMap((r) => (r.memory_mb ? [r.memory_mb.source] : [])))];
+  if (sources.length) lines.push(`peak MB: the peak memory attributable to the model, MB (2^20 bytes); load MB: once loaded, before the first run. Measured as: ${sources.join('; ')}.`);
+  if (results.some((r) => r.model_bytes !== undefined)) lines.push('model MB: the size of the model file the backend loaded.');
+  if (results.some((r) => r.absent)) lines.push('load ms, peak MB, first run ms, load MB, model MB: - is a figure the backend could not give; the results file says why ("absent"), as do the Markdown and HTML reports.');
   return lines;
 }

@@ -1,8 +1,9 @@
 /**
  * Valid files of every kind eformer reads back and renders, each with every optional part filled
  * in, for the escaping and fuzz tests: a results file (two backends, a breakdown, an int8 twin,
- * a device, a reference, the papers' figures), a latency table of a small space (entries from the
- * real block cut, invented ratios, a training set and a fitted correction) and a search over it.
+ * a device, a reference, the papers' figures, load, memory and model size, and the reasons a
+ * backend gives for the ones it cannot), a latency table of a small space (entries from the real
+ * block cut, invented ratios, a training set and a fitted correction) and a search over it.
  * Nothing is measured: building them takes well under a second.
  */
 import { analyse } from '../../src/latency/blocks.js';
@@ -72,7 +73,22 @@ export function richResults(): Record<string, any> {
     vs_reference: { model: 'mobilenetv2_100', median: 1.4, ratios: Array.from({ length: 20 }, (_, i) => 1.3 + (i % 5) * 0.02) },
     breakdown,
     precision: 'fp32',
+    load_ms: 150.2,
+    first_run_ms: 12.4,
+    memory_mb: { peak: 96.5, load: 80.25, source: 'resident set high-water mark of the worker (VmHWM), less its start' },
+    model_bytes: 14_200_000,
   });
+  /** A backend that could give none of the cost figures, each absent with its reason. */
+  const { load_ms: _l, first_run_ms: _f, memory_mb: _m, model_bytes: _b, ...web } = base('efficientformerv2_s0', 'ort-web', 30);
+  const absent = {
+    ...web,
+    absent: {
+      load_ms: 'the page loads the model before the timer starts',
+      first_run_ms: 'the page warms up before the timer starts',
+      memory_mb: "the browser reports no memory of a page's own",
+      model_bytes: 'the model was served from memory',
+    },
+  };
   const int8 = {
     ...base('efficientformerv2_s0:int8', 'ort-cpu', 8),
     precision: 'int8',
@@ -83,12 +99,16 @@ export function richResults(): Record<string, any> {
     device: { platform: 'android', id: 'R5CT1234', name: 'Galaxy S22', model: 'SM-S901B', os: 'Android 14' },
     load_ms: 120.5,
     first_run_ms: 30.2,
+    memory_mb: { peak: 210.5, load: 180.2, source: "onnxruntime_perf_test's Peak working set size", sampled_peak: 212.25 },
   };
+  // A device harness that printed no model size: one figure absent.
+  delete (device as Record<string, unknown>).model_bytes;
+  (device as Record<string, unknown>).absent = { model_bytes: 'the harness reads the model on the device' };
   const cnn = { ...base('mobilenetv2_100', 'ort-cpu', 7), family: 'mobilenetv2', baseline: true, paper: { top1: 71.8, params_m: 3.5, macs_g: 0.3, latency_ms: 1.7, latency_device: 'iPhone 12, Core ML' } };
   return {
     schema: RESULTS_SCHEMA,
     env: { cpu: 'Test CPU', cores: 2, cpu_int8: ['AVX-512 VNNI'], os: 'Linux 6 x64', node: 'v20', onnxruntime: '1.30.0', eformer: '0.1.0', git_commit: 'abcdef0123456', created: '2026-11-22T00:00:00Z' },
-    results: [base('efficientformerv2_s0', 'ort-cpu', 10), base('efficientformerv2_s0', 'ort-web', 30), int8, device, cnn],
+    results: [base('efficientformerv2_s0', 'ort-cpu', 10), absent, int8, device, cnn],
   };
 }
 

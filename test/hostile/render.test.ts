@@ -52,7 +52,7 @@ function replaceNumbers(value: unknown, pattern: string, replacement: unknown, p
 
 /** Only what the renderers create; anything else in the DOM came from a file. */
 const TAGS = ['html', 'head', 'meta', 'title', 'style', 'body', 'h1', 'h2', 'h3', 'h4', 'p', 'div', 'span', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'svg', 'line', 'text', 'circle', 'rect', 'polyline'];
-const ATTRIBUTES = ['lang', 'charset', 'class', 'style', 'x', 'y', 'x1', 'x2', 'y1', 'y2', 'cx', 'cy', 'r', 'width', 'height', 'viewBox', 'role', 'aria-label', 'text-anchor', 'transform', 'stroke', 'fill', 'points'];
+const ATTRIBUTES = ['lang', 'charset', 'class', 'style', 'x', 'y', 'x1', 'x2', 'y1', 'y2', 'cx', 'cy', 'r', 'width', 'height', 'viewBox', 'role', 'aria-label', 'text-anchor', 'transform', 'stroke', 'fill', 'points', 'title'];
 
 let browser: Browser;
 let page: Page;

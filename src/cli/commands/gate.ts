@@ -35,5 +35,6 @@ export function gateAndReport(...args: Parameters<typeof runGate>): void {
   const run = runGate(...args);
   for (const w of run.warnings) warn(w);
   for (const line of run.lines) console.log(line);
-  if (run.failed.length) throw new GateFailure(`regression in ${run.failed.join(', ')}`);
+  const failures = [run.failed.length ? `regression in ${run.failed.join(', ')}` : '', run.unevaluated.length ? `a budget cannot be evaluated for ${run.unevaluated.join(', ')} (a figure is absent from the current results)` : ''];
+  if (failures.some(Boolean)) throw new GateFailure(failures.filter(Boolean).join('; '));
 }

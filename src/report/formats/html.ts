@@ -4,11 +4,11 @@
  * breakdown as bars. Inline CSS and SVG only: no scripts, no network. Built with the `html` tag:
  * every string from the results files is escaped wherever it lands.
  */
-import { html, type Html } from '../../core/html.js';
+import { html, type Html, trustedHtml } from '../../core/html.js';
 import { centralLatency } from '../../core/stats.js';
 import type { ModelResult, ResultsFile } from '../../results/results.js';
 import { chartFrame, htmlPage } from '../chart.js';
-import { columnsFor, environmentLines, labelledResults, summaryRow } from '../rows.js';
+import { absentNotes, absentReason, columnsFor, costLegend, environmentLines, labelledResults, type SummaryRow, summaryRow } from '../rows.js';
 import type { RenderOptions, ReportFormat } from './format.js';
 
 const W = 720;
@@ -110,6 +110,61 @@ function accuracyChart(files: ResultsFile[]): Html {
   return html`${backends.map((b) => html`<h3>${b}</h3>${accuracyPanel(b, points.filter((p) => p.r.backend === b), families)}`)}${note}`;
 }
 
+/**
+ * Measured median latency against the peak memory attributable to the model, on one backend: one
+ * point per result that has memory_mb, labelled by model, coloured by family as in the accuracy chart.
+ */
+function memoryPanel(backend: string, points: Point[], families: string[]): Html {
+  const latency = (p: Point) => centralLatency(p.r.latency_ms);
+  const memory = (p: Point) => p.r.memory_mb!.peak;
+  const { px, py, axes } = chartFrame({
+    width: W,
+    height: H,
+    margin: M,
+    x: [0, Math.max(...points.map(memory)) * 1.1],
+    y: [0, Math.max(...points.map(latency)) * 1.1],
+    xLabel: `peak memory attributable to the model (MB, ${backend})`,
+    yLabel: `measured ${points.some((p) => p.r.latency_ms.statistic === 'mean') ? 'latency: median, or average' : 'median latency'} (ms)`,
+  });
+  const colour = (r: ModelResult) => (r.baseline ? '#888' : PALETTE[Math.max(0, families.indexOf(familyOf(r))) % PALETTE.length]);
+  const at = (p: Point) => ({ x: px(memory(p)), y: py(latency(p)) });
+  const text = (p: Point) => `${p.r.model}${p.source ? ` ${p.source}` : ''}`;
+  const labels = placeLabels(points.map((p) => ({ ...at(p), text: text(p) })));
+  const marks = points.map((p, i) => {
+    const { x, y } = at(p);
+    const label = labels[i];
+    const title = html`<title>${p.r.model} on ${backend}: ${latency(p).toFixed(3)} ms; peak ${memory(p).toFixed(1)} MB (${p.r.memory_mb!.source})</title>`;
+    const mark = p.r.baseline
+      ? html`<rect x="${x - 5}" y="${y - 5}" width="10" height="10" class="memory-point baseline">${title}</rect>`
+      : html`<circle cx="${x}" cy="${y}" r="5" ${isInt8(p.r) ? html`stroke="${colour(p.r)}" class="memory-point int8"` : html`fill="${colour(p.r)}" class="memory-point"`}>${title}</circle>`;
+    const leader = label.moved ? html`<line x1="${x + 5}" y1="${y}" x2="${label.x - 1}" y2="${label.y - 4}" class="leader"/>` : html``;
+    return html`${mark}<text x="${label.x}" y="${label.y}" class="memory-label">${text(p)}</text>${leader}`;
+  });
+  return html`<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${`latency against peak memory on ${backend}`}" class="panel memory">${axes}${marks}</svg>`;
+}
+
+/** One panel per backend, beside the accuracy chart; only results with a peak memory figure. */
+function memoryChart(files: ResultsFile[]): Html {
+  const points = labelledResults(files).filter((p) => p.result.memory_mb !== undefined).map(({ result, source }) => ({ r: result, source }));
+  const families = [...new Set(labelledResults(files).filter((p) => p.result.paper?.top1 !== undefined && !p.result.baseline).map((p) => familyOf(p.result)))];
+  const backends = [...new Set(points.map((p) => p.r.backend))];
+  return html`${backends.map((b) => html`<h3>${b}</h3>${memoryPanel(b, points.filter((p) => p.r.backend === b), families)}`)}`;
+}
+
+/** A summary cell; a figure the backend could not give says why on hover, and peak memory says how it was measured. */
+function cell(r: ModelResult, row: SummaryRow, key: keyof SummaryRow): Html {
+  const why = absentReason(r, key);
+  if (why !== undefined) return html`<td title="${`absent: ${why}`}">${row[key]}</td>`;
+  if (key === 'memory_mb' && r.memory_mb) {
+    const extra = Object.entries(r.memory_mb).filter(([k, v]) => k !== 'peak' && k !== 'source' && typeof v === 'number');
+    return html`<td title="${[r.memory_mb.source, ...extra.map(([k, v]) => `${k} ${v} MB`)].join('; ')}">${row[key]}</td>`;
+  }
+  return html`<td>${row[key]}</td>`;
+}
+
+/** The memory chart's own look (kept apart from the accuracy chart's classes). */
+const MEMORY_STYLE = trustedHtml('.memory-label{font-size:11px}.memory-point.int8{fill:#fff;stroke-width:2}');
+
 function breakdownBars(r: ModelResult): Html {
   const b = r.breakdown!;
   const bar = (row: { key: string; percent: number }, extra: Html, value: string) =>
@@ -127,15 +182,18 @@ export const htmlFormat: ReportFormat = {
     const rows = labelled.map(({ result, source }) => summaryRow(result, source));
     const columns = columnsFor(rows, true);
     const head = columns.map((c) => html`<th>${c.title}</th>`);
-    const body = rows.map((row, i) => html`<tr${labelled[i].result.noisy ? html` class="noisy"` : html``}>${columns.map((c) => html`<td>${row[c.key]}</td>`)}</tr>\n`);
+    const body = rows.map((row, i) => html`<tr${labelled[i].result.noisy ? html` class="noisy"` : html``}>${columns.map((c) => cell(labelled[i].result, row, c.key))}</tr>\n`);
+    const notes = [...costLegend(labelled), ...absentNotes(labelled)];
+    const withMemory = labelled.some((l) => l.result.memory_mb !== undefined);
     const withBreakdown = labelled.map((l) => l.result).filter((r) => r.breakdown);
     return htmlPage(
       'eformer latency report',
       html`${environmentLines(files, options.sources).map((l) => html`<p class="env">${l}</p>\n`)}<div class="table-scroll"><table><thead><tr>${head}</tr></thead><tbody>
 ${body}</tbody></table></div>
-<h2>Accuracy against measured latency</h2>
+${notes.map((l) => html`<p class="note">${l}</p>\n`)}<h2>Accuracy against measured latency</h2>
 ${accuracyChart(files)}
-${withBreakdown.length ? html`<h2>Per-op breakdown</h2>${withBreakdown.map(breakdownBars)}` : html``}`,
+${withMemory ? html`<h2>Latency against peak memory</h2>\n${memoryChart(files)}\n` : html``}${withBreakdown.length ? html`<h2>Per-op breakdown</h2>${withBreakdown.map(breakdownBars)}` : html``}`,
+      MEMORY_STYLE,
     );
   },
 };

@@ -1,5 +1,5 @@
 import { markdownText as cell } from '../../core/text.js';
-import { environmentLines, labelledResults, legend, summaryRow, columnsFor } from '../rows.js';
+import { absentNotes, columnsFor, costLegend, environmentLines, labelledResults, legend, summaryRow } from '../rows.js';
 import type { ReportFormat } from './format.js';
 
 /** Every column, then each model's breakdown by stage and by op type. */
@@ -7,11 +7,14 @@ export const markdownFormat: ReportFormat = {
   id: 'markdown',
   extension: 'md',
   render(files, options = {}) {
-    const rows = labelledResults(files).map(({ result, source }) => summaryRow(result, source));
+    const labelled = labelledResults(files);
+    const rows = labelled.map(({ result, source }) => summaryRow(result, source));
     const columns = columnsFor(rows, true);
     const lines = [`| ${columns.map((c) => c.title).join(' | ')} |`, `|${columns.map(() => ' --- ').join('|')}|`];
     for (const row of rows) lines.push(`| ${columns.map((c) => cell(row[c.key])).join(' | ')} |`);
     lines.push('', ...environmentLines(files, options.sources).map((l) => cell(`${l[0].toUpperCase()}${l.slice(1)}`, true)), '', ...legend(rows));
+    // The cost legend names the file's memory sources, and the absent notes its reasons: text from the file.
+    lines.push(...[...costLegend(labelled), ...absentNotes(labelled)].map((l) => cell(l, true)));
     for (const r of files.flatMap((f) => f.results)) {
       const b = r.breakdown;
       if (!b) continue;

@@ -1,6 +1,6 @@
 import { renderTable, TERMINAL_WIDTH, widthOf, wrapText } from '../../core/table.js';
 import type { ResultsFile } from '../../results/results.js';
-import { columnsFor, environmentLines, labelledResults, legend, NARROW_FIRST_LEFT_OUT, summaryRow, type SummaryRow } from '../rows.js';
+import { columnsFor, costLegend, environmentLines, labelledResults, legend, NARROW_FIRST_LEFT_OUT, summaryRow, type SummaryRow } from '../rows.js';
 import type { ReportFormat } from './format.js';
 
 export function breakdownTables(files: ResultsFile[], top = 8): string {
@@ -54,13 +54,14 @@ export const tableFormat: ReportFormat = {
   id: 'table',
   extension: 'txt',
   render(files, options = {}) {
-    const rows = labelledResults(files).map(({ result, source }) => summaryRow(result, source));
+    const labelled = labelledResults(files);
+    const rows = labelled.map(({ result, source }) => summaryRow(result, source));
     const { table, leftOut } = summaryTable(rows, Boolean(options.wide));
     const lines = [table];
     lines.push(...environmentLines(files, options.sources).map((l) => wrapText(l)));
     const breakdown = breakdownTables(files);
     if (breakdown) lines.push(breakdown);
-    lines.push(...legend(rows).map((l) => wrapText(l)));
+    lines.push(...[...legend(rows), ...costLegend(labelled)].map((l) => wrapText(l)));
     const rules = [...new Set(files.flatMap((f) => f.results).map((r) => r.latency_ms.quantile_rule).filter((q): q is string => q !== undefined && !q.startsWith('linear')))];
     if (rules.length) lines.push(wrapText(`percentiles: eformer interpolates linearly; "P50 from the harness" rows use the harness's rule: ${rules.join('; ')}`));
     if (!options.wide) lines.push(wrapText(`(${leftOut.length ? `left out to fit ${TERMINAL_WIDTH} columns: ${leftOut.join(', ')}; ` : ''}${options.everyColumn ?? '--wide, or -f markdown/csv/html,'} for every column)`));
