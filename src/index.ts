@@ -52,7 +52,7 @@ export { cpuInt8Instructions } from './results/environment.js';
 export { profile, type ProfileRequest } from './profile/profile.js';
 export { measure, warmUp, RUN_BY_RUN, DEFAULT_PLAN, type TimingPlan, type TimedSession } from './backends/timing.js';
 export { parseTrace, aggregateTrace, scaleToMedian } from './profile/breakdown.js';
-export { gate, bootstrapChange, type GateOptions } from './gate/compare.js';
+export { gate, gateAsync, bootstrapChange, type GateOptions } from './gate/compare.js';
 export { DEFAULT_BUDGET, readGateConfig, parseAllowance, type Budget, type GateConfig } from './gate/budgets.js';
 export { runGate, type GateSettings } from './gate/run.js';
 export { findFormat, formats } from './report/formats/index.js';

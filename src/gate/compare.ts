@@ -264,7 +264,30 @@ export function gateReference(baseline: Pick<ResultsFile, 'results'>, current: P
   throw new UsageError(`the gate compares latency as the ratio to a reference model timed in the same rounds, and ${sides} (raw ${RAW_MEDIANS_DRIFT}): ${fix}`);
 }
 
+/** Compare `current` with `baseline` under the budgets: the verdict. */
 export function gate(baseline: ResultsFile, current: ResultsFile, options: GateOptions): Verdict {
+  const steps = gateSteps(baseline, current, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same, giving way to the event loop between models: a model's bootstrap can take half a second,
+ * and a whole zoo's many seconds in which Ctrl-C and SIGTERM would wait (their handlers are JavaScript).
+ */
+export async function gateAsync(baseline: ResultsFile, current: ResultsFile, options: GateOptions): Promise<Verdict> {
+  const steps = gateSteps(baseline, current, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The gate, one model at a time: it yields after each model's checks. */
+function* gateSteps(baseline: ResultsFile, current: ResultsFile, options: GateOptions): Generator<void, Verdict> {
   if (baseline.schema !== current.schema) throw new UsageError(`baseline is ${baseline.schema}, current is ${current.schema}: compare results of one schema`);
   const base = indexByModel(baseline, 'the baseline');
   const cur = indexByModel(current, 'the current results');
@@ -310,6 +333,7 @@ export function gate(baseline: ResultsFile, current: ResultsFile, options: GateO
     checks.push(...costChecks(b, c, budget));
     const outcome = checks.some((x) => x.outcome === 'regression') ? 'regression' : checks.some((x) => x.outcome === 'missing') ? 'missing' : 'pass';
     models.push({ model, checks, outcome });
+    yield;
   }
   const latency_compared = reference ? `the median of per-round ratios to ${reference}, timed in the same rounds (its own latency is not gated)` : `raw medians (--raw-medians), unsafe: ${RAW_MEDIANS_DRIFT}`;
   return { schema: VERDICT_SCHEMA, reference, latency_compared, ...(reference ? {} : { raw_medians: true as const }), pass: models.every((m) => m.outcome === 'pass'), models, ...(changes.length ? { setup_changes: changes } : {}) };

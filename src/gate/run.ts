@@ -9,7 +9,7 @@ import { appendToFile, checkOutputs, INPUT_LIMITS, type InputPath, type OutputPa
 import { readResults, type ResultsFile } from '../results/results.js';
 import type { Verdict } from '../results/verdict.js';
 import { type Budget, DEFAULT_BUDGETS_FILE, DEFAULT_REFERENCE, parseAllowance, parseCeiling, parseLatencyLimit, readGateConfig } from './budgets.js';
-import { commonReference, gate, gateReference } from './compare.js';
+import { commonReference, gateAsync, gateReference } from './compare.js';
 import { verdictJunit, verdictMarkdown, verdictTable } from './reports.js';
 
 /** The gate's settings as the user wrote them (flags or their library equivalents). */
@@ -117,11 +117,11 @@ export interface GateRun {
   unevaluated: string[];
 }
 
-export function runGate(baselinePath: string, current: ResultsFile, currentPath: string | undefined, f: GateSettings): GateRun {
+export async function runGate(baselinePath: string, current: ResultsFile, currentPath: string | undefined, f: GateSettings): Promise<GateRun> {
   const config = readGateConfig(f.budgets);
   const flags = flagBudgets(f);
   const baseline = readResults(baselinePath, '--baseline');
-  const verdict = gate(baseline, current, { config, flags, reference: f.reference, allowSetupChange: f.allowSetupChange, rawMedians: f.rawMedians });
+  const verdict = await gateAsync(baseline, current, { config, flags, reference: f.reference, allowSetupChange: f.allowSetupChange, rawMedians: f.rawMedians });
   const warnings = currentPath && sameFile(baselinePath, currentPath) ? [`the baseline and the current results are the same file (${currentPath}): the gate compares it with itself`] : [];
   if (verdict.raw_medians) warnings.push(`latency compared as ${verdict.latency_compared}`);
   const lines = [verdictTable(verdict)];

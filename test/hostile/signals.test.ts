@@ -2,10 +2,11 @@
  * Every signal is honoured within about a second, whatever eformer is doing: here, onnxruntime
  * running a hostile ONNX Loop of 9e15 steps (onnxruntime-node runs a model synchronously, so on the
  * main thread the signal handlers never ran). Long synchronous work elsewhere is bounded instead
- * (bounds.test.ts: configs, the gate's bootstrap).
+ * (bounds.test.ts: configs, the gate's bootstrap); the gate, whose bounded bootstrap still takes half a
+ * second a model, gives way between models.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -60,5 +61,27 @@ describe.runIf(existsSync('/proc/self/stat'))('signals during a run onnxruntime 
     expect(r.stderr.trim().split('\n').at(-1)).toBe(`eformer: interrupted (${signal}); temporary files removed`);
     // onnxruntime-node itself writes these two into TMPDIR in every run, interrupted or not (a separate item of issue 23).
     expect(readdirSync(tmp).filter((f) => f !== '.ses' && !/^mat-debug-\d+\.log$/.test(f))).toEqual([]);
+  });
+});
+
+describe.runIf(existsSync('/proc/self/stat'))('signals while the gate resamples many models', () => {
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)('a gate of 40 models of 10,000 runs each: %s ends it with %d within about a second (it took seconds deaf)', async (signal, status) => {
+    const tmp = tempDir('eformer-signal-gate-');
+    const samples = (scale: number) => Array.from({ length: 10_000 }, (_, i) => scale * (10 + Math.sin(i)));
+    const stats = (xs: number[]) => ({ median: 10, mean: 10, min: 9, max: 11, p90: 10.8, p99: 11, stdev: 0.7, samples: xs });
+    const file = (scale: number) => ({
+      schema: 'eformer.results/1',
+      env: { cpu: 'x', cores: 2, os: 'x', node: 'x', eformer: 'x', created: 'x' },
+      results: Array.from({ length: 40 }, (_, i) => ({ model: `m${i}`, backend: 'ort-cpu', batch: 1, runs: 10_000, settings: { threads: 2 }, latency_ms: stats(samples(scale)) })),
+    });
+    writeFileSync(join(tmp, 'base.json'), JSON.stringify(file(1)));
+    writeFileSync(join(tmp, 'cur.json'), JSON.stringify(file(1.01)));
+    const env = { ...(process.env as Record<string, string>), TMPDIR: tmp };
+    const r = await interrupt(['gate', '--baseline', join(tmp, 'base.json'), '--current', join(tmp, 'cur.json'), '--raw-medians'], signal, 2.5, env);
+    expect(r.status, r.stderr).toBe(status);
+    expect(r.seconds).toBeLessThan(2);
   });
 });

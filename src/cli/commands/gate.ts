@@ -19,20 +19,20 @@ export function register(program: Command): void {
     .requiredOption('--baseline <file>', 'results JSON of the main branch')
     .requiredOption('--current <file>', 'results JSON of the change')
     .option('--reference <model>', 'compare latency as the per-round ratio to this model (it must be in both files, measured with --reference)');
-  addGateFlags(cmd).addOption(new Option('--config <file>').hideHelp()).action((opts: GateOptions) => {
+  addGateFlags(cmd).addOption(new Option('--config <file>').hideHelp()).action(async (opts: GateOptions) => {
     if (opts.config && opts.budgets) throw new UsageError('give --budgets (or its old name --config), not both');
     opts.budgets ??= opts.config;
     checkGateOutputs(opts, [
       { path: opts.baseline, flag: '--baseline' },
       { path: opts.current, flag: '--current' },
     ]);
-    gateAndReport(opts.baseline, readResults(opts.current, '--current'), opts.current, opts);
+    await gateAndReport(opts.baseline, readResults(opts.current, '--current'), opts.current, opts);
   });
 }
 
 /** Run the gate, print its verdict, and fail (exit 1) on a regression. Shared with `profile --baseline`. */
-export function gateAndReport(...args: Parameters<typeof runGate>): void {
-  const run = runGate(...args);
+export async function gateAndReport(...args: Parameters<typeof runGate>): Promise<void> {
+  const run = await runGate(...args);
   for (const w of run.warnings) warn(w);
   for (const line of run.lines) console.log(line);
   const failures = [run.failed.length ? `regression in ${run.failed.join(', ')}` : '', run.unevaluated.length ? `a budget cannot be evaluated for ${run.unevaluated.join(', ')} (a figure is absent from the current results)` : ''];

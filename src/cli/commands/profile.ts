@@ -157,7 +157,7 @@ export function register(program: Command): void {
       throw err;
     }
     show(results, opts);
-    if (opts.baseline) gateAndReport(opts.baseline, results, opts.json, gateSettings);
+    if (opts.baseline) await gateAndReport(opts.baseline, results, opts.json, gateSettings);
   });
 }
 
