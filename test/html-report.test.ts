@@ -43,8 +43,10 @@ describe('HTML report in headless Chromium', () => {
     await page.goto(`file://${htmlPath}`);
     expect(await page.locator('tbody tr').count()).toBe(4);
     // Three EfficientFormers as circles, the baseline as a square, each labelled.
-    expect(await page.locator('svg circle.model').count()).toBe(3);
-    expect(await page.locator('svg rect.baseline').count()).toBe(1);
+    // (in the accuracy chart; the latency-against-memory panels below draw the same models again)
+    expect(await page.locator('svg:not(.memory) circle.model').count()).toBe(3);
+    expect(await page.locator('svg:not(.memory) rect.baseline').count()).toBe(1);
+    expect(await page.locator('svg.memory .memory-point').count()).toBe(4);
     // One colour per family, with a legend entry each (V1 and V2 here).
     expect(await page.locator('svg .legend').count()).toBe(2);
     await expect(page.locator('svg text.label', { hasText: 'mobilenetv2_100 (CNN)' }).count()).resolves.toBe(1);
@@ -52,7 +54,7 @@ describe('HTML report in headless Chromium', () => {
     expect(await page.locator('svg polyline').count()).toBe(1);
     // Each point sits where its model's numbers say: x grows with the measured median, y with the paper's top-1.
     const points = await page.evaluate(() =>
-      [...document.querySelectorAll('svg circle.model, svg rect.baseline')].map((p) => ({
+      [...document.querySelectorAll('svg:not(.memory) circle.model, svg:not(.memory) rect.baseline')].map((p) => ({
         model: (p.nextElementSibling?.textContent ?? '').replace(/ \(CNN\)$/, ''),
         x: Number(p.getAttribute('cx') ?? Number(p.getAttribute('x')) + 5),
         y: Number(p.getAttribute('cy') ?? Number(p.getAttribute('y')) + 5),
