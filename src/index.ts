@@ -67,3 +67,4 @@ export { predictLatency, type LatencyPrediction } from './latency/predict.js';
 export { search, readSearch, describePoint, SEARCH_SCHEMA, type SearchResult, type Candidate, type Objective } from './latency/search.js';
 export { readSpace, supernet, shrinks, samplePoint, coveringPoints, outsideSpace, type SpaceSpec, type Point, type SearchSpace } from './models/space.js';
 export { quantizeInt8, calibrationSet, INT8_OPSET, modulePattern, type Int8Options, type Int8Report, type Int8Result, CALIBRATION_METHODS, type CalibrationMethod, sqnrDb, meanCosine, top1Agreement, activationQuant, quantizeWeights, DEFAULT_POLICY, type QuantizePolicy } from './int8/index.js';
+export { COLD_START_ENV, COLD_START_RUNS } from './backends/cold-start.js';
