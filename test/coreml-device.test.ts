@@ -3,11 +3,13 @@
  * fixtures/transcripts/apple/ (hand-written from Xcode's documented output, not recorded on
  * hardware). The Core ML conversion in between is real (coremltools in .eformer/venv).
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { MEMORY_SOURCE, memoryFigures, packageBytes } from '../src/backends/coreml/index.js';
+import { memoryProblem } from '../src/backends/coreml/harness.js';
 import { cliWith, FAKE_TOOL, fakeTools } from './fakes.js';
 import { tempDir } from './helpers.js';
 
@@ -60,6 +62,14 @@ describe('coreml backend (fake Xcode tools)', () => {
     // The harness echoes the compute units it ran with; eformer checks them against the request.
     expect(s0.settings).toMatchObject({ compute_units: 'cpuAndNeuralEngine', hardware: 'Mac14,2', precision: 'fp16' });
     expect(s0.params.toolbox).toBeGreaterThan(3e6);
+    // The transcript's phys_footprint readings: peak and after-load, each less the footprint before loading.
+    expect(s0.memory_mb).toEqual({ peak: 28.5, load: 15, source: MEMORY_SOURCE });
+    expect(l1.memory_mb).toMatchObject({ peak: 36.5, load: 21.5 });
+    expect(l1.memory_mb.source).toContain('sampled after loading and after each prediction');
+    // The .mlpackage eformer converted: fp16 weights of a 3.5M-parameter model are megabytes.
+    expect(s0.model_bytes).toBeGreaterThan(1e6);
+    expect(l1.model_bytes).toBeGreaterThan(s0.model_bytes);
+    expect(s0.absent).toBeUndefined();
     expect(r.results.env.device).toContain('MacBook');
     // Device runs add the device to the table (load and first-run times in --wide and the files).
     expect(r.stdout).toMatch(/device/);
@@ -76,6 +86,8 @@ describe('coreml backend (fake Xcode tools)', () => {
     expect(s0.settings.hardware).toBe('iPhone13,2');
     expect(s0.load_ms).toBe(212.4);
     expect(s0.latency_ms.median).toBeCloseTo(1.02, 1);
+    expect(s0.memory_mb).toEqual({ peak: 45.5, load: 23.5, source: MEMORY_SOURCE });
+    expect(s0.model_bytes).toBeGreaterThan(1e6);
   });
 
   it('Xcode 15+: runs on an iPhone that xctrace calls offline but devicectl calls connected', async () => {
@@ -84,6 +96,20 @@ describe('coreml backend (fake Xcode tools)', () => {
     expect(fakes.mismatches()).toEqual([]);
     expect(r.code).toBe(0);
     expect(r.results.results[0].device).toMatchObject({ id: IPHONE, name: 'Jane’s iPhone' });
+    // This transcript's harness predates the memory readings: memory is absent and says why, never 0.
+    const [s0] = r.results.results;
+    expect(s0.memory_mb).toBeUndefined();
+    expect(s0.absent).toEqual({ memory_mb: 'this harness reported no memory footprint' });
+    expect(s0.model_bytes).toBeGreaterThan(1e6);
+  });
+
+  it('a harness result with a malformed memory object: exit 3, the numbers are not kept', async () => {
+    const fakes = coreml('mac-bad-memory');
+    const r = await profile(fakes, '-m', S0, '--compute-units', 'cpuAndNeuralEngine');
+    expect(fakes.mismatches()).toEqual([]);
+    expect(r.code).toBe(3);
+    expectOneLine(r.stderr, 'Jane’s MacBook Pro', 'read the Mac harness result', "the harness result's memory lacks peak_bytes");
+    expect(r.results).toBeUndefined();
   });
 
   it('a harness that ran with other compute units than asked: exit 3, the numbers are not kept', async () => {
@@ -171,6 +197,55 @@ describe('coreml backend (fake Xcode tools)', () => {
     const ref = await cliWith(env, 'profile', '-b', 'coreml', '-m', S0, '--reference', 'mobilenetv2_100', '--quiet');
     expect(ref.code).toBe(2);
     expectOneLine(ref.stderr, '--reference needs a backend that interleaves');
+  });
+});
+
+describe("the harness's memory readings and the package size", () => {
+  const memory = { before_load_bytes: 100 * 2 ** 20, after_load_bytes: 112 * 2 ** 20, peak_bytes: 130 * 2 ** 20, method: 'ledger_phys_footprint_peak' };
+
+  it('accepts whole, consistent readings', () => {
+    expect(memoryProblem(memory)).toBeUndefined();
+    expect(memoryProblem({ ...memory, method: 'sampled' })).toBeUndefined();
+  });
+
+  it.each([
+    ['a string of bytes', { ...memory, peak_bytes: '136314880' }, 'lacks peak_bytes'],
+    ['a negative footprint', { ...memory, before_load_bytes: -1 }, 'lacks before_load_bytes'],
+    ['a fraction of a byte', { ...memory, after_load_bytes: 1.5 }, 'lacks after_load_bytes'],
+    ['null (JSON has no NaN)', { ...memory, peak_bytes: null }, 'lacks peak_bytes'],
+    ['an infinite footprint (1e400 in JSON)', { ...memory, peak_bytes: JSON.parse('1e400') }, 'lacks peak_bytes'],
+    ['beyond 2^53', { ...memory, peak_bytes: 2 ** 53 }, 'lacks peak_bytes'],
+    ['a missing field', { before_load_bytes: 1, peak_bytes: 2, method: 'sampled' }, 'lacks after_load_bytes'],
+    ['no method', { ...memory, method: 7 }, 'lacks the method'],
+    ['a peak below the footprint before loading', { ...memory, peak_bytes: 99 * 2 ** 20 }, 'has a peak'],
+    ['a peak below the footprint after loading', { ...memory, peak_bytes: 111 * 2 ** 20 }, 'has a peak'],
+    ['not an object', [1, 2, 3], 'is not an object'],
+  ])('refuses %s', (_, bad, why) => {
+    expect(memoryProblem(bad)).toContain(why);
+  });
+
+  it('the peak and the load, each less the footprint before loading; a peak that never rose is absent, never 0', () => {
+    expect(memoryFigures(memory)).toEqual({ memoryMb: { peak: 30, load: 12, source: MEMORY_SOURCE } });
+    // Loading may hand memory back (a load below 0 is left out; the peak still speaks).
+    expect(memoryFigures({ ...memory, after_load_bytes: 99 * 2 ** 20 }).memoryMb).toEqual({ peak: 30, source: MEMORY_SOURCE });
+    expect(memoryFigures({ ...memory, after_load_bytes: memory.before_load_bytes, peak_bytes: memory.before_load_bytes })).toEqual({
+      absent: { memory_mb: "the harness's footprint never rose above its footprint before loading" },
+    });
+    expect(memoryFigures(undefined)).toEqual({ absent: { memory_mb: 'this harness reported no memory footprint' } });
+    expect(memoryFigures(null)).toEqual({ absent: { memory_mb: 'this harness reported no memory footprint' } });
+  });
+
+  it("the package's size: its regular files, links neither followed nor counted", () => {
+    const pkg = join(tempDir(), 'm.mlpackage');
+    mkdirSync(join(pkg, 'Data/com.apple.CoreML/weights'), { recursive: true });
+    writeFileSync(join(pkg, 'Manifest.json'), 'x'.repeat(100));
+    writeFileSync(join(pkg, 'Data/com.apple.CoreML/model.mlmodel'), 'x'.repeat(1000));
+    writeFileSync(join(pkg, 'Data/com.apple.CoreML/weights/weight.bin'), 'x'.repeat(10_000));
+    const big = join(tempDir(), 'big.bin');
+    writeFileSync(big, 'x'.repeat(1_000_000));
+    symlinkSync(big, join(pkg, 'Data/outside.bin'));
+    symlinkSync(pkg, join(pkg, 'Data/loop'));
+    expect(packageBytes(pkg)).toBe(11_100);
   });
 });
 

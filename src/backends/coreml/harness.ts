@@ -24,6 +24,15 @@ export interface HarnessConfig {
   runs: number;
 }
 
+/** The harness process's phys_footprint (task_vm_info), bytes; MemoryReport in Benchmark.swift. */
+export interface HarnessMemory {
+  before_load_bytes: number;
+  after_load_bytes: number;
+  peak_bytes: number;
+  /** 'ledger_phys_footprint_peak' (the kernel's high-water mark) or 'sampled' (after loading and after each prediction). */
+  method: string;
+}
+
 export interface HarnessResult {
   load_ms: number;
   first_run_ms: number;
@@ -31,6 +40,8 @@ export interface HarnessResult {
   compute_units: string;
   os: string;
   hardware: string;
+  /** Absent from harnesses older than the memory readings, and when the kernel would not report them. */
+  memory?: HarnessMemory | null;
 }
 
 interface Run {
@@ -206,7 +217,23 @@ function readResult(path: string, run: Run, step: string): HarnessResult {
   }
   const ok = Number.isFinite(r?.load_ms) && Number.isFinite(r?.first_run_ms) && Array.isArray(r?.samples_ms) && r.samples_ms.length > 0 && r.samples_ms.every((x) => Number.isFinite(x) && x > 0) && typeof r.compute_units === 'string';
   if (!ok) throw new DeviceError(label(run.device), step, 'the harness result lacks load_ms, first_run_ms, compute_units or positive samples_ms');
+  const bad = r.memory == null ? undefined : memoryProblem(r.memory);
+  if (bad) throw new DeviceError(label(run.device), step, `the harness result's memory ${bad}`);
   return r;
+}
+
+const BYTE_FIELDS = ['before_load_bytes', 'after_load_bytes', 'peak_bytes'] as const;
+
+/** What is wrong with the harness's memory object, or undefined when it is whole and consistent. */
+export function memoryProblem(memory: unknown): string | undefined {
+  if (typeof memory !== 'object' || memory === null || Array.isArray(memory)) return 'is not an object';
+  const m = memory as Record<string, unknown>;
+  const notBytes = BYTE_FIELDS.filter((f) => !(typeof m[f] === 'number' && Number.isSafeInteger(m[f]) && (m[f] as number) >= 0));
+  if (notBytes.length) return `lacks ${notBytes.join(', ')} as whole non-negative numbers of bytes`;
+  if (typeof m.method !== 'string') return 'lacks the method its peak was read by';
+  const { before_load_bytes: before, after_load_bytes: after, peak_bytes: peak } = m as unknown as HarnessMemory;
+  if (peak < before || peak < after) return `has a peak (${peak} bytes) below its footprint before (${before}) or after loading (${after})`;
+  return undefined;
 }
 
 function steps(run: Run, step: string) {

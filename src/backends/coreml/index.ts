@@ -3,15 +3,16 @@
  * `eformer export --coreml`), compile it with `xcrun coremlcompiler`, and time it with the
  * Swift harness in harness/apple/, on this Mac (default) or on an iPhone/iPad (--device).
  */
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceError, MissingToolError, UsageError } from '../../core/errors.js';
+import { megabytes } from '../../core/memory.js';
 import { cachedCoreml } from '../../coreml/cache.js';
 import { chooseDevice, type Device, label } from '../../devices/device.js';
 import { onPath, runTool, toolVersion } from '../../devices/tool.js';
 import type { DeviceBackend, DeviceMeasurement, DeviceRunOptions, ModelSource } from '../backend.js';
 import { listAppleDevices, XCODE_INSTALL } from './devices.js';
-import { buildMacHarness, explainCompilerFailure, type HarnessConfig, runDeviceHarness, runMacHarness } from './harness.js';
+import { buildMacHarness, explainCompilerFailure, type HarnessConfig, type HarnessResult, runDeviceHarness, runMacHarness } from './harness.js';
 
 export const COMPUTE_UNITS = ['all', 'cpuOnly', 'cpuAndGPU', 'cpuAndNeuralEngine'];
 
@@ -96,12 +97,50 @@ export const coreml: DeviceBackend = {
     if (result.compute_units !== config.compute_units) {
       throw new DeviceError(label(device), 'check the harness result', `the harness ran ${model.name} with compute units '${result.compute_units}', not the requested '${config.compute_units}'`);
     }
+    const memory = memoryFigures(result.memory);
+    // The package eformer converted (the harness loads its compiled form, which coremlcompiler makes from it).
+    const modelBytes = packageBytes(pkg);
+    const absent = { ...memory.absent, ...(modelBytes > 0 ? {} : { model_bytes: `${file}.mlpackage holds no file` }) };
     return {
       samples: result.samples_ms,
       warmupRuns: options.warmup,
       loadMs: result.load_ms,
       firstRunMs: result.first_run_ms,
+      ...(memory.memoryMb ? { memoryMb: memory.memoryMb } : {}),
+      ...(modelBytes > 0 ? { modelBytes } : {}),
+      ...(Object.keys(absent).length ? { absent } : {}),
       settings: { compute_units: result.compute_units, precision: int8 ? 'w8a8' : String(converted.report.precision ?? 'fp16'), hardware: result.hardware, device_os: result.os },
     };
   },
 };
+
+export const MEMORY_SOURCE = 'phys_footprint (task_vm_info) of the harness: its peak less its footprint before loading';
+
+/**
+ * The harness's footprint readings (checked by readResult) in the results' terms: the peak less the
+ * footprint before loading is the model's, and so is the footprint after loading less the same.
+ */
+export function memoryFigures(memory: HarnessResult['memory']): Pick<DeviceMeasurement, 'memoryMb' | 'absent'> {
+  if (!memory) return { absent: { memory_mb: 'this harness reported no memory footprint' } };
+  const peak = megabytes(memory.peak_bytes - memory.before_load_bytes);
+  if (!(peak > 0)) return { absent: { memory_mb: "the harness's footprint never rose above its footprint before loading" } };
+  const load = megabytes(memory.after_load_bytes - memory.before_load_bytes);
+  const how: Record<string, string> = {
+    ledger_phys_footprint_peak: '',
+    sampled: ' (the peak sampled after loading and after each prediction, so a peak within one may be missed)',
+  };
+  const source = MEMORY_SOURCE + (Object.hasOwn(how, memory.method) ? how[memory.method] : ` (the peak read by ${memory.method})`);
+  return { memoryMb: { peak, ...(load >= 0 ? { load } : {}), source } };
+}
+
+/** The bytes of the regular files under `dir`, walked with lstat: links are neither followed nor counted. */
+export function packageBytes(dir: string): number {
+  let total = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = lstatSync(path);
+    if (st.isDirectory()) total += packageBytes(path);
+    else if (st.isFile()) total += st.size;
+  }
+  return total;
+}
