@@ -59,6 +59,9 @@ async function converterVersion() {
   process.exit(3);
 }
 
+const f = (x, d) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
+const e = (x) => (x === undefined || Number.isNaN(x) ? '-' : x.toExponential(1));
+
 const ANSI = /\x1b\[[0-9;]*m/g;
 /** onnx2tf's own last words: the line naming the error, not its progress bars. */
 function reason(r) {
@@ -99,10 +102,10 @@ function relDiff(a, b, ref) {
 async function logitsOf(file, model, reference) {
   const nhwc = channelsLast(reference.tensor, reference.shape);
   try {
-    return (await runLitert(file, nhwc, litertPython, { model, threads })).output;
+    return { logits: (await runLitert(file, nhwc, litertPython, { model, threads })).output, layout: 'NHWC' };
   } catch (err) {
     if (!/the model takes float32 \[1, 3,/.test(err.message)) throw err;
-    return (await runLitert(file, { data: reference.tensor, shape: reference.shape }, litertPython, { model, threads })).output;
+    return { logits: (await runLitert(file, { data: reference.tensor, shape: reference.shape }, litertPython, { model, threads })).output, layout: 'NCHW' };
   }
 }
 
@@ -113,6 +116,7 @@ await litert.ensureAvailable();
 const dir = mkdtempSync(join(tmpdir(), 'eformer-bench-litert-'));
 const rows = [];
 const notes = [];
+const layouts = new Set();
 const options = { threads, graphOptimization: 'all', executionProvider: 'cpu', spinning: false };
 try {
   console.log(`eformer's .tflite vs onnx2tf ${onnx2tfVersion}'s (default options) from the ONNX eformer wrote,`);
@@ -134,12 +138,13 @@ try {
     if (theirs.failed) notes.push(`${model}: onnx2tf failed: ${theirs.failed}`);
 
     const reference = await referencePrediction(built, onnx);
-    const oursLogits = await logitsOf(oursFile, model, reference);
+    const { logits: oursLogits } = await logitsOf(oursFile, model, reference);
     row.oursOrt = relDiff(oursLogits, reference.logits, reference.logits);
     let theirsBytes;
     if (theirs.file) {
       try {
-        const theirsLogits = await logitsOf(theirs.file, model, reference);
+        const { logits: theirsLogits, layout } = await logitsOf(theirs.file, model, reference);
+        layouts.add(layout);
         row.oursTheirs = relDiff(oursLogits, theirsLogits, reference.logits);
         row.theirsOrt = relDiff(theirsLogits, reference.logits, reference.logits);
         theirsBytes = readFileSync(theirs.file);
@@ -177,8 +182,6 @@ try {
 }
 
 // One table, at most 100 columns.
-const f = (x, d) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
-const e = (x) => (x === undefined || Number.isNaN(x) ? '-' : x.toExponential(1));
 const W = [20, 6, 8, 8, 8, 7, 9, 9, 9, 8, 8];
 const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(W[i]) : String(c).padStart(W[i]))).join('');
 const wrap = (text, width = 100) => text.split(' ').reduce((out, word) => {
@@ -196,7 +199,8 @@ for (const n of notes) console.log(wrap(n));
 console.log(
   wrap(
     'ours: eformer\'s .tflite; o2t: onnx2tf\'s; ORT: eformer\'s ONNX on onnxruntime. ms: medians of the interleaved runs; ratios: medians of per-round ratios. ' +
-      "onnx2tf's export time is its process wall time from eformer's ONNX (graph building excluded, Python start-up included); eformer's is the .tflite from the built graph, in process.",
+      "onnx2tf's export time is its process wall time from eformer's ONNX (graph building excluded, Python start-up included; " +
+      `its defaults write float32 and float16 files; its models took ${[...layouts].join(' and ') || 'no'} input); eformer's is the fp32 .tflite from the built graph, in process.`,
   ),
 );
 const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
