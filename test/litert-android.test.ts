@@ -95,7 +95,8 @@ describe.concurrent('litert-android: runs that work', () => {
       warmup_runs: 10,
       settings: { threads: 4, execution_provider: 'xnnpack', delegate: 'xnnpack', delegated: 'complete', benchmark_model: 'benchmark_model' },
       device: { platform: 'android', id: '2B0C1FDH2000AB', name: 'Pixel 7', os: 'Android 14' },
-      memory_mb: { init: 24.8711, overall: 31.2305 },
+      memory_mb: { peak: 31.2305, load: 24.8711 },
+      model_bytes: expect.any(Number),
     });
     expect(s0.load_ms).toBeCloseTo(61.274, 9);
     expect(s0.first_run_ms).toBeCloseTo(28.41, 9);
@@ -111,7 +112,7 @@ describe.concurrent('litert-android: runs that work', () => {
     const report = await cliWith({}, 'report', r.json);
     expect(report.code).toBe(0);
     // The note column wraps within the terminal's width.
-    expect(report.stdout.replace(/\s+/g, ' ')).toContain('P50 from the harness (nearest-rank)');
+    expect(report.stdout.replace(/-\s+/g, '-').replace(/\s+/g, ' ')).toContain('P50 from the harness (nearest-rank)');
   });
 
   it('--breakdown profiles each model in a second run with --enable_op_profiling=true, scaled to the unprofiled median', async () => {
@@ -148,7 +149,7 @@ describe.concurrent('litert-android: runs that work', () => {
     expect(s).toMatchObject({ statistic: 'mean', from_summary: true });
     expect(s.median).toBeUndefined();
     expect(s.mean).toBeCloseTo(12.3185, 9);
-    expect(r.results.results[0].memory_mb).toMatchObject({ init: 25.0391, overall: 31.5117 });
+    expect(r.results.results[0].memory_mb).toMatchObject({ peak: 31.5117, load: 25.0391 });
     const report = await cliWith({}, 'report', r.json, '--wide');
     expect(report.code).toBe(0);
     expect(report.stdout.replace(/\s+/g, ' ')).toMatch(/average from the harness \(no median printed\)/);
