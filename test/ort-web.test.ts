@@ -100,9 +100,12 @@ describe('ort-web profiling, for real', () => {
     const convolutions = share(/^(Fused)?Conv$/);
     expect(convolutions).toBeGreaterThan(40);
     for (const other of b.by_op.filter((x: { key: string }) => !/^(Fused)?Conv$/.test(x.key))) expect(other.percent).toBeLessThan(convolutions);
-    // The profiler saw real runs, each slower than nothing and not absurdly slower than the measured median.
-    expect(b.model_run_ms).toBeGreaterThan(0.5 * result.latency_ms.median);
-    expect(b.model_run_ms).toBeLessThan(5 * result.latency_ms.median);
+    // model_run and node time are per run and come from the same profiled runs, so a busy machine moves both
+    // alike: a total over the 20 runs, or a run counted twice, lands far outside this band. (Against the
+    // separately measured median this was a timing assertion: CI saw 39.7 ms profiled against an 80 ms median.)
+    expect(b.model_run_ms).toBeGreaterThan(0.5 * b.node_ms);
+    expect(b.model_run_ms).toBeLessThan(2 * b.node_ms);
+    expect(b.node_ms).toBeGreaterThan(0);
     const stages = b.by_stage.map((x: { key: string }) => x.key);
     expect(stages).toEqual(expect.arrayContaining(['stem', 'stage 2 · attention', 'stage 3 · attention']));
     const unplaced = b.by_stage.find((x: { key: string }) => x.key.startsWith('(not'));
