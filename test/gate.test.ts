@@ -208,6 +208,15 @@ describe('eformer gate on the command line', () => {
     expect((await cli('gate', '--baseline', basePath, '--current', slowPath, '--config', config)).code).toBe(0);
   });
 
+  it('a budget for a model neither file holds is applied to nothing, and a warning names it (it was silent)', async () => {
+    const config = write('misspelt.json', { budgets: { efficientformer_11: { latency: '1%' }, 'efficientformer_l1\u001b[2J': { latency: '1%' } } });
+    const r = await cli('gate', '--baseline', basePath, '--current', againPath, '--budgets', config);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^eformer: warning: the budgets file sets a budget for 'efficientformer_11', which neither results file holds: it is applied to nothing/m);
+    expect(r.stderr).toContain("'efficientformer_l1\\x1b[2J'");
+    expect(r.stderr).not.toContain('\u001b');
+  });
+
   it('--update-baseline reports, then replaces the baseline and exits 0', async () => {
     const baseline = write('to-update.json', readFileSync(basePath, 'utf8'));
     const r = await cli('gate', '--baseline', baseline, '--current', slowPath, '--update-baseline');
@@ -253,6 +262,13 @@ describe('eformer gate on the command line', () => {
     ['a budget that does not parse', () => ['--current', basePath, '--max-latency-increase', 'fast'], /--max-latency-increase must be a number or a percentage/],
     ['a latency ceiling given as a percentage', () => ['--current', basePath, '--max-latency-ms', '5%'], /--max-latency-ms takes milliseconds, got '5%'/],
     ['a config that does not parse', () => ['--current', basePath, '--budgets', write('bad.config.json', { budgets: { default: { latency: 'x%' } } })], /budgets.default.latency/],
+    // A budget the file seems to set but the gate never reads would let a regression pass (all were read as no budgets, exit 0 or 70).
+    ['a budget at the top of the budgets file, outside "budgets"', () => ['--current', slowPath, '--budgets', write('top.json', { max_latency_ms: 1 })], /unknown key 'max_latency_ms': budgets go under "budgets"/],
+    ['a misspelt key at the top of the budgets file', () => ['--current', slowPath, '--budgets', write('typo.json', { budget: { default: { latency: '1%' } } })], /unknown key 'budget' \(known: reference, budgets/],
+    ['a budgets file that is null', () => ['--current', slowPath, '--budgets', write('null.json', 'null')], /must be an object/],
+    ['a budgets file that is a list', () => ['--current', slowPath, '--budgets', write('list.json', [{ latency: '1%' }])], /must be an object/],
+    ['"budgets" as a string', () => ['--current', slowPath, '--budgets', write('string.json', { budgets: '1%' })], /"budgets" must be an object/],
+    ['a null default budget', () => ['--current', slowPath, '--budgets', write('nulldefault.json', { budgets: { default: null } })], /budgets.default must be an object/],
     ['a reference the files lack', () => ['--current', basePath, '--reference', 'efficientformerv2_l'], /no measurements of efficientformer_l1 against reference efficientformerv2_l|reference model efficientformerv2_l is not in the results/],
   ];
   it.each(badInput)('%s: exit 2, one line, never a pass', async (_, args, pattern) => {

@@ -71,12 +71,15 @@ export function parseCeiling(value: unknown, what: string, unit: string): number
   return n;
 }
 
+const BUDGET_KEYS = ['latency', 'params', 'macs', 'max_latency_ms', 'memory', 'load', 'max_memory_mb', 'max_load_ms'];
+/** What a budgets file may hold at its top ("$schema" for editors that validate JSON). */
+const TOP_LEVEL_KEYS = ['reference', 'budgets', '$schema'];
+
 function parseBudget(raw: unknown, where: string): Partial<Budget> {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${where} must be an object`);
   const r = raw as Record<string, unknown>;
-  const known = ['latency', 'params', 'macs', 'max_latency_ms', 'memory', 'load', 'max_memory_mb', 'max_load_ms'];
-  const unknown = Object.keys(r).filter((k) => !known.includes(k));
-  if (unknown.length) throw new UsageError(`${where}: unknown budget '${unknown[0]}' (known: ${known.join(', ')})`);
+  const unknown = Object.keys(r).filter((k) => !BUDGET_KEYS.includes(k));
+  if (unknown.length) throw new UsageError(`${where}: unknown budget '${unknown[0]}' (known: ${BUDGET_KEYS.join(', ')})`);
   const out: Partial<Budget> = {};
   if (r.latency !== undefined) out.latency = parseLatencyLimit(r.latency, `${where}.latency`);
   if (r.params !== undefined) out.params = parseAllowance(r.params, `${where}.params`);
@@ -100,19 +103,28 @@ export function readGateConfig(path: string | undefined): GateConfig {
   const file = path ?? (existsSync(DEFAULT_BUDGETS_FILE) ? DEFAULT_BUDGETS_FILE : undefined);
   if (!file) return { defaults: DEFAULT_BUDGET, models: {} };
   const text = readInputText(file, path ? '--budgets file' : 'gate config');
-  let raw: Record<string, unknown>;
+  let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
     throw new UsageError(`cannot read gate config '${file}': not valid JSON`);
   }
-  const budgets = (raw.budgets ?? {}) as Record<string, unknown>;
-  if (typeof budgets !== 'object' || Array.isArray(budgets)) throw new UsageError(`${file}: "budgets" must be an object`);
-  const defaults = { ...DEFAULT_BUDGET, ...(budgets.default ? parseBudget(budgets.default, `${file}: budgets.default`) : {}) };
+  // A budget the file seems to set but the gate never reads would let a regression pass: anything
+  // not where the gate looks is refused, naming where it belongs.
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${file}: must be an object like {"budgets": {"default": {...}}}`);
+  const top = raw as Record<string, unknown>;
+  const stray = Object.keys(top).find((k) => !TOP_LEVEL_KEYS.includes(k));
+  if (stray !== undefined) {
+    const hint = BUDGET_KEYS.includes(stray) ? `: budgets go under "budgets": {"default": {...}} or "budgets": {"MODEL": {...}}` : ` (known: ${TOP_LEVEL_KEYS.join(', ')})`;
+    throw new UsageError(`${file}: unknown key '${stray}'${hint}`);
+  }
+  const budgets = (top.budgets ?? {}) as Record<string, unknown>;
+  if (budgets === null || typeof budgets !== 'object' || Array.isArray(budgets)) throw new UsageError(`${file}: "budgets" must be an object`);
+  const defaults = { ...DEFAULT_BUDGET, ...(budgets.default !== undefined ? parseBudget(budgets.default, `${file}: budgets.default`) : {}) };
   const models: Record<string, Partial<Budget>> = {};
   for (const [name, b] of Object.entries(budgets)) if (name !== 'default') models[name] = parseBudget(b, `${file}: budgets.${name}`);
-  if (raw.reference !== undefined && typeof raw.reference !== 'string') throw new UsageError(`${file}: "reference" must be a model name`);
-  return { reference: raw.reference as string | undefined, defaults, models };
+  if (top.reference !== undefined && typeof top.reference !== 'string') throw new UsageError(`${file}: "reference" must be a model name`);
+  return { reference: top.reference as string | undefined, defaults, models };
 }
 
 /** Flags override the config file's defaults for every model. */

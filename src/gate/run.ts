@@ -124,6 +124,12 @@ export async function runGate(baselinePath: string, current: ResultsFile, curren
   const verdict = await gateAsync(baseline, current, { config, flags, reference: f.reference, allowSetupChange: f.allowSetupChange, rawMedians: f.rawMedians });
   const warnings = currentPath && sameFile(baselinePath, currentPath) ? [`the baseline and the current results are the same file (${currentPath}): the gate compares it with itself`] : [];
   if (verdict.raw_medians) warnings.push(`latency compared as ${verdict.latency_compared}`);
+  // A budget for a model neither file holds is applied to nothing: most often a misspelt name. Not an
+  // error, as one budgets file may serve several CI jobs that each measure some of the models.
+  const measured = new Set([...baseline.results, ...current.results].map((r) => r.model));
+  for (const name of Object.keys(config.models).filter((m) => !measured.has(m))) {
+    warnings.push(`the budgets file sets a budget for '${name}', which neither results file holds: it is applied to nothing (misspelt?)`);
+  }
   const lines = [verdictTable(verdict)];
   const markdown = verdictMarkdown(verdict);
   if (process.env.GITHUB_STEP_SUMMARY) appendToFile(process.env.GITHUB_STEP_SUMMARY, markdown, '$GITHUB_STEP_SUMMARY');
