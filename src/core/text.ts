@@ -15,6 +15,17 @@ export function escapeMarkup(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
+/** What XML 1.0 cannot hold even as a character reference: C0 controls but tab and line breaks, U+FFFE/FFFF and lone surrogates. */
+const NOT_XML = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/**
+ * Escape text for XML (a JUnit report): as escapeMarkup, and a character XML cannot hold shown as
+ * an escape (`\x01`), since one such character makes the whole file unreadable to a CI's parser.
+ */
+export function escapeXml(s: string): string {
+  return escapeMarkup(s.replace(NOT_XML, shownAsEscape));
+}
+
 /**
  * What a terminal would act on instead of showing: C0 and C1 controls (ESC starts ANSI and OSC
  * sequences; a lone C1 CSI does too in some terminals), DEL, the line and paragraph separators
@@ -28,11 +39,13 @@ const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2
  * may span lines (a stack trace); in a table cell or a one-line message it is shown as `\x0a`.
  */
 export function terminalSafe(text: string, keepLineBreaks = false): string {
-  return text.replace(CONTROLS, (c) => {
-    if (keepLineBreaks && c === '\n') return c;
-    const code = c.codePointAt(0)!;
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
-  });
+  return text.replace(CONTROLS, (c) => (keepLineBreaks && c === '\n' ? c : shownAsEscape(c)));
+}
+
+/** A character written as the escape a programmer would type for it: `\x1b`, `\u202e`. */
+function shownAsEscape(c: string): string {
+  const code = c.codePointAt(0)!;
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** The gate's verdict for people (table, Markdown for CI summaries) and for CI tools (JUnit XML). */
 import { renderTable, wrapText } from '../core/table.js';
-import { markdownText, escapeMarkup as xml } from '../core/text.js';
+import { markdownText, escapeXml as xml } from '../core/text.js';
 import type { Check, Verdict } from '../results/verdict.js';
 
 const pct = (x: number | null) => (x === null ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);

@@ -284,3 +284,30 @@ describe('Markdown: text from files stays inside its cell', () => {
     checkMarkdown(readFileSync(summary, 'utf8'), /^### eformer latency gate: /);
   });
 });
+
+describe('JUnit XML: text from files stays text, and the file stays XML', () => {
+  it('markup and characters XML cannot hold (C0 controls, a lone surrogate) in a model name: the report parses, and says the name', async () => {
+    // One \x01 written raw made the whole JUnit file unreadable to a CI's parser (XML 1.0 has no such character, even as &#1;).
+    const name = `s0\u0001\u000b\ud800]]><testcase name="forged"/>&amp;`;
+    const f = richResults();
+    f.results = [f.results[0]];
+    delete f.results[0].vs_reference;
+    f.results[0].model = name;
+    const junit = join(dir, 'gate.xml');
+    const r = await cli('gate', '--baseline', write('xml-base.json', f), '--current', write('xml-cur.json', f), '--raw-medians', '--junit', junit);
+    expect(r.code, r.stderr).toBe(0);
+    const xml = readFileSync(junit, 'utf8');
+    const parsed = await page.evaluate((text) => {
+      const doc = new DOMParser().parseFromString(text, 'application/xml');
+      return {
+        error: doc.getElementsByTagName('parsererror')[0]?.textContent ?? '',
+        classes: [...doc.getElementsByTagName('testcase')].map((t) => t.getAttribute('classname')),
+        forged: [...doc.getElementsByTagName('testcase')].filter((t) => t.getAttribute('name') === 'forged').length,
+      };
+    }, xml);
+    expect(parsed.error).toBe('');
+    expect(parsed.forged).toBe(0);
+    expect(parsed.classes.length).toBeGreaterThan(0);
+    for (const c of parsed.classes) expect(c).toBe(`eformer.gate.s0\\x01\\x0b\\ud800]]><testcase name="forged"/>&amp;`);
+  });
+});
