@@ -82,6 +82,8 @@ describe.runIf(existsSync('/proc/self/stat'))('signals while the gate resamples 
     const env = { ...(process.env as Record<string, string>), TMPDIR: tmp };
     const r = await interrupt(['gate', '--baseline', join(tmp, 'base.json'), '--current', join(tmp, 'cur.json'), '--raw-medians'], signal, 2.5, env);
     expect(r.status, r.stderr).toBe(status);
-    expect(r.seconds).toBeLessThan(2);
+    // The deaf gate never answered (the watchdog's SIGKILL, 137, fails the line above); this bound leaves
+    // room for a busy 2-core CI machine, where a half-second bootstrap can take twice as long.
+    expect(r.seconds).toBeLessThan(4);
   });
 });
