@@ -35,7 +35,7 @@ export { lowerToTflite, type TfliteLowerOptions, type TflitePrecision, type Tfli
 export { runLitert, judgeTflite, judgeTfliteInt8, TFLITE_TOLERANCE, INT8_SQNR_MARGIN_DB, LITERT_REQUIREMENTS, type TfliteCheck, type LitertRun, type LitertReport } from './tflite/litert.js';
 export { writeTflite, BUFFER_ALIGNMENT } from './tflite/write.js';
 export type { TfliteModel, TfliteTensor, TfliteOperator } from './tflite/model.js';
-export { runOnnx, outputSession } from './onnx/runtime.js';
+export { runOnnx, outputSession } from './onnx/session-thread.js';
 export { readCheckpoint, readCheckpointBytes } from './weights/checkpoint.js';
 
 export * from './pipeline/index.js';

@@ -10,6 +10,18 @@
 
 let running = 0;
 
+/**
+ * A turn of the event loop: a signal that came during the synchronous step before is handled now.
+ * Long work that cannot move to a thread (building a model, quantising its weights, the gate's
+ * resampling) gives way between its steps, so Ctrl-C is answered within about a second.
+ */
+export async function giveWay(): Promise<void> {
+  // Signals are read in the loop's poll phase. One setImmediate made in the poll phase runs in the check
+  // phase right after it, with no poll between; a second one always has a poll before it.
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Count `work` as native work no signal handler can stop, for as long as it runs. */
 export async function uninterruptible<T>(work: Promise<T>): Promise<T> {
   running++;

@@ -4,6 +4,7 @@
  */
 import { basename, join } from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { giveWay } from '../core/interrupt.js';
 import type { Graph } from '../graph/ir.js';
 import { BuiltinOperator } from '../tflite/model.js';
 import { checkOutputs, ensureWritableDir, removeEmptyDirs, writeFileAtomic, writeFileAtomicAsync } from '../core/fs.js';
@@ -14,7 +15,7 @@ import { findPython } from '../coreml/python.js';
 import { judgeTflite, judgeTfliteInt8, runLitert, type TfliteCheck } from '../tflite/litert.js';
 import type { TflitePrecision } from '../tflite/lower.js';
 import { INT8_OPSET, type Int8Options, type Int8Report, type Int8Result, int8Metadata, quantizeInt8, sqnrDb } from '../int8/index.js';
-import { runOnnx } from '../onnx/runtime.js';
+import { runOnnx } from '../onnx/session-thread.js';
 import {
   type BuiltModel,
   buildWithWeights,
@@ -86,9 +87,7 @@ function prepareExport(req: ExportRequest, onnxSuffix?: string, tfliteSuffix?: s
   const onnxFile = onnxSuffix === undefined ? undefined : { path: join(outDir, `${entry.name}${onnxSuffix}.onnx`), flag: '--out-dir' };
   const tfliteFile = tfliteSuffix === undefined ? undefined : { path: join(outDir, `${entry.name}${tfliteSuffix}.tflite`), flag: '--out-dir' };
   checkOutputs([{ path: outDir, flag: '--out-dir', kind: 'folder' }, onnxFile, tfliteFile], inputs);
-  const built = buildWithWeights(req);
-  const { bytes, deployed } = onnxBytes(built, req);
-  return { outDir, built, bytes, deployed, counts: countBuilt(built) };
+  return { outDir, built: buildWithWeights(req) };
 }
 
 /** Run `write` with the output folder in place; folders made for it are removed again if it fails and leaves them empty. */
@@ -106,7 +105,9 @@ const onnxPath = (outDir: string, built: BuiltModel, suffix = '') => join(outDir
 
 /** `eformer export --onnx`: write DIR/NAME.onnx atomically and return the counts. */
 export function exportOnnx(req: ExportRequest): ExportResult {
-  const { outDir, built, bytes, counts } = prepareExport(req, '');
+  const { outDir, built } = prepareExport(req, '');
+  const { bytes } = onnxBytes(built, req);
+  const counts = countBuilt(built);
   const created = ensureWritableDir(outDir);
   try {
     writeFileAtomic(onnxPath(outDir, built), bytes);
@@ -123,7 +124,12 @@ export async function exportModel(req: ModelExportRequest): Promise<ModelExportR
   if (req.int8 && req.coreml?.quantize) throw new UsageError('give --int8 (weights and activations) or --quantize (weights only), not both');
   if (req.int8 && req.coreml?.precision === 'fp32') throw new UsageError("--int8 for Core ML quantises an fp16 program (coremltools' activation quantisation makes fp16 scales): drop --precision fp32");
   req.progress?.(`building ${req.model ?? 'the model'}`);
-  const { outDir, built, bytes, deployed, counts } = prepareExport(req, req.onnx ? (req.int8 ? '.int8' : '') : undefined, req.tflite ? (req.int8 ? '.int8' : '') : undefined);
+  const { outDir, built } = prepareExport(req, req.onnx ? (req.int8 ? '.int8' : '') : undefined, req.tflite ? (req.int8 ? '.int8' : '') : undefined);
+  // Building efficientformer_l7 and writing its graph are a second each: a signal is handled between them.
+  await giveWay();
+  const { bytes, deployed } = onnxBytes(built, req);
+  const counts = countBuilt(built);
+  await giveWay();
   // Calibration reads the user's images and runs the model: it fails, if it does, before any folder is made.
   const int8 = req.int8 ? await quantizeInt8(deployed, built.entry.family.preprocessing, { ...req.int8, trainedWeights: Boolean(req.ckpt), progress: req.progress, tflite: Boolean(req.tflite) }) : undefined;
   return intoFolder(outDir, async () => {

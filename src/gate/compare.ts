@@ -22,6 +22,7 @@
  */
 import { MAX_RUNS } from '../backends/timing.js';
 import { UsageError } from '../core/errors.js';
+import { giveWay } from '../core/interrupt.js';
 import { mulberry32 } from '../core/random.js';
 import { centralLatency, median, statisticName } from '../core/stats.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
@@ -282,7 +283,7 @@ export async function gateAsync(baseline: ResultsFile, current: ResultsFile, opt
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
-    await new Promise((resolve) => setImmediate(resolve));
+    await giveWay();
   }
 }
 

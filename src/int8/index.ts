@@ -3,13 +3,14 @@
  * deployed float graph, rewrite it in QDQ form (quantize.ts), and measure what that cost in
  * fidelity (fidelity.ts). Export and profile call `quantizeInt8`; lowering to ONNX is theirs.
  */
+import { giveWay } from '../core/interrupt.js';
 import { UsageError } from '../core/errors.js';
 import type { Graph, Node } from '../graph/ir.js';
 import type { Preprocessing } from '../images/preprocess.js';
 import { calibrate, type CalibrationMethod, calibrationSet, type CalibrationSet, type CalibrationSource } from './calibrate.js';
 import { int8Logits, type LayerFidelity, layerFidelity, meanCosine, sqnrDb, top1Agreement } from './fidelity.js';
 import type { TfliteInt8 } from '../tflite/lower.js';
-import { activationQuant, DEFAULT_POLICY, linearsAsMatMuls, planQuantization, type QuantizePolicy, quantizeGraph, quantizeWeights, type Range } from './quantize.js';
+import { activationQuant, DEFAULT_POLICY, linearsAsMatMuls, planQuantization, type QuantizedWeights, type QuantizePolicy, quantizeGraph, quantizeLayerWeights, type Range } from './quantize.js';
 
 export { CALIBRATION_METHODS, type CalibrationMethod, calibrationSet, type CalibrationSet, type CalibrationSource, DEFAULT_RANDOM_INPUTS } from './calibrate.js';
 export { meanCosine, sqnrDb, top1Agreement, type LayerFidelity } from './fidelity.js';
@@ -101,6 +102,7 @@ export async function quantizeInt8(deployed: Graph, preprocessing: Preprocessing
   const start = performance.now();
   const keepFloat = keepFloatMatcher(deployed, options.keepFloat ?? []);
   const graph = linearsAsMatMuls(deployed);
+  await giveWay();
   const method = options.method ?? 'minmax';
   options.progress?.('int8: reading the calibration inputs');
   const set = await calibrationSet(options.calibration, preprocessing, graph.inputs[0].shape);
@@ -111,7 +113,7 @@ export async function quantizeInt8(deployed: Graph, preprocessing: Preprocessing
   const tensors = [...new Set([...plan.tensors, ...(tflitePlan?.tensors ?? [])])];
   options.progress?.(`int8: calibrating on ${set.tensors.length} inputs (${method})`);
   const calibration = await calibrate(graph, tensors, set, method);
-  const { graph: quantized, layers } = quantizeGraph(graph, plan, calibration.ranges);
+  const { graph: quantized, layers } = quantizeGraph(graph, plan, calibration.ranges, await quantizeLayerWeights(graph, plan.nodes));
   options.progress?.('int8: measuring fidelity');
   const logits = await int8Logits(quantized, set);
   const weightLayers = deployed.nodes.filter((n) => n.op === 'Conv' || n.op === 'Linear').length;
@@ -138,7 +140,7 @@ export async function quantizeInt8(deployed: Graph, preprocessing: Preprocessing
     report.layers = await layerFidelity(graph, quantized, layers, set);
   }
   report.seconds = (performance.now() - start) / 1000;
-  return { graph: quantized, report, calibration: set, minmax: calibration.minmax, floatLogits: calibration.logits, ...(tflitePlan ? { tflite: tfliteInt8(deployed, tflitePlan, calibration.ranges) } : {}) };
+  return { graph: quantized, report, calibration: set, minmax: calibration.minmax, floatLogits: calibration.logits, ...(tflitePlan ? { tflite: tfliteInt8(deployed, tflitePlan, calibration.ranges, await quantizeLayerWeights(deployed, tflitePlan.nodes)) } : {}) };
 }
 
 /**
@@ -147,13 +149,12 @@ export async function quantizeInt8(deployed: Graph, preprocessing: Preprocessing
  * and the int8 quantisation of each activation they read or write: the same scale as the ONNX
  * graph's uint8 one, the zero point moved by 128 (TFLite's int8 is asymmetric signed).
  */
-function tfliteInt8(deployed: Graph, plan: ReturnType<typeof planQuantization>, ranges: Map<string, Range>): TfliteInt8 {
+function tfliteInt8(deployed: Graph, plan: ReturnType<typeof planQuantization>, ranges: Map<string, Range>, weights: QuantizedWeights): TfliteInt8 {
   // The layer that writes the logits keeps its int8 weights but computes in float, as the ONNX graph's
   // QGemm writes float: TFLite's int8 FULLY_CONNECTED writes int8, and 8 bits would cap the logits' precision.
   const layers = new Map(
     plan.nodes.map((n) => {
-      const w = deployed.params.get(n.inputs[1])!;
-      const { q, scales } = quantizeWeights(w.data as Float32Array, w.viewShape, 0);
+      const { q, scales } = weights.get(n.name)!;
       return [n.name, { weight: q, scales, ...(deployed.outputs.includes(plan.outputOf.get(n)!) ? { floatActivations: true } : {}) }];
     }),
   );

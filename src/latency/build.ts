@@ -220,7 +220,7 @@ export async function timeAgainstReference(models: PreparedModel[], reference: s
   const ratios = new Map<string, { ratio: number; ci?: [number, number]; runs: number }>();
   const references: ModelResult[] = [];
   const interleaved = findBackend(settings.backend ?? 'ort-cpu').kind === 'session';
-  const copies = copiesOf(prepareModel({ model: reference, resolution }, 1), '-copy', REFERENCE_COPIES);
+  const copies = copiesOf(await prepareModel({ model: reference, resolution }, 1), '-copy', REFERENCE_COPIES);
   const { runs, sessions = 1, ...rest } = settings;
   let file: ResultsFile | undefined;
   for (let start = 0; start < models.length; start += MODELS_PER_GROUP) {
@@ -324,7 +324,8 @@ function ioElements(graph: Graph): number {
 
 /** Whole configurations timed against the reference: what training sets, benchmarks and `search --verify` measure. */
 export async function measurePoints(family: ModelFamily<unknown>, points: Point[], resolution: number, reference: string, settings: MeasureSettings, prefix: string, onGroup?: (done: number) => void) {
-  const prepared = points.map((p, i) => prepareModel({ spec: pointEntry(family, p, `${prefix}_${i}`), resolution }, 1));
+  const prepared: PreparedModel[] = [];
+  for (const [i, p] of points.entries()) prepared.push(await prepareModel({ spec: pointEntry(family, p, `${prefix}_${i}`), resolution }, 1));
   const timed = await timeAgainstReference(prepared, reference, resolution, settings, onGroup);
   const referenceMs = median(timed.references.map(medianOf));
   return points.map((point, i) => ({ point, ratio: timed.ratios.get(`${prefix}_${i}`)!.ratio, referenceMs }));

@@ -1,7 +1,6 @@
 /**
- * onnxruntime-node, loaded on first use, and running a model for its outputs (predict, the Core
- * ML check, int8 fidelity). Timing sessions belong to backends/ort-cpu, which uses the same
- * module.
+ * onnxruntime-node, loaded on first use. Sessions run in threads of their own (session-thread.ts):
+ * never on the main thread, whose signal handlers a long run would hold off.
  */
 import { lazyRequire } from '../core/lazy.js';
 
@@ -36,35 +35,4 @@ export const logSeverityLevel = (): 0 | 1 | 2 | 3 | 4 => (process.env.EFORMER_VE
 export interface Feed {
   data: Float32Array | BigInt64Array;
   shape: number[];
-}
-
-export interface OutputSession {
-  run(feeds: Record<string, Feed>): Promise<Record<string, Float32Array>>;
-  release(): Promise<void>;
-}
-
-/** A session that returns float outputs by name. */
-export async function outputSession(bytes: Uint8Array, options: { threads?: number } = {}): Promise<OutputSession> {
-  const ort = onnxruntime();
-  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: logSeverityLevel(), ...(options.threads ? { intraOpNumThreads: options.threads } : {}) });
-  return {
-    async run(feeds) {
-      const tensors = Object.fromEntries(
-        Object.entries(feeds).map(([name, f]) => [name, new ort.Tensor(f.data instanceof BigInt64Array ? 'int64' : 'float32', f.data, f.shape)]),
-      );
-      const out = await session.run(tensors);
-      return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, Float32Array.from(t.data as Float32Array)]));
-    },
-    release: () => session.release(),
-  };
-}
-
-/** Run once and release. */
-export async function runOnnx(bytes: Uint8Array, feeds: Record<string, Feed>): Promise<Record<string, Float32Array>> {
-  const session = await outputSession(bytes);
-  try {
-    return await session.run(feeds);
-  } finally {
-    await session.release();
-  }
 }

@@ -1,35 +1,47 @@
 /**
- * The thread a timing session lives in (session-thread.ts starts it): it opens one onnxruntime
- * session, fills its inputs once, and answers `run` with the wall time of one inference, measured
- * here around the runtime's call exactly as it was on the main thread.
+ * The thread an onnxruntime session lives in (session-thread.ts starts it): it opens one session
+ * and answers `run` with the wall time of one inference on inputs it filled once (a timing
+ * session, measured here around the runtime's call exactly as it was on the main thread), and
+ * `outputs` with the float outputs for the feeds it is sent (predict, calibration, the checks).
  */
 import { parentPort } from 'node:worker_threads';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { ModelInput } from './read.js';
 import { fill } from './fill.js';
-import { onnxruntime } from './runtime.js';
+import { type Feed, onnxruntime } from './runtime.js';
 
 export type Request =
   | { id: number; op: 'open'; onnx: Uint8Array; inputs: ModelInput[]; options: InferenceSession.SessionOptions }
   | { id: number; op: 'run' }
+  | { id: number; op: 'outputs'; feeds: Record<string, Feed> }
   | { id: number; op: 'close'; profiling: boolean };
 
-export type Reply = { id: number; ok: true; value?: number } | { id: number; ok: false; stage: 'open' | 'run' | 'close'; message: string };
+export type Outputs = Record<string, Float32Array>;
+
+export type Reply = { id: number; ok: true; value?: number | Outputs } | { id: number; ok: false; stage: 'open' | 'run' | 'close'; message: string };
 
 let session: InferenceSession | undefined;
-let feeds: Record<string, Tensor> = {};
+let filled: Record<string, Tensor> = {};
 
-async function handle(request: Request): Promise<number | undefined> {
+async function handle(request: Request): Promise<number | Outputs | undefined> {
   switch (request.op) {
     case 'open': {
       session = await onnxruntime().InferenceSession.create(request.onnx, request.options);
-      feeds = Object.fromEntries(request.inputs.map((i) => [i.name, fill(i.shape, i.dtype)]));
+      filled = Object.fromEntries(request.inputs.map((i) => [i.name, fill(i.shape, i.dtype)]));
       return undefined;
     }
     case 'run': {
       const start = performance.now();
-      await session!.run(feeds);
+      await session!.run(filled);
       return performance.now() - start;
+    }
+    case 'outputs': {
+      const { Tensor } = onnxruntime();
+      const feeds = Object.fromEntries(
+        Object.entries(request.feeds).map(([name, f]) => [name, new Tensor(f.data instanceof BigInt64Array ? 'int64' : 'float32', f.data, f.shape)]),
+      );
+      const out = await session!.run(feeds);
+      return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, Float32Array.from(t.data as Float32Array)]));
     }
     case 'close':
       if (request.profiling) session?.endProfiling();
@@ -41,8 +53,12 @@ async function handle(request: Request): Promise<number | undefined> {
 
 parentPort!.on('message', async (request: Request) => {
   try {
-    parentPort!.postMessage({ id: request.id, ok: true, value: await handle(request) } satisfies Reply);
+    const value = await handle(request);
+    // Outputs are handed over, not copied: a calibration pass returns every tapped activation.
+    const transfer = value && typeof value === 'object' ? Object.values(value).map((a) => a.buffer as ArrayBuffer) : [];
+    parentPort!.postMessage({ id: request.id, ok: true, value } satisfies Reply, transfer);
   } catch (err) {
-    parentPort!.postMessage({ id: request.id, ok: false, stage: request.op, message: String((err as Error)?.message ?? err) } satisfies Reply);
+    const stage = request.op === 'outputs' ? 'run' : request.op;
+    parentPort!.postMessage({ id: request.id, ok: false, stage, message: String((err as Error)?.message ?? err) } satisfies Reply);
   }
 });

@@ -3,7 +3,7 @@ import { UsageError } from '../core/errors.js';
 import { imagenetClasses } from '../data/imagenet.js';
 import { decodeImage } from '../images/decode.js';
 import { checkPreprocessable, preprocess } from '../images/preprocess.js';
-import { outputSession } from '../onnx/runtime.js';
+import { outputSession } from '../onnx/session-thread.js';
 import { buildWithWeights, type ModelRequest, onnxBytes } from '../pipeline/index.js';
 
 export interface ClassScore {

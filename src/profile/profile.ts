@@ -8,6 +8,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { BackendSession, DeviceBackend, SessionBackend, SessionOptions } from '../backends/backend.js';
 import { checkBackendOptions, findBackend } from '../backends/index.js';
+import { giveWay } from '../core/interrupt.js';
 import { UsageError } from '../core/errors.js';
 import { absentUnlessGiven, type ModelCost } from '../core/memory.js';
 import { centralLatency, latencyStats, sameRoundRatios, statisticName } from '../core/stats.js';
@@ -97,19 +98,23 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
     const names = given.map((r) => ('onnx' in r ? r.onnx : (r.model ?? r.config ?? r.hfConfig)));
     throw new UsageError(`shard ${req.shard!.index} of ${req.shard!.count} holds none of the ${given.length} model${given.length > 1 ? 's' : ''} given (${names.join(', ')}; they go to shards in turn): use at most ${given.length} shard${given.length > 1 ? 's' : ''}, or time a reference (--reference), which every shard holds`);
   }
-  const prepare = (id: string, make: () => PreparedModel) => {
+  const prepare = async (id: string, make: () => PreparedModel | Promise<PreparedModel>) => {
     req.progress?.({ phase: 'prepare', id, done: 0, total: 1 });
-    return make();
+    const model = await make();
+    await giveWay();
+    return model;
   };
   const models: PreparedModel[] = [];
   for (const r of requests) {
     req.progress?.({ phase: 'prepare', id: r.model ?? r.config ?? 'model', done: 0, total: 1 });
     if (precisions) models.push(...(await preparePrecisions({ ...r, resolution: req.resolution }, batch, precisions, req.int8 ?? { calibration: {} })));
-    else models.push(prepareModel({ ...r, resolution: req.resolution }, batch));
+    else models.push(await prepareModel({ ...r, resolution: req.resolution }, batch));
+    await giveWay();
   }
   // The reference is timed as exported: it is there to cancel drift, not to be quantised.
-  if (referenceOnly) models.push(prepare(referenceOnly, () => prepareReference(referenceOnly, req.resolution, batch)));
-  const prepared = [...models, ...onnxFiles.map((f) => prepare(f, () => prepareFile(f, req.shapes ?? {}))), ...(req.prepared ?? [])];
+  if (referenceOnly) models.push(await prepare(referenceOnly, () => prepareReference(referenceOnly, req.resolution, batch)));
+  for (const f of onnxFiles) models.push(await prepare(f, () => prepareFile(f, req.shapes ?? {})));
+  const prepared = [...models, ...(req.prepared ?? [])];
   if (prepared.length === 0) throw new UsageError('nothing to profile: name --model or --onnx');
   if (backend.kind === 'device') {
     const file = await profileOnDevice(backend, prepared, {
@@ -137,9 +142,9 @@ export async function profile(req: ProfileRequest): Promise<ResultsFile> {
 }
 
 /** The reference model, built at the run's resolution; a size it cannot take is named as the reference's problem. */
-function prepareReference(reference: string, resolution: number | undefined, batch: number): PreparedModel {
+async function prepareReference(reference: string, resolution: number | undefined, batch: number): Promise<PreparedModel> {
   try {
-    return prepareModel({ model: reference, resolution }, batch);
+    return await prepareModel({ model: reference, resolution }, batch);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     throw new UsageError(`the reference ${reference}, timed in every round: ${err.message}; name another with --reference, or none with --no-reference`);

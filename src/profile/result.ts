@@ -3,6 +3,7 @@
  * blocks), and the one place a measurement becomes a result and results become a results file,
  * for session and device backends alike.
  */
+import { giveWay } from '../core/interrupt.js';
 import { type LatencyStats, NOISY_COV } from '../core/stats.js';
 import type { BlockNamer } from '../models/family.js';
 import type { ModelSource } from '../onnx/read.js';
@@ -23,8 +24,11 @@ export interface PreparedModel {
 }
 
 /** A zoo model (or config) built, exported in memory and counted. */
-export function prepareModel(req: ModelRequest, batch: number): PreparedModel {
-  return prepareBuilt(buildWithWeights({ ...req, batch }), batch).fp32;
+export async function prepareModel(req: ModelRequest, batch: number): Promise<PreparedModel> {
+  const built = buildWithWeights({ ...req, batch });
+  // Building efficientformer_l7 and writing its graph take over half a second each: a signal is handled between them.
+  await giveWay();
+  return prepareBuilt(built, batch).fp32;
 }
 
 export type Precision = 'fp32' | 'int8';
@@ -36,6 +40,7 @@ export type ProfileInt8Options = Omit<Int8Options, 'trainedWeights' | 'progress'
  */
 export async function preparePrecisions(req: ModelRequest, batch: number, precisions: readonly Precision[], int8: ProfileInt8Options, progress?: (step: string) => void): Promise<PreparedModel[]> {
   const built = buildWithWeights({ ...req, batch });
+  await giveWay();
   const { fp32, deployed } = prepareBuilt(built, batch);
   const out: PreparedModel[] = [];
   if (precisions.includes('fp32')) out.push({ ...fp32, facts: { ...fp32.facts, precision: 'fp32' } });

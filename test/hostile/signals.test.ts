@@ -1,7 +1,8 @@
 /**
  * Every signal is honoured within about a second, whatever eformer is doing: here, onnxruntime
  * running a hostile ONNX Loop of 9e15 steps (onnxruntime-node runs a model synchronously, so on the
- * main thread the signal handlers never ran). Long synchronous work elsewhere is bounded instead
+ * main thread the signal handlers never ran; every session, for timing or for outputs, now runs in a
+ * thread of its own). Long synchronous work elsewhere is bounded instead
  * (bounds.test.ts: configs, the gate's bootstrap); the gate, whose bounded bootstrap still takes half a
  * second a model, gives way between models.
  */
@@ -10,6 +11,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { outputSession } from '../../src/onnx/session-thread.js';
 import { root, tempDir } from '../helpers.js';
 import { endlessLoopOnnx } from './inputs.js';
 
@@ -85,5 +87,33 @@ describe.runIf(existsSync('/proc/self/stat'))('signals while the gate resamples 
     // The deaf gate never answered (the watchdog's SIGKILL, 137, fails the line above); this bound leaves
     // room for a busy 2-core CI machine, where a half-second bootstrap can take twice as long.
     expect(r.seconds).toBeLessThan(4);
+  });
+});
+
+describe('onnxruntime never runs on the main thread, where it would hold off every signal handler', () => {
+  it('a session run for outputs (predict, int8 calibration, the numerics checks) leaves the event loop turning', async () => {
+    // A Loop of a million steps takes about a second. On the main thread (as output sessions ran until
+    // this test) the run is one synchronous call: the timer below never fires while it lasts, and an
+    // int8 export of efficientformer_l7 was deaf to Ctrl-C for half a second a calibration input (a
+    // large config, for tens of seconds).
+    const session = await outputSession(readFileSync(endlessLoopOnnx('million.onnx', 1e6)));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    try {
+      const out = await session.run({ x: { data: Float32Array.of(0), shape: [1] } });
+      expect(out.y[0]).toBe(1e6);
+    } finally {
+      clearInterval(timer);
+      await session.release();
+    }
+    expect(ticks).toBeGreaterThan(5);
+  });
+
+  it('only the session thread and the cold-start child open onnxruntime-node sessions', () => {
+    const opened = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .filter((f) => /InferenceSession\.create\(/.test(readFileSync(join(root, 'src', f), 'utf8')));
+    // ort-web opens its sessions in Chromium's page, not in this process.
+    expect(opened.sort()).toEqual([join('backends', 'ort-web', 'index.ts'), join('onnx', 'cold-start-child.ts'), join('onnx', 'session-worker.ts')]);
   });
 });
