@@ -63,7 +63,7 @@ try {
     const source = modelSource(built, onnxBytes(built).bytes);
     const file = join(dir, `${model}.tflite`);
     // The very bytes eformer's session loads.
-    writeFileSync(file, source.tflite());
+    writeFileSync(file, await source.tflite());
     const ratios = [];
     const meanRatios = [];
     for (let round = 0; round < rounds; round++) {

@@ -22,6 +22,7 @@ const commands = [
   ['export', '-m', m, '--tflite', '-o', out],
   ['export', '-m', m, '--onnx', '--tflite', '--int8', '-o', out],
   ['profile', '-m', m, '--runs', '5', '--warmup', '1', '--no-reference', '--no-cold-start'],
+  ['profile', '-b', 'litert', '-m', m, '--runs', '5', '--warmup', '1', '--no-reference', '--no-cold-start'],
 ];
 console.log(`${'command'.padEnd(60)}  longest hold ms  at s  total s`);
 for (const args of commands) {

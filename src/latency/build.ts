@@ -122,7 +122,7 @@ export function blocksOfSpace(family: ModelFamily<unknown>, space: SpaceSpec): B
       const onnx = encodeOnnx(lowerToOnnx(deployed, DEFAULT_OPSET), { producerVersion: 'eformer lut' });
       const name = `${b.block.path}#${b.block.signature.slice(0, 8)}`;
       // LiteRT backends time the block as .tflite, written only when one asks.
-      const tflite = () => writeTflite(lowerToTflite(deployed, { description: `${name}, a block timed by eformer lut` }));
+      const tflite = async () => writeTflite(lowerToTflite(deployed, { description: `${name}, a block timed by eformer lut` }));
       found.set(b.block.signature, {
         prepared: { source: { name, onnx, inputs: graph.inputs.map(modelInput), tflite }, facts: { model: name, batch: 1 } },
         entry: { signature: b.block.signature, block: b.block.path, kind: b.kind, shape: b.shape, params: b.params, macs: b.macs, io_elements: ioElements(graph) },

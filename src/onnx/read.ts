@@ -35,7 +35,7 @@ export interface ModelSource {
    * The same model as .tflite bytes, for backends that run LiteRT; written on first call (most runs
    * never need it). Absent for models eformer cannot write as .tflite (a user's ONNX file).
    */
-  tflite?: () => Uint8Array;
+  tflite?: () => Promise<Uint8Array>;
 }
 
 /** The most input values eformer fills for one run, over all of a model's inputs: 2^27 (512 MiB of float32), far beyond any vision model's input. */

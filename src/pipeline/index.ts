@@ -5,6 +5,7 @@
  * ONNX (-> bytes). Counts are read off the built graph and the lowered one.
  */
 import { basename } from 'node:path';
+import { giveWay } from '../core/interrupt.js';
 import { UsageError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { countGraph, type LayerCount } from '../graph/count.js';
@@ -241,7 +242,16 @@ export function tfliteBytes(built: BuiltModel, options: TfliteOptions = {}): { b
 /** The built model as backends and runtimes take it: bytes plus the graph's own input signature. */
 export function modelSource(built: BuiltModel, bytes: Uint8Array): ModelSource {
   let tflite: Uint8Array | undefined;
-  return { name: built.entry.name, onnx: bytes, inputs: built.graph.inputs.map(modelInput), tflite: () => (tflite ??= tfliteBytes(built).bytes) };
+  const writeTfliteOnce = async () => {
+    if (!tflite) {
+      const deployed = deployGraph(built.graph, DEPLOY_PASSES);
+      // Folding efficientformer_l7 and writing it take a second: a signal is handled between them.
+      await giveWay();
+      tflite = tfliteBytes(built, { deployed }).bytes;
+    }
+    return tflite;
+  };
+  return { name: built.entry.name, onnx: bytes, inputs: built.graph.inputs.map(modelInput), tflite: writeTfliteOnce };
 }
 
 /** How many classes the model scores: the last dimension of its (first) output. */

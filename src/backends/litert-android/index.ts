@@ -176,7 +176,7 @@ export const litertAndroid: DeviceBackend = {
     const adb = adbOn(device, options.timeoutSeconds);
     await checkArm64(device, adb);
     const file = join(options.workDir, `${model.name.replace(/[^\w.-]/g, '_')}.tflite`);
-    const tflite = model.tflite();
+    const tflite = await model.tflite();
     writeFileSync(file, tflite);
     const dir = deviceWorkDir(randomBytes(4).toString('hex'));
     await adb('create a work folder on the device', ['shell', `mkdir -p ${dir}`]);

@@ -101,7 +101,7 @@ export const litert: SessionBackend = {
       w = await startedWorker();
       workDir ??= makeWorkDir('eformer-litert-');
       const file = join(workDir, `${openSessions}-${model.name.replace(/[^\w.-]/g, '_')}.tflite`);
-      writeFileSync(file, model.tflite());
+      writeFileSync(file, await model.tflite());
       // Threads as eformer records them: no --threads means every core (LiteRT's own default is one).
       const threads = options.threads ?? cpus().length;
       try {
@@ -137,7 +137,7 @@ export const litert: SessionBackend = {
   /** A fresh Python process loads the .tflite with the worker's settings and reports what it cost. */
   async coldStart(model: ModelSource, options: SessionOptions) {
     const python = await findPython();
-    const tflite = model.tflite!();
+    const tflite = await model.tflite!();
     return coldStartInChild({
       model: model.name,
       file: tflite,
