@@ -5,7 +5,7 @@
  * renamed, so a failed conversion leaves nothing behind.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { InternalError, MissingToolError, UsageError } from '../core/errors.js';
 import { firstLine } from '../core/text.js';
 import { makeTempDirBeside, makeWorkDir, removeWorkDir } from '../core/fs.js';

@@ -20,7 +20,7 @@ import { modelInput } from '../onnx/read.js';
 import { lowerToTflite } from '../tflite/lower.js';
 import { writeTflite } from '../tflite/write.js';
 import { entry, type ModelEntry, type ModelFamily } from '../models/family.js';
-import { families, zoo } from '../models/index.js';
+import { zoo } from '../models/index.js';
 import { coveringPoints, type Point, readSpace, samplePoint, type SpaceSpec } from '../models/space.js';
 import { profile, type ProfileRequest } from '../profile/profile.js';
 import { prepareModel, type PreparedModel } from '../profile/result.js';

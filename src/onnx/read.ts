@@ -1,5 +1,5 @@
 /** ONNX models as backends take them, and a user's ONNX file read into one. */
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { onnx as proto } from 'onnx-proto';
 import { UsageError } from '../core/errors.js';

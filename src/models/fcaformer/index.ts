@@ -51,9 +51,6 @@ export function fcaFormerConfig(c: Pick<FcaFormerConfig, 'embedDims' | 'depths' 
  */
 const grids = (resolution: number) => [downsampled(resolution, 4), downsampled(resolution, 5)];
 
-/** Cross tokens one block leaves: the 7x7 stride-4 pad-3 depthwise conv turns an r x r grid into ceil(r/4)². */
-const crossTokens = (grid: number) => Math.ceil(grid / 4) ** 2;
-
 /** What a `--config` file may hold. */
 const BOUNDS: ConfigBounds<FcaFormerConfig> = {
   embedDims: perStage(RANGES.width),
