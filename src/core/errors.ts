@@ -49,11 +49,9 @@ export class InternalError extends EformerError {
 
 /**
  * A step on a device failed (not connected, locked, timed out, crashed, printed something we
- * cannot read): exit 3, one line naming the device and the step. Results measured before the
- * failure ride along so the caller can still write them.
+ * cannot read): exit 3, one line naming the device and the step.
  */
 export class DeviceError extends MissingToolError {
-  partial?: unknown;
   constructor(readonly device: string, readonly step: string, detail: string) {
     super(`${device}: ${step}: ${detail}`);
   }

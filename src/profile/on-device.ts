@@ -1,19 +1,18 @@
 /**
  * Profiling on a phone, tablet or Mac: each model in turn goes to the device backend's harness,
  * which warms up, times and reports back. A device that fails part-way (unplugged, locked, a
- * hung or crashed harness) ends the run with a DeviceError that carries every result measured
- * before it, so the caller can still write them.
+ * hung or crashed harness) ends the run with its error, and every result measured before it is
+ * kept with the error (keepMeasured), so the caller can still write them.
  */
-import { join } from 'node:path';
 import type { DeviceBackend, DeviceMeasurement, DeviceRunOptions } from '../backends/backend.js';
 import { backendOptions as declaredOptions } from '../backends/index.js';
-import { DeviceError, UsageError } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
 import { absentUnlessGiven } from '../core/memory.js';
 import { centralLatency, latencyStats, summaryStats } from '../core/stats.js';
 import { aggregateOpTimes, scaleToMedian } from './breakdown.js';
 import { label } from '../devices/device.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
-import { type Measured, modelResult, type PreparedModel, resultsFile } from './result.js';
+import { keepMeasured, type Measured, modelResult, type PreparedModel, resultsFile } from './result.js';
 import { makeWorkDir, removeWorkDir } from '../core/fs.js';
 
 export interface DeviceRequest {
@@ -86,8 +85,7 @@ export async function profileOnDevice(backend: DeviceBackend, models: PreparedMo
       req.progress?.({ phase: 'measure', id: m.source.name, done: 1, total: 1 });
     }
   } catch (err) {
-    if (err instanceof DeviceError) err.partial = file();
-    throw err;
+    throw keepMeasured(err, file());
   } finally {
     removeWorkDir(workDir);
   }

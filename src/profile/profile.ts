@@ -16,7 +16,9 @@ import type { ModelRequest } from '../pipeline/index.js';
 import type { ModelResult, ResultsFile } from '../results/results.js';
 import { aggregateTrace, parseTrace, scaleToMedian } from './breakdown.js';
 import { profileOnDevice } from './on-device.js';
-import { modelResult, type Precision, type PreparedModel, prepareFile, prepareModel, preparePrecisions, type ProfileInt8Options, resultsFile } from './result.js';
+import { keepMeasured, modelResult, type Precision, type PreparedModel, prepareFile, prepareModel, preparePrecisions, type ProfileInt8Options, resultsFile } from './result.js';
+
+export { measuredBefore } from './result.js';
 import { DEFAULT_PLAN, measure, type Progress, type TimingPlan, warmUp } from '../backends/timing.js';
 import { makeWorkDir, removeWorkDir } from '../core/fs.js';
 
@@ -199,29 +201,46 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
     return { ...p.facts.int8!, speedup: latencyStats(sameRoundRatios(twin, timings.get(p.source.name)!.samples)).median, paired: true };
   };
   const results: ModelResult[] = [];
+  // What each model's own session, cold process and profiler add comes after the interleaved timing,
+  // which on ort-web is many minutes: if one of them fails, every model's latency is still kept
+  // (with the error, for the caller to write), and the extras are not tried again.
+  let failure: unknown;
   for (const [i, p] of prepared.entries()) {
     const t = timings.get(p.source.name)!;
     const stats = latencyStats(t.samples);
     const settings = { threads, graph_optimization: options.graphOptimization, execution_provider: options.executionProvider, spinning: false, interleaved: prepared.length > 1 };
     // A reference timed only to cancel drift is not anyone's model: no as-deployed figure, no breakdown.
     const own = p.source.name !== referenceOnly;
+    let extras: Partial<Pick<ModelResult, 'single_session' | 'breakdown'>> & ModelCost = {};
+    if (own && failure === undefined) {
+      try {
+        extras = await extrasOf(backend, p, options, req, plan, opened[i], stats.median);
+      } catch (err) {
+        failure = err;
+      }
+    }
     results.push(
       modelResult(
         { ...p.facts, ...(p.facts.int8 ? { int8: speedup(p) } : {}) },
         { backend: backend.id, settings, runs: t.samples.length, warmupRuns: t.warmupRuns, stats },
-        {
-          vs_reference: referenceSamples && req.reference ? pairedRatios(req.reference, t.samples, referenceSamples) : undefined,
-          single_session: req.singleSession === false || !own ? undefined : (req.progress?.({ phase: 'alone', id: p.source.name, done: 0, total: 1 }), await singleSession(backend, p, options, plan)),
-          ...(own ? await costOf(backend, p, options, req, opened[i]) : {}),
-          breakdown: req.breakdown && own
-            ? (req.progress?.({ phase: 'breakdown', id: p.source.name, done: 0, total: 1 }), scaleToMedian(await breakdownOf(backend, p, options, req.breakdownRuns ?? 20), stats.median))
-            : undefined,
-        },
+        { vs_reference: referenceSamples && req.reference ? pairedRatios(req.reference, t.samples, referenceSamples) : undefined, ...extras },
       ),
     );
   }
+  const file = resultsFile({ ...backend.environment(), threads: String(threads) }, results);
+  if (failure !== undefined) throw keepMeasured(failure, file);
   req.progress?.({ phase: 'alone', id: prepared.at(-1)!.source.name, done: 1, total: 1 });
-  return resultsFile({ ...backend.environment(), threads: String(threads) }, results);
+  return file;
+}
+
+/** A model's figures beyond the interleaved latency: alone in one session, its cold cost, its breakdown. */
+async function extrasOf(backend: SessionBackend, p: PreparedModel, options: SessionOptions, req: ProfileRequest, plan: TimingPlan, opened: ModelCost | undefined, median: number) {
+  const alone = req.singleSession === false ? undefined : (req.progress?.({ phase: 'alone', id: p.source.name, done: 0, total: 1 }), await singleSession(backend, p, options, plan));
+  const cost = await costOf(backend, p, options, req, opened);
+  const breakdown = req.breakdown
+    ? (req.progress?.({ phase: 'breakdown', id: p.source.name, done: 0, total: 1 }), scaleToMedian(await breakdownOf(backend, p, options, req.breakdownRuns ?? 20), median))
+    : undefined;
+  return { single_session: alone, ...cost, breakdown };
 }
 
 /** What only an in-process, interleaving backend can do. */

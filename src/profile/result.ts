@@ -24,6 +24,20 @@ export interface PreparedModel {
 }
 
 /** A zoo model (or config) built, exported in memory and counted. */
+/** Results measured before a run failed, kept with its error (by the error object) so the caller can still write them. */
+const measuredBeforeFailure = new WeakMap<object, ResultsFile>();
+
+/** Keep `file` with `err` (when it measured anything) and return `err`, for rethrowing. */
+export function keepMeasured(err: unknown, file: ResultsFile): unknown {
+  if (err !== null && typeof err === 'object' && file.results.length) measuredBeforeFailure.set(err, file);
+  return err;
+}
+
+/** What a failed run had measured, if anything. */
+export function measuredBefore(err: unknown): ResultsFile | undefined {
+  return err !== null && typeof err === 'object' ? measuredBeforeFailure.get(err) : undefined;
+}
+
 export async function prepareModel(req: ModelRequest, batch: number): Promise<PreparedModel> {
   const built = buildWithWeights({ ...req, batch });
   // Building efficientformer_l7 and writing its graph take over half a second each: a signal is handled between them.

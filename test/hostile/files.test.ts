@@ -12,7 +12,10 @@ import { execSync } from 'node:child_process';
 import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { ortCpu } from '../../src/backends/ort-cpu/index.js';
+import { main } from '../../src/cli/main.js';
+import { MissingToolError } from '../../src/core/errors.js';
 import { removeTracked, writeFileAtomicAsync } from '../../src/core/fs.js';
 import { cliWith } from '../fakes.js';
 import { root, SMALL_SPACE, tempDir } from '../helpers.js';
@@ -102,6 +105,38 @@ describe('results are never lost: what the up-front check accepts, the write cre
     refused(await run(['search', '--lut', lut, '--budget-ms', '100', '-o', d]), /--out '.*search\.json' is a folder/);
     expect(readdirSync(d)).toEqual(['search.json']);
   });
+});
+
+describe('results are never lost: a failure after the timing keeps every latency measured', () => {
+  it('the profiler failing on the second model (after minutes of interleaved timing on ort-web): the results are written, the failure reported', async () => {
+    // The breakdown, the single session and the cold process come after the interleaved timing. A failure
+    // there (a page that crashes, a profiler that writes nothing) dropped every model's latency: now the
+    // results file holds all of them, with the figures that failed left out, and the run still fails.
+    const d = tempDir();
+    const out = join(d, 'r.json');
+    const realOpen = ortCpu.open.bind(ortCpu);
+    const open = vi.spyOn(ortCpu, 'open').mockImplementation(async (model, options) => {
+      if (options.profilePrefix && model.name === 'mobilenetv2_100') throw new MissingToolError('onnxruntime: the profiler crashed (injected by the test)');
+      return realOpen(model, options);
+    });
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const logs = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const code = await main(['node', 'eformer', 'profile', '-m', 'efficientformerv2_s0,mobilenetv2_100', '--runs', '3', '--warmup', '1', '--no-reference', '--no-cold-start', '--breakdown', '--quiet', '--json', out]);
+      expect(code).toBe(3);
+      expect(errors.mock.calls.map((c) => c.join(' '))).toEqual(['eformer: onnxruntime: the profiler crashed (injected by the test)']);
+    } finally {
+      open.mockRestore();
+      errors.mockRestore();
+      logs.mockRestore();
+    }
+    const written = JSON.parse(readFileSync(out, 'utf8')).results;
+    expect(written.map((r: { model: string }) => r.model)).toEqual(['efficientformerv2_s0', 'mobilenetv2_100']);
+    for (const r of written) expect(r.latency_ms.median).toBeGreaterThan(0);
+    expect(written[0].breakdown).toBeDefined();
+    expect(written[0].single_session).toBeDefined();
+    expect(written[1].breakdown).toBeUndefined();
+  }, 60_000);
 });
 
 describe('an output is never an input, nor another output', () => {

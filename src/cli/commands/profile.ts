@@ -2,13 +2,12 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { backends, findBackend } from '../../backends/index.js';
 import { MAX_RUNS } from '../../backends/timing.js';
-import { DeviceError } from '../../core/errors.js';
 import { checkOutputs, type InputPath, writeFileAtomic } from '../../core/fs.js';
 import { DEFAULT_REFERENCE } from '../../gate/budgets.js';
 import { checkBaselineComparable, checkGateOutputs, referenceToTime } from '../../gate/run.js';
 import { findModel, papersZooNames } from '../../models/index.js';
 import { parseShapeOption } from '../../onnx/read.js';
-import { profile } from '../../profile/profile.js';
+import { measuredBefore, profile } from '../../profile/profile.js';
 import { findFormat, formats } from '../../report/formats/index.js';
 import { readResults, type ResultsFile } from '../../results/results.js';
 import { addBackendFlags, backendOptionValues } from '../backend-flags.js';
@@ -152,8 +151,10 @@ export function register(program: Command): void {
         progress: progressBar(reference && !ids.includes(reference) ? [...ids, reference] : ids, Boolean(opts.quiet)),
       });
     } catch (err) {
-      // A device that failed part-way: keep what it measured, then report the failure.
-      if (err instanceof DeviceError && (err.partial as ResultsFile | undefined)?.results.length) show(err.partial as ResultsFile, opts);
+      // A run that failed part-way (a device that went away, a breakdown that failed after the timing):
+      // keep what it measured, then report the failure.
+      const measured = measuredBefore(err);
+      if (measured) show(measured, opts);
       throw err;
     }
     show(results, opts);
