@@ -96,16 +96,33 @@ export async function measure(sessions: TimedSession[], plan: TimingPlan, progre
     plan.runs !== undefined ? t.samples.length / plan.runs : Math.min(1, Math.max(keptTime(t) / plan.minTime, t.samples.length / plan.maxRuns));
 
   let pending = sessions.filter((s) => !done(timings.get(s.id)!));
-  for (let round = 0; pending.length; round++) {
-    const start = round % pending.length;
-    for (const s of [...pending.slice(start), ...pending.slice(0, start)]) {
-      const t = timings.get(s.id)!;
-      // Alone, nothing switches: no re-warm runs needed.
-      if (sessions.length > 1) for (let i = 0; i < turn.rewarm; i++) await s.run();
-      for (let i = 0; i < turn.keep && !done(t); i++) t.samples.push(await s.run());
-      progress?.({ phase: 'measure', id: s.id, done: fraction(t), total: 1 });
+  try {
+    for (let round = 0; pending.length; round++) {
+      const start = round % pending.length;
+      for (const s of [...pending.slice(start), ...pending.slice(0, start)]) {
+        const t = timings.get(s.id)!;
+        // Alone, nothing switches: no re-warm runs needed.
+        if (sessions.length > 1) for (let i = 0; i < turn.rewarm; i++) await s.run();
+        for (let i = 0; i < turn.keep && !done(t); i++) t.samples.push(await s.run());
+        progress?.({ phase: 'measure', id: s.id, done: fraction(t), total: 1 });
+      }
+      pending = pending.filter((s) => !done(timings.get(s.id)!));
     }
-    pending = pending.filter((s) => !done(timings.get(s.id)!));
+  } catch (err) {
+    // The rounds completed before a run failed are real measurements: kept with the error, cut to the
+    // rounds every model finished, so that sample k of each still comes from the same round.
+    const complete = Math.min(...[...timings.values()].map((t) => t.samples.length));
+    if (complete > 0 && err !== null && typeof err === 'object') {
+      timingsBeforeFailure.set(err, new Map([...timings].map(([id, t]) => [id, { ...t, samples: t.samples.slice(0, complete) }])));
+    }
+    throw err;
   }
   return timings;
+}
+
+const timingsBeforeFailure = new WeakMap<object, Map<string, Timing>>();
+
+/** The complete rounds a failed `measure` had timed, if any. */
+export function timingsBefore(err: unknown): Map<string, Timing> | undefined {
+  return err !== null && typeof err === 'object' ? timingsBeforeFailure.get(err) : undefined;
 }

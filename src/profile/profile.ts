@@ -19,7 +19,7 @@ import { profileOnDevice } from './on-device.js';
 import { keepMeasured, modelResult, type Precision, type PreparedModel, prepareFile, prepareModel, preparePrecisions, type ProfileInt8Options, resultsFile } from './result.js';
 
 export { measuredBefore } from './result.js';
-import { DEFAULT_PLAN, measure, type Progress, type TimingPlan, warmUp } from '../backends/timing.js';
+import { DEFAULT_PLAN, measure, type Progress, timingsBefore, type TimingPlan, warmUp } from '../backends/timing.js';
 import { makeWorkDir, removeWorkDir } from '../core/fs.js';
 
 export interface ProfileRequest {
@@ -175,21 +175,30 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
   const sessions: BackendSession[] = [];
   let timings;
   let opened: (ModelCost | undefined)[] = [];
+  // A failure from here on keeps what was measured before it (keepMeasured): the rounds every model
+  // completed, and each model's latency once the timing is done.
+  let failure: unknown;
   try {
     for (const p of prepared) {
       req.progress?.({ phase: 'prepare', id: p.source.name, done: 0, total: 1 });
       sessions.push(await backend.open(p.source, options));
     }
-    timings = await measure(
-      prepared.map((p, i) => ({ id: p.source.name, run: () => sessions[i].run() })),
-      plan,
-      req.progress,
-      backend.turn,
-    );
+    try {
+      timings = await measure(
+        prepared.map((p, i) => ({ id: p.source.name, run: () => sessions[i].run() })),
+        plan,
+        req.progress,
+        backend.turn,
+      );
+    } catch (err) {
+      timings = timingsBefore(err);
+      if (!timings) throw err;
+      failure = err;
+    }
     // A backend that cannot start a cold process tells what opening each session cost, before it closes.
-    if (!backend.coldStart && req.coldStart !== false) for (const s of sessions) opened.push(await s.cost?.());
+    if (failure === undefined && !backend.coldStart && req.coldStart !== false) for (const s of sessions) opened.push(await s.cost?.());
   } finally {
-    for (const s of sessions) await s.close();
+    for (const s of sessions) await s.close().catch((err) => (failure ??= err));
   }
 
   const threads = options.threads ?? cpus().length;
@@ -204,7 +213,6 @@ async function profileSessions(backend: SessionBackend, prepared: PreparedModel[
   // What each model's own session, cold process and profiler add comes after the interleaved timing,
   // which on ort-web is many minutes: if one of them fails, every model's latency is still kept
   // (with the error, for the caller to write), and the extras are not tried again.
-  let failure: unknown;
   for (const [i, p] of prepared.entries()) {
     const t = timings.get(p.source.name)!;
     const stats = latencyStats(t.samples);

@@ -107,6 +107,25 @@ describe('results are never lost: what the up-front check accepts, the write cre
   });
 });
 
+/**
+ * `eformer ARGS` in this process, with ort-cpu's open() replaced by `open` (which may wrap the real
+ * one, passed in): the exit code and the lines on stderr.
+ */
+async function withOpen(open: (real: typeof ortCpu.open, ...args: Parameters<typeof ortCpu.open>) => ReturnType<typeof ortCpu.open>, args: string[]): Promise<{ code: number; stderr: string[] }> {
+  const real = ortCpu.open.bind(ortCpu);
+  const spy = vi.spyOn(ortCpu, 'open').mockImplementation((model, options) => open(real, model, options));
+  const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+  const logs = vi.spyOn(console, 'log').mockImplementation(() => {});
+  try {
+    const code = await main(['node', 'eformer', ...args]);
+    return { code, stderr: errors.mock.calls.map((c) => c.join(' ')) };
+  } finally {
+    spy.mockRestore();
+    errors.mockRestore();
+    logs.mockRestore();
+  }
+}
+
 describe('results are never lost: a failure after the timing keeps every latency measured', () => {
   it('the profiler failing on the second model (after minutes of interleaved timing on ort-web): the results are written, the failure reported', async () => {
     // The breakdown, the single session and the cold process come after the interleaved timing. A failure
@@ -114,28 +133,49 @@ describe('results are never lost: a failure after the timing keeps every latency
     // results file holds all of them, with the figures that failed left out, and the run still fails.
     const d = tempDir();
     const out = join(d, 'r.json');
-    const realOpen = ortCpu.open.bind(ortCpu);
-    const open = vi.spyOn(ortCpu, 'open').mockImplementation(async (model, options) => {
-      if (options.profilePrefix && model.name === 'mobilenetv2_100') throw new MissingToolError('onnxruntime: the profiler crashed (injected by the test)');
-      return realOpen(model, options);
-    });
-    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    const logs = vi.spyOn(console, 'log').mockImplementation(() => {});
-    try {
-      const code = await main(['node', 'eformer', 'profile', '-m', 'efficientformerv2_s0,mobilenetv2_100', '--runs', '3', '--warmup', '1', '--no-reference', '--no-cold-start', '--breakdown', '--quiet', '--json', out]);
-      expect(code).toBe(3);
-      expect(errors.mock.calls.map((c) => c.join(' '))).toEqual(['eformer: onnxruntime: the profiler crashed (injected by the test)']);
-    } finally {
-      open.mockRestore();
-      errors.mockRestore();
-      logs.mockRestore();
-    }
+    const r = await withOpen(
+      async (real, model, options) => {
+        if (options.profilePrefix && model.name === 'mobilenetv2_100') throw new MissingToolError('onnxruntime: the profiler crashed (injected by the test)');
+        return real(model, options);
+      },
+      ['profile', '-m', 'efficientformerv2_s0,mobilenetv2_100', '--runs', '3', '--warmup', '1', '--no-reference', '--no-cold-start', '--breakdown', '--quiet', '--json', out],
+    );
+    expect(r.code).toBe(3);
+    expect(r.stderr).toEqual(['eformer: onnxruntime: the profiler crashed (injected by the test)']);
     const written = JSON.parse(readFileSync(out, 'utf8')).results;
     expect(written.map((r: { model: string }) => r.model)).toEqual(['efficientformerv2_s0', 'mobilenetv2_100']);
     for (const r of written) expect(r.latency_ms.median).toBeGreaterThan(0);
     expect(written[0].breakdown).toBeDefined();
     expect(written[0].single_session).toBeDefined();
     expect(written[1].breakdown).toBeUndefined();
+  }, 60_000);
+});
+
+describe('results are never lost: a run that fails during the interleaved timing keeps the rounds it completed', () => {
+  it("one model's runtime failing at its fourth timed run: the three rounds every model finished are written, then the failure", async () => {
+    const d = tempDir();
+    const out = join(d, 'r.json');
+    const r = await withOpen(
+      async (real, model, options) => {
+        const session = await real(model, options);
+        if (model.name !== 'mobilenetv2_100') return session;
+        const run = session.run.bind(session);
+        let calls = 0;
+        // One warm-up run, then three timed ones, then the page (say) crashes.
+        session.run = async () => {
+          if (++calls > 4) throw new MissingToolError('onnxruntime: the runtime crashed (injected by the test)');
+          return run();
+        };
+        return session;
+      },
+      ['profile', '-m', 'efficientformerv2_s0,mobilenetv2_100', '--runs', '10', '--warmup', '1', '--no-reference', '--no-cold-start', '--quiet', '--json', out],
+    );
+    expect(r.code).toBe(3);
+    expect(r.stderr).toEqual(['eformer: onnxruntime: the runtime crashed (injected by the test)']);
+    const written = JSON.parse(readFileSync(out, 'utf8')).results;
+    expect(written.map((r: { model: string; runs: number }) => [r.model, r.runs])).toEqual([['efficientformerv2_s0', 3], ['mobilenetv2_100', 3]]);
+    for (const r of written) expect(r.latency_ms.samples).toHaveLength(3);
+    expect(written[0].single_session).toBeUndefined();
   }, 60_000);
 });
 
