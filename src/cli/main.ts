@@ -49,9 +49,11 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     .option('--verbose', 'print stack traces on errors')
     .exitOverride();
   for (const name of commandsFor(argv)) (await COMMANDS[name]()).register(program);
-  // Commander's own usage errors become one `eformer: ...` line, like ours.
-  const output = { writeErr: (s: string) => process.stderr.write(s.replace(/^error: /, 'eformer: ')) };
-  for (const cmd of [program, ...program.commands]) cmd.exitOverride().configureOutput(output);
+  // Commander's own usage errors become one `eformer: ...` line, like ours (its suggestion joins the line).
+  const output = { writeErr: (s: string) => process.stderr.write(s.replace(/^error: /, 'eformer: ').replace(/\n\(Did you mean (.*)\?\)\n?$/, ' (did you mean $1?)\n')) };
+  // Every level: `lut build` and `report merge` are commands of commands.
+  const all = (cmd: Command): Command[] => [cmd, ...cmd.commands.flatMap(all)];
+  for (const cmd of all(program)) cmd.exitOverride().configureOutput(output);
   return program;
 }
 

@@ -69,6 +69,11 @@ const CASES: Case[] = [
   { name: 'export -m with two models', args: ['export', '-m', 'a,b', '--onnx'], code: 2, line: /takes one model, got 'a,b'/ },
   { name: "count -m ''", args: ['count', '-m', ''], code: 2, line: /--model needs at least one model name/ },
   { name: 'count with --hf-config and -m', args: ['count', '--hf-config', hf({}), '-m', 'efficientformer_l1'], code: 2, line: /give --hf-config or --model, not both/ },
+  // Commander's own usage errors, at every level of commands (the nested ones printed "error: ..." as commander does).
+  { name: 'lut build without --family', args: ['lut', 'build', '--space', join(work, 'missing.json')], code: 2, line: /^eformer: required option '--family <id>' not specified$/ },
+  { name: 'report merge with an unknown option', args: ['report', 'merge', '--bogus'], code: 2, line: /^eformer: unknown option '--bogus'$/ },
+  { name: 'lut with a misspelt command: the suggestion on the same line', args: ['lut', 'biuld'], code: 2, line: /^eformer: unknown command 'biuld' \(did you mean build\?\)$/ },
+  { name: 'a misspelt option: the suggestion on the same line', args: ['count', '--modle', 'x'], code: 2, line: /^eformer: unknown option '--modle' \(did you mean --model\?\)$/ },
   { name: 'V2 at 240 names the sizes that work', args: ['count', '-m', 'efficientformerv2_s0', '-r', '240'], code: 2, line: /use 209 to 224 or 241 to 256/ },
 ];
 
