@@ -16,9 +16,16 @@ export function integer(what: string, min = 1, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
-export const positiveSeconds = (flag: string) => (value: string) => {
+/** A week: the longest wait eformer takes. Node's timers hold at most 2^31 - 1 ms (24.8 days); a longer one fired at once, so --timeout 3000000 timed every step out. */
+export const MAX_WAIT_SECONDS = 7 * 24 * 3600;
+
+/** Seeds are 32-bit (mulberry32). */
+export const MAX_SEED = 2 ** 32 - 1;
+
+export const positiveSeconds = (flag: string, max = MAX_WAIT_SECONDS) => (value: string) => {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number of seconds, got '${value}'`);
+  if (n > max) throw new InvalidArgumentError(`${flag} must be at most ${max} seconds, got '${value}'`);
   return n;
 };
 

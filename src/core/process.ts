@@ -43,6 +43,11 @@ export interface ProgramResult {
 /** Bytes of output kept from a stream: more than any listing or log these tools print; beyond it the program is stopped. */
 const MAX_OUTPUT = 64 * 1024 * 1024;
 
+/** `seconds` as a timer's delay: Node's timers hold at most 2^31 - 1 ms and fire at once beyond it, so longer waits are cut to that (24.8 days). */
+export function timerMs(seconds: number): number {
+  return Math.min(seconds * 1000, 2 ** 31 - 1);
+}
+
 /** How long a stopped group gets to exit before SIGKILL. */
 const GRACE_MS = 1000;
 
@@ -111,7 +116,7 @@ export async function runProgram(cmd: string, args: readonly string[], options: 
     timer = setTimeout(() => {
       timedOut = true;
       stopGroup(pgid);
-    }, options.timeoutSeconds * 1000);
+    }, timerMs(options.timeoutSeconds));
     // Whatever the program leaves running when it exits holds its output pipes open (and would
     // keep eformer waiting): it goes too. A daemon meant to outlive its client leaves the group
     // first (adb's server calls setsid() before `adb devices` returns), so it stays.

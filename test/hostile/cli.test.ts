@@ -69,6 +69,17 @@ const CASES: Case[] = [
   { name: 'export -m with two models', args: ['export', '-m', 'a,b', '--onnx'], code: 2, line: /takes one model, got 'a,b'/ },
   { name: "count -m ''", args: ['count', '-m', ''], code: 2, line: /--model needs at least one model name/ },
   { name: 'count with --hf-config and -m', args: ['count', '--hf-config', hf({}), '-m', 'efficientformer_l1'], code: 2, line: /give --hf-config or --model, not both/ },
+  // Every number a flag takes is bounded before any work. --timeout 3000000 overflowed Node's timers (at most
+  // 2^31 - 1 ms), which then fired at once: every ort-web step "did not finish", exit 3.
+  { name: '--timeout beyond what a timer holds', args: ['profile', '-b', 'ort-web', '-m', 'mobilenetv2_100', '--timeout', '3000000'], code: 2, line: /--timeout must be at most 604800 seconds, got '3000000'/ },
+  { name: 'devices --timeout beyond what a timer holds', args: ['devices', '--timeout', '1e10'], code: 2, line: /--timeout must be at most 604800 seconds/ },
+  { name: 'export --timeout beyond what a timer holds', args: ['export', '-m', 'mobilenetv2_100', '--coreml', '--timeout', '99999999'], code: 2, line: /--timeout must be an integer of at most 604800/ },
+  { name: '--warmup 10^8', args: ['profile', '-m', 'mobilenetv2_100', '--warmup', '100000000'], code: 2, line: /--warmup must be an integer of at most 10000/ },
+  { name: '--min-time 10^12 s', args: ['profile', '-m', 'mobilenetv2_100', '--min-time', '1e12'], code: 2, line: /--min-time must be at most 3600 seconds/ },
+  { name: 'lut build --runs 10^8', args: ['lut', 'build', '--family', 'efficientformerv2', '--runs', '100000000'], code: 2, line: /--runs must be an integer of at most 10000/ },
+  { name: 'lut build --training 10^8', args: ['lut', 'build', '--family', 'efficientformerv2', '--training', '100000000'], code: 2, line: /--training must be an integer of at most 1000/ },
+  { name: 'search --beam 10^8', args: ['search', '--lut', good, '--budget-ms', '10', '--beam', '100000000'], code: 2, line: /--beam must be an integer of at most 256/ },
+  { name: 'a seed beyond 32 bits', args: ['export', '-m', 'mobilenetv2_100', '--onnx', '--seed', '99999999999'], code: 2, line: /--seed must be an integer of at most 4294967295/ },
   // Commander's own usage errors, at every level of commands (the nested ones printed "error: ..." as commander does).
   { name: 'lut build without --family', args: ['lut', 'build', '--space', join(work, 'missing.json')], code: 2, line: /^eformer: required option '--family <id>' not specified$/ },
   { name: 'report merge with an unknown option', args: ['report', 'merge', '--bogus'], code: 2, line: /^eformer: unknown option '--bogus'$/ },

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MissingToolError, UsageError } from '../../core/errors.js';
 import { absentUnlessGiven, megabytes, type ModelCost } from '../../core/memory.js';
+import { timerMs } from '../../core/process.js';
 import { writeFileAtomic } from '../../core/fs.js';
 import { firstLine } from '../../core/text.js';
 import { toolVersion } from '../../devices/tool.js';
@@ -191,7 +192,7 @@ async function step<T>(what: string, work: Promise<T>, seconds: number): Promise
   work.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StepTimeout(`${what} did not finish in ${seconds} s`)), seconds * 1000);
+    timer = setTimeout(() => reject(new StepTimeout(`${what} did not finish in ${seconds} s`)), timerMs(seconds));
   });
   try {
     return await Promise.race([work, timeout]);

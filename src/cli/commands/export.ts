@@ -8,7 +8,7 @@ import { INT8_OPSET } from '../../int8/index.js';
 import { countTable } from '../../report/count-tables.js';
 import { wrapText } from '../../core/table.js';
 import { statusLine } from '../progress.js';
-import { addInt8Flags, addModelFlags, checkModelFlags, type Int8Flags, int8Options, integer, type ModelFlags } from '../flags.js';
+import { addInt8Flags, addModelFlags, checkModelFlags, type Int8Flags, int8Options, integer, MAX_SEED, MAX_WAIT_SECONDS, type ModelFlags } from '../flags.js';
 import { int8Lines } from '../../report/int8.js';
 import { INT8_SQNR_MARGIN_DB, type TfliteCheck } from '../../tflite/litert.js';
 
@@ -52,7 +52,7 @@ export function register(program: Command): void {
     .option('--onnx', 'write ONNX')
     .option('-o, --out-dir <dir>', 'output folder (created if missing)', '.')
     .option('--opset <n>', `ONNX opset, 17 to 21 (default ${DEFAULT_OPSET}; ${INT8_OPSET} with --int8, for its native Gelu)`, integer('--opset'))
-    .option('--seed <n>', 'seed of the random weights used without a checkpoint', integer('--seed', 0), 0)
+    .option('--seed <n>', 'seed of the random weights used without a checkpoint', integer('--seed', 0, MAX_SEED), 0)
     .option('--no-fold', 'export the graph exactly as PyTorch computes it (no BN / layer-scale / bias folding)')
     .option('--tflite', 'write DIR/NAME.tflite for LiteRT, channels-last (NHWC input), every op one that XNNPACK runs')
     .option('--coreml', 'also write a Core ML model through coremltools (see `eformer setup coreml`)')
@@ -66,7 +66,7 @@ export function register(program: Command): void {
     .option('--min-target <target>', 'minimum deployment target, iOS16 or later (default iOS16; iOS17 with --int8)')
     .addOption(new Option('--input-type <type>', 'an ImageType input with ImageNet normalisation folded in, or a plain tensor').choices(['image', 'tensor']).default('image'))
     .addOption(new Option('--quantize <mode>', 'coremltools weight compression (ML Program only)').choices(['int8', 'palettize4', 'palettize6']))
-    .option('--timeout <s>', 'seconds before the Core ML bridge is stopped', integer('--timeout'), 600)
+    .option('--timeout <s>', 'seconds before the Core ML bridge is stopped', integer('--timeout', 1, MAX_WAIT_SECONDS), 600)
     .option('--verify', "check the numbers against onnxruntime: Core ML in eformer's MIL interpreter (on macOS also Core ML itself), TFLite in LiteRT's interpreter with XNNPACK (`eformer setup litert`); exit 1 beyond the tolerance")
     .option('--int8', 'static int8 quantisation: NAME.int8.onnx in QDQ form (per-channel int8 weights, uint8 activations calibrated), NAME.int8.tflite with --tflite (int8 activations, the same calibration), a Core ML W8A8 model with --coreml; prints its fidelity against the float model');
   addInt8Flags(cmd, { byLayer: true, seed: true })

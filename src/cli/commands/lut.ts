@@ -5,7 +5,12 @@ import { renderTable, wrapText } from '../../core/table.js';
 import { buildLut, LUT_DEFAULTS, mergeLutFiles } from '../../latency/build.js';
 import { correctionFormula, type Lut } from '../../latency/lut.js';
 import { addBackendFlags, backendOptionValues } from '../backend-flags.js';
-import { integer } from '../flags.js';
+import { MAX_RUNS } from '../../backends/timing.js';
+import { integer, MAX_SEED } from '../flags.js';
+
+/** Sessions a block is timed in, and whole configurations timed for the correction: more is hours of measuring for nothing. */
+const MAX_SESSIONS = 64;
+const MAX_TRAINING = 1000;
 import { lutBuildProgress } from '../progress.js';
 import { checkThreads } from '../warnings.js';
 
@@ -48,10 +53,10 @@ export function register(program: Command): void {
     .addOption(new Option('-b, --backend <id>', 'where to measure').choices(backends.map((b) => b.id)).default('ort-cpu'))
     .option('-r, --resolution <n>', "input resolution (default: the space's, 224)", integer('--resolution'))
     .option('--space <file>', "the search space as JSON (default: the family's own; see README)")
-    .option('--runs <n>', 'timed rounds per block', integer('--runs'), LUT_DEFAULTS.runs)
-    .option('--sessions <n>', 'sessions each block and training model is timed in, their ratios combined (geometric mean), against one onnxruntime-web page\'s own speed', integer('--sessions'), 1)
-    .option('--training <n>', 'random whole configurations timed to fit the correction (0: none)', integer('--training', 0), LUT_DEFAULTS.training)
-    .option('--seed <n>', 'seed of the training configurations', integer('--seed', 0), LUT_DEFAULTS.seed)
+    .option('--runs <n>', 'timed rounds per block', integer('--runs', 1, MAX_RUNS), LUT_DEFAULTS.runs)
+    .option('--sessions <n>', 'sessions each block and training model is timed in, their ratios combined (geometric mean), against one onnxruntime-web page\'s own speed', integer('--sessions', 1, MAX_SESSIONS), 1)
+    .option('--training <n>', 'random whole configurations timed to fit the correction (0: none)', integer('--training', 0, MAX_TRAINING), LUT_DEFAULTS.training)
+    .option('--seed <n>', 'seed of the training configurations', integer('--seed', 0, MAX_SEED), LUT_DEFAULTS.seed)
     .option('--shard <i/n>', 'time only slice I of N of the blocks and training models (join them with `eformer lut merge`)', shardOption)
     .option('-t, --threads <n>', 'intra-op threads (default: all cores)', integer('--threads'))
     .option('--ep <provider>', 'execution provider (as for profile)')

@@ -12,6 +12,9 @@ import { findFormat, formats } from '../../report/formats/index.js';
 import { readResults, type ResultsFile } from '../../results/results.js';
 import { addBackendFlags, backendOptionValues } from '../backend-flags.js';
 import { addGateFlags, addInt8Flags, addModelFlags, checkModelFlags, type Int8Flags, int8Options, integer, type ModelFlags, positiveSeconds } from '../flags.js';
+
+/** --min-time: an hour of timed runs a model (--runs caps at MAX_RUNS the same way). */
+const MAX_MIN_TIME_SECONDS = 3600;
 import { progressBar } from '../progress.js';
 import { checkThreads } from '../warnings.js';
 import { gateAndReport } from './gate.js';
@@ -79,9 +82,9 @@ export function register(program: Command): void {
     .option('--ep <provider>', 'execution provider: cpu (default) and what onnxruntime-node bundles; wasm on ort-web; cpu, xnnpack, nnapi on ort-android; cpu (XNNPACK) on litert; the delegate xnnpack (default), gpu or nnapi on litert-android');
   addBackendFlags(cmd)
     .option('--batch <n>', 'batch size', integer('--batch'), 1)
-    .option('--warmup <n>', 'fixed warm-up runs (default: until latency settles; device backends: 10)', integer('--warmup', 0))
+    .option('--warmup <n>', 'fixed warm-up runs (default: until latency settles; device backends: 10)', integer('--warmup', 0, MAX_RUNS))
     .option('--runs <n>', `timed runs per model, at most ${MAX_RUNS} (default: adaptive, see --min-time; device backends: 100)`, integer('--runs', 1, MAX_RUNS))
-    .option('--min-time <s>', 'seconds of timed runs per model when --runs is not given (default: 2)', positiveSeconds('--min-time'))
+    .option('--min-time <s>', 'seconds of timed runs per model when --runs is not given (default: 2)', positiveSeconds('--min-time', MAX_MIN_TIME_SECONDS))
     .option('--no-single-session', 'skip timing each model alone with thread spinning on (the as-deployed figure)')
     .option('--no-cold-start', 'skip measuring load time, first inference and peak memory (ort-cpu and litert load each model again in a fresh process for them; ort-web reads its page)')
     .option('--breakdown', "per-op breakdown from the runtime's own profiler, in separate runs after timing (onnxruntime's; on litert-android, benchmark_model's --enable_op_profiling)")

@@ -10,6 +10,10 @@ import { search, type SearchResult } from '../../latency/search.js';
 import { type Verified, verification, verifyCandidates } from '../../latency/verify.js';
 import { CONFIG_SCHEMA } from '../../models/index.js';
 import { integer } from '../flags.js';
+
+/** Configurations written, and paths followed at once: each path holds a configuration and its neighbours. */
+const MAX_TOP = 1000;
+const MAX_BEAM = 256;
 import { statusLine } from '../progress.js';
 
 interface SearchOptions {
@@ -41,8 +45,8 @@ export function register(program: Command): void {
     .requiredOption('--budget-ms <ms>', 'predicted latency the configurations must fit', milliseconds)
     .option('--family <id>', "refuse a table of another family (default: the table's)")
     .addOption(new Option('--objective <what>', 'what to keep as much of, the stand-in for capacity').choices(['macs', 'params']).default('macs'))
-    .option('-k, --top <n>', 'configurations to print and write', integer('--top'), 5)
-    .option('--beam <n>', 'shrinking paths followed at once', integer('--beam'), 4)
+    .option('-k, --top <n>', 'configurations to print and write', integer('--top', 1, MAX_TOP), 5)
+    .option('--beam <n>', 'shrinking paths followed at once', integer('--beam', 1, MAX_BEAM), 4)
     .option('-o, --out <dir>', 'write each chosen configuration as a model config file (eformer.config/1, what `eformer profile --config` takes), and search.json (eformer.search/1)')
     .option('--verify', "measure the chosen configurations on the table's backend and print predicted against measured (kept in search.json with -o, and in --json)")
     .option('--calibrate', "time the table's reference model now and read the budget at this moment's speed")
