@@ -46,10 +46,10 @@ def load_weights(model, path):
     return model
 
 
-def export_onnx(model, path):
+def export_onnx(model, path, opset=17):
     dummy = torch.zeros(1, 3, RESOLUTION, RESOLUTION)
     with torch.no_grad():
-        torch.onnx.export(model, dummy, path, opset_version=17, do_constant_folding=True,
+        torch.onnx.export(model, dummy, path, opset_version=opset, do_constant_folding=True,
                           input_names=['image'], output_names=['logits'])
 
 
@@ -67,6 +67,7 @@ def main():
     ap.add_argument('--model', required=True, help='e.g. efficientformer_l1, efficientformerv2_s0')
     ap.add_argument('--weights', required=True, help='safetensors state_dict (reference key names)')
     ap.add_argument('--onnx-out', required=True)
+    ap.add_argument('--opset', type=int, default=17, help='ONNX opset (17: LayerNorm as one op; 16: decomposed, which converters to TFLite take)')
     ap.add_argument('--input', help='raw float32 [1,3,224,224] input to run the model on')
     ap.add_argument('--logits-out', help='where to write the logits of --input, raw float32')
     args = ap.parse_args()
@@ -75,7 +76,7 @@ def main():
 
     sys.path.insert(0, args.reference_repo)
     model = load_weights(build_reference(args.model), args.weights)
-    export_onnx(model, args.onnx_out)
+    export_onnx(model, args.onnx_out, args.opset)
     if args.input:
         run_raw(model, args.input, args.logits_out)
 
