@@ -133,14 +133,16 @@ export interface ResultsFile {
 
 /** Read and check a results file (named by `flag`, e.g. --baseline, in messages); every problem is one clear line (exit 2). */
 export function readResults(path: string, flag?: string): ResultsFile {
-  const text = readInputText(path, flag ? `${flag} results file` : 'results file');
-  let data: unknown;
+  return checkResults(parseResultsJson(readInputText(path, flag ? `${flag} results file` : 'results file'), path), path);
+}
+
+/** A results file's text as JSON, still to be checked (checkResults); text that is not JSON is one clear line. */
+export function parseResultsJson(text: string, path: string): unknown {
   try {
-    data = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     throw new UsageError(`'${path}' is not a results file: it is not valid JSON (empty or corrupted?)`);
   }
-  return checkResults(data, path);
 }
 
 /** Latency statistics: every figure a report or the gate reads. */

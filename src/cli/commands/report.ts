@@ -10,7 +10,7 @@ import { LUT_SCHEMA, readLut } from '../../latency/lut.js';
 import { readSearch, SEARCH_SCHEMA } from '../../latency/search.js';
 import { findFormat, formats } from '../../report/formats/index.js';
 import { mergeResults } from '../../results/merge.js';
-import { checkResults, readResults, type ResultsFile } from '../../results/results.js';
+import { checkResults, parseResultsJson, readResults, type ResultsFile } from '../../results/results.js';
 import { warn } from '../warnings.js';
 
 function merge(files: string[], out: string | undefined): void {
@@ -51,10 +51,9 @@ const schemaOf = (data: unknown): unknown => (data !== null && typeof data === '
 async function resultsOf(files: string[], first: unknown): Promise<ResultsFile[]> {
   const out: ResultsFile[] = [];
   for (const [i, path] of files.entries()) {
-    const data = i === 0 ? first : jsonOf(path);
+    const data = i === 0 && first !== undefined ? first : parseResultsJson(readInputText(path, 'results file'), path);
     await giveWay();
-    // Not JSON: the results reader reads it again to say why, in its words.
-    out.push(data === undefined ? readResults(path) : checkResults(data, path));
+    out.push(checkResults(data, path));
     await giveWay();
   }
   return out;
